@@ -1,0 +1,99 @@
+"""persona-llm: one sync-first client for OpenAI, Azure OpenAI, Anthropic and Gemini.
+
+Names are re-exported lazily: ``import persona_llm`` loads neither a provider SDK nor the
+container; each name is imported the first time it is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    "APIConnectionError": "persona_llm.errors",
+    "AsyncChatClient": "persona_llm.clients",
+    "AsyncEmbeddingClient": "persona_llm.clients",
+    "AuthenticationError": "persona_llm.errors",
+    "Capabilities": "persona_llm.types",
+    "ChatChunk": "persona_llm.types",
+    "ChatClient": "persona_llm.clients",
+    "ChatMessage": "persona_llm.types",
+    "ChatResponse": "persona_llm.types",
+    "ConfigurationError": "persona_llm.errors",
+    "Container": "persona_llm.containers",
+    "ContentFilterError": "persona_llm.errors",
+    "EmbeddingClient": "persona_llm.clients",
+    "InvalidRequestError": "persona_llm.errors",
+    "LLMError": "persona_llm.errors",
+    "LLMTimeoutError": "persona_llm.errors",
+    "NotFoundError": "persona_llm.errors",
+    "PermissionDeniedError": "persona_llm.errors",
+    "ProviderUnavailableError": "persona_llm.errors",
+    "RateLimitError": "persona_llm.errors",
+    "ResponseParseError": "persona_llm.errors",
+    "Settings": "persona_llm.settings",
+    "ToolCall": "persona_llm.types",
+    "Usage": "persona_llm.types",
+    "container": "persona_llm.containers",
+    "get_async_chat_client": "persona_llm.facades",
+    "get_async_embedding_client": "persona_llm.facades",
+    "get_chat_client": "persona_llm.facades",
+    "get_embedding_client": "persona_llm.facades",
+    "reset_clients": "persona_llm.facades",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+if TYPE_CHECKING:
+    from persona_llm.clients import (
+        AsyncChatClient,
+        AsyncEmbeddingClient,
+        ChatClient,
+        EmbeddingClient,
+    )
+    from persona_llm.containers import Container, container
+    from persona_llm.errors import (
+        APIConnectionError,
+        AuthenticationError,
+        ConfigurationError,
+        ContentFilterError,
+        InvalidRequestError,
+        LLMError,
+        LLMTimeoutError,
+        NotFoundError,
+        PermissionDeniedError,
+        ProviderUnavailableError,
+        RateLimitError,
+        ResponseParseError,
+    )
+    from persona_llm.facades import (
+        get_async_chat_client,
+        get_async_embedding_client,
+        get_chat_client,
+        get_embedding_client,
+        reset_clients,
+    )
+    from persona_llm.settings import Settings
+    from persona_llm.types import (
+        Capabilities,
+        ChatChunk,
+        ChatMessage,
+        ChatResponse,
+        ToolCall,
+        Usage,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'persona_llm' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

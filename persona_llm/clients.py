@@ -1,0 +1,196 @@
+"""The clients applications call: blocking first, with a mirrored asyncio twin.
+
+`ChatClient`/`AsyncChatClient` and `EmbeddingClient`/`AsyncEmbeddingClient` mirror each other
+method for method over a shared base that does no I/O: it validates the messages and options,
+then hands a `ChatRequest` to the provider adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from persona_llm.errors import InvalidRequestError
+from persona_llm.providers.base import ProviderAdapter
+from persona_llm.types import (
+    Capabilities,
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    MessageInput,
+    to_messages,
+)
+
+__all__ = ["AsyncChatClient", "AsyncEmbeddingClient", "ChatClient", "EmbeddingClient"]
+
+
+class _ClientBase:
+    """What every client shares: provider, model, capabilities, request building. No I/O."""
+
+    def __init__(self, adapter: ProviderAdapter, model: str) -> None:
+        self.adapter = adapter
+        self.model = model
+
+    @property
+    def provider(self) -> str:
+        """Provider name, as written in ``LLM_SERVICE``."""
+        return self.adapter.name
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this client can do."""
+        return self.adapter.capabilities
+
+    def get_provider_name(self) -> str:
+        """The provider name (compatibility with the Persona app's client)."""
+        return self.provider
+
+    def supports_json_mode(self) -> bool:
+        """Whether `response_format={"type": "json_object"}` is honoured natively."""
+        return self.capabilities.json_mode
+
+    def supports_embeddings(self) -> bool:
+        """Whether the provider has an embeddings API."""
+        return self.capabilities.embeddings
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(provider={self.provider!r}, model={self.model!r})"
+
+    def _request(
+        self,
+        messages: Iterable[MessageInput],
+        temperature: float | None,
+        max_tokens: int | None,
+        response_format: Mapping[str, Any] | None,
+        stop: str | Sequence[str] | None,
+        options: dict[str, Any],
+    ) -> ChatRequest:
+        if max_tokens is not None and max_tokens < 1:
+            raise self._invalid(f"max_tokens must be a positive integer, got {max_tokens!r}")
+        if response_format is not None:
+            kind = response_format.get("type")
+            if kind not in {"text", "json_object", "json_schema"}:
+                raise self._invalid(
+                    f"response_format type {kind!r} is not supported; use "
+                    "{'type': 'json_object'} or an OpenAI-style {'type': 'json_schema', ...}"
+                )
+            if kind != "text" and not self.capabilities.json_mode:
+                raise self._invalid(f"the {self.provider} provider has no JSON mode")
+        stops = (stop,) if isinstance(stop, str) else (tuple(stop) if stop is not None else None)
+        return ChatRequest(
+            messages=to_messages(messages),
+            temperature=temperature,
+            max_tokens=max_tokens,
+            response_format=response_format,
+            stop=stops,
+            options=options,
+        )
+
+    def _invalid(self, message: str) -> InvalidRequestError:
+        return InvalidRequestError(message, provider=self.provider, model=self.model)
+
+
+class ChatClient(_ClientBase):
+    """Blocking chat client. Get it with `persona_llm.get_chat_client()`."""
+
+    def chat(
+        self,
+        messages: Iterable[MessageInput],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        response_format: Mapping[str, Any] | None = None,
+        stop: str | Sequence[str] | None = None,
+        **provider_options: Any,
+    ) -> ChatResponse:
+        """Send the conversation and return the reply.
+
+        Options left at None are not sent, so the provider's default applies. Extra keyword
+        arguments are passed to the provider's SDK call unchanged.
+        """
+        request = self._request(
+            messages, temperature, max_tokens, response_format, stop, provider_options
+        )
+        return self.adapter.chat(self.model, request)
+
+    def stream(
+        self,
+        messages: Iterable[MessageInput],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        response_format: Mapping[str, Any] | None = None,
+        stop: str | Sequence[str] | None = None,
+        **provider_options: Any,
+    ) -> Iterator[ChatChunk]:
+        """Stream the reply; the last chunk carries `finish_reason` and `usage`."""
+        request = self._request(
+            messages, temperature, max_tokens, response_format, stop, provider_options
+        )
+        return self.adapter.stream(self.model, request)
+
+
+class AsyncChatClient(_ClientBase):
+    """Asyncio chat client over the SDKs' native async clients."""
+
+    async def chat(
+        self,
+        messages: Iterable[MessageInput],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        response_format: Mapping[str, Any] | None = None,
+        stop: str | Sequence[str] | None = None,
+        **provider_options: Any,
+    ) -> ChatResponse:
+        """Asyncio twin of `ChatClient.chat`."""
+        request = self._request(
+            messages, temperature, max_tokens, response_format, stop, provider_options
+        )
+        return await self.adapter.achat(self.model, request)
+
+    def stream(
+        self,
+        messages: Iterable[MessageInput],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        response_format: Mapping[str, Any] | None = None,
+        stop: str | Sequence[str] | None = None,
+        **provider_options: Any,
+    ) -> AsyncIterator[ChatChunk]:
+        """Asyncio twin of `ChatClient.stream`: use with ``async for``."""
+        request = self._request(
+            messages, temperature, max_tokens, response_format, stop, provider_options
+        )
+        return self.adapter.astream(self.model, request)
+
+
+def _check_texts(client: _ClientBase, texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, str):
+        raise client._invalid("embeddings() takes a list of texts, not a single string")
+    items = list(texts)
+    for index, text in enumerate(items):
+        if not isinstance(text, str):
+            raise client._invalid(f"texts[{index}] is {type(text).__name__}, not str")
+    if items and not client.capabilities.embeddings:
+        raise client._invalid(f"the {client.provider} provider has no embeddings API")
+    return items
+
+
+class EmbeddingClient(_ClientBase):
+    """Blocking embedding client. Get it with `persona_llm.get_embedding_client()`."""
+
+    def embeddings(self, texts: Sequence[str], **options: Any) -> list[list[float]]:
+        """One vector per text, in input order; an empty list gives `[]` without a call."""
+        items = _check_texts(self, texts)
+        return self.adapter.embeddings(self.model, items, options) if items else []
+
+
+class AsyncEmbeddingClient(_ClientBase):
+    """Asyncio embedding client."""
+
+    async def embeddings(self, texts: Sequence[str], **options: Any) -> list[list[float]]:
+        """Asyncio twin of `EmbeddingClient.embeddings`."""
+        items = _check_texts(self, texts)
+        return await self.adapter.aembeddings(self.model, items, options) if items else []

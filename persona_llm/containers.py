@@ -1,0 +1,151 @@
+"""The container: the whole wiring on one screen.
+
+settings → provider configuration → SDK clients → provider adapters → facades, each a
+thread-safe singleton built on first use. Provider modules are referenced by dotted path and
+imported only when that provider is first built, so importing this module loads no SDK.
+
+Tests replace any level: ``container.chat_client.override(...)``, one adapter
+(``container.openai.override(...)``) or one SDK client (``container.openai_sdk.override(...)``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from dependency_injector import containers
+from dependency_injector import providers as di
+
+from persona_llm.clients import AsyncChatClient, AsyncEmbeddingClient, ChatClient, EmbeddingClient
+from persona_llm.settings import load_settings
+
+__all__ = ["Container", "container"]
+
+
+def lazy(path: str) -> Callable[..., Any]:
+    """A callable that imports ``module.attribute`` on first call, then calls it."""
+    module_name, _, attribute = path.rpartition(".")
+
+    def build(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module_name), attribute)(*args, **kwargs)
+
+    build.__qualname__ = build.__name__ = f"lazy({path})"
+    return build
+
+
+class Owned(di.ThreadSafeSingleton):  # type: ignore[type-arg]
+    """A singleton whose object is closed when the container resets it (SDK connections)."""
+
+    def _provide(self, args: Any, kwargs: Any) -> Any:
+        self.built = super()._provide(args, kwargs)  # type: ignore[misc]
+        return self.built
+
+    def reset(self) -> Any:
+        built, self.built = getattr(self, "built", None), None
+        if built is not None and hasattr(built, "close"):
+            built.close()
+        return super().reset()
+
+
+class Container(containers.DeclarativeContainer):
+    """Settings → SDK clients → provider adapters → facades."""
+
+    settings = di.ThreadSafeSingleton(load_settings)
+
+    # Provider configuration, SDK clients (blocking: one; asyncio: one per event loop) and
+    # adapters. A missing key raises ConfigurationError when the provider is first built.
+    # openai
+    openai_config = settings.provided.provider_config.call("openai")
+    openai_sdk = Owned(lazy("persona_llm.providers.openai.sync_client"), openai_config)
+    openai_async_sdk = di.Factory(lazy("persona_llm.providers.openai.async_client"), openai_config)
+    openai = di.ThreadSafeSingleton(
+        lazy("persona_llm.providers.openai.OpenAIAdapter"),
+        config=openai_config,
+        client=openai_sdk,
+        async_client_factory=openai_async_sdk.provider,
+    )
+
+    # azure
+    azure_config = settings.provided.provider_config.call("azure")
+    azure_sdk = Owned(lazy("persona_llm.providers.azure.sync_client"), azure_config)
+    azure_async_sdk = di.Factory(lazy("persona_llm.providers.azure.async_client"), azure_config)
+    azure = di.ThreadSafeSingleton(
+        lazy("persona_llm.providers.azure.AzureAdapter"),
+        config=azure_config,
+        client=azure_sdk,
+        async_client_factory=azure_async_sdk.provider,
+    )
+
+    # anthropic
+    anthropic_config = settings.provided.provider_config.call("anthropic")
+    anthropic_sdk = Owned(lazy("persona_llm.providers.anthropic.sync_client"), anthropic_config)
+    anthropic_async_sdk = di.Factory(
+        lazy("persona_llm.providers.anthropic.async_client"), anthropic_config
+    )
+    anthropic = di.ThreadSafeSingleton(
+        lazy("persona_llm.providers.anthropic.AnthropicAdapter"),
+        config=anthropic_config,
+        client=anthropic_sdk,
+        async_client_factory=anthropic_async_sdk.provider,
+    )
+
+    # gemini
+    gemini_config = settings.provided.provider_config.call("gemini")
+    gemini_sdk = Owned(lazy("persona_llm.providers.gemini.sync_client"), gemini_config)
+    gemini_async_sdk = di.Factory(lazy("persona_llm.providers.gemini.async_client"), gemini_config)
+    gemini = di.ThreadSafeSingleton(
+        lazy("persona_llm.providers.gemini.GeminiAdapter"),
+        config=gemini_config,
+        client=gemini_sdk,
+        async_client_factory=gemini_async_sdk.provider,
+    )
+
+    # fake (offline, no SDK)
+    fake = di.ThreadSafeSingleton(
+        lazy("persona_llm.providers.fake.FakeProvider"),
+        config=settings.provided.provider_config.call("fake"),
+    )
+
+    # The provider named in LLM_SERVICE / EMBEDDING_SERVICE
+    chat_adapter = di.Selector(
+        settings.provided.chat_provider,
+        openai=openai,
+        azure=azure,
+        anthropic=anthropic,
+        gemini=gemini,
+        fake=fake,
+    )
+    embedding_adapter = di.Selector(
+        settings.provided.embedding_provider,
+        openai=openai,
+        azure=azure,
+        gemini=gemini,
+        fake=fake,
+    )
+
+    # Facades
+    chat_client = di.ThreadSafeSingleton(
+        ChatClient,
+        adapter=chat_adapter,
+        model=settings.provided.chat_target.model,
+    )
+    async_chat_client = di.ThreadSafeSingleton(
+        AsyncChatClient,
+        adapter=chat_adapter,
+        model=settings.provided.chat_target.model,
+    )
+    embedding_client = di.ThreadSafeSingleton(
+        EmbeddingClient,
+        adapter=embedding_adapter,
+        model=settings.provided.embedding_target.model,
+    )
+    async_embedding_client = di.ThreadSafeSingleton(
+        AsyncEmbeddingClient,
+        adapter=embedding_adapter,
+        model=settings.provided.embedding_target.model,
+    )
+
+
+container = Container()
+"""The default container behind `get_chat_client()` and friends."""

@@ -1,0 +1,1 @@
+"""Provider adapters, one module per provider; each imports its SDK only when loaded."""

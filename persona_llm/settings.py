@@ -1,0 +1,271 @@
+"""Settings: the only place that reads the environment.
+
+`Settings` is read by the container on first use and again after `reset_clients()`, never at
+import. Adapters never see `Settings`; they receive a `ProviderConfig` of plain values built
+by `Settings.provider_config`, which is also where a missing key becomes a
+`ConfigurationError` that names the variable to set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from persona_llm.errors import ConfigurationError
+
+__all__ = [
+    "EMBEDDING_PROVIDERS",
+    "PROVIDERS",
+    "ProviderConfig",
+    "ServiceTarget",
+    "Settings",
+    "load_settings",
+    "parse_service",
+]
+
+PROVIDERS = ("openai", "azure", "anthropic", "gemini", "fake")
+"""Provider names accepted before the ``/`` of ``LLM_SERVICE``."""
+
+EMBEDDING_PROVIDERS = frozenset({"openai", "azure", "gemini", "fake"})
+"""Providers with a native embeddings endpoint (Anthropic has none)."""
+
+_KEY_VARIABLES = {
+    "openai": "OPENAI_API_KEY",
+    "azure": "AZURE_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+}
+
+
+@dataclass(frozen=True)
+class ServiceTarget:
+    """A parsed ``provider/model`` value; `model` is None when only the provider was named."""
+
+    provider: str
+    model: str | None
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.model or ''}"
+
+
+def parse_service(value: str, variable: str = "LLM_SERVICE") -> ServiceTarget:
+    """Parse ``provider/model`` (the model may itself contain ``/``; ``provider/`` means default).
+
+    Raises:
+        ConfigurationError: no ``/``, or an unknown provider; the message shows the expected form.
+    """
+    text = value.strip()
+    provider, slash, model = text.partition("/")
+    provider = provider.strip().lower()
+    if not slash or not provider:
+        raise ConfigurationError(
+            f"{variable}={value!r} is not of the form provider/model; set it to e.g. "
+            f"'openai/gpt-4o-mini' or 'anthropic/' (provider default model). "
+            f"Providers: {', '.join(PROVIDERS)}"
+        )
+    if provider not in PROVIDERS:
+        raise ConfigurationError(
+            f"{variable}={value!r} names an unknown provider {provider!r}; "
+            f"use one of: {', '.join(PROVIDERS)}"
+        )
+    return ServiceTarget(provider, model.strip() or None)
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """Plain values an adapter is built from (no environment access past this point)."""
+
+    name: str
+    api_key: str | None = None
+    base_url: str | None = None
+    api_version: str | None = None
+    timeout: float = 60.0
+    connect_timeout: float = 10.0
+    max_retries: int = 2
+    chat_model: str | None = None
+    embedding_model: str | None = None
+    embedding_dimensions: int | None = None
+
+    def __repr__(self) -> str:  # never show the key
+        key = "set" if self.api_key else "unset"
+        return f"ProviderConfig(name={self.name!r}, api_key={key}, base_url={self.base_url!r})"
+
+
+def _secret(*names: str) -> Any:
+    return Field(default=None, validation_alias=AliasChoices(*names))
+
+
+class Settings(BaseSettings):
+    """All configuration, from environment variables (and a ``.env`` file if present)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        populate_by_name=True,
+    )
+
+    llm_service: str = "openai/gpt-4o-mini"
+    embedding_service: str | None = None
+    llm_timeout: float = Field(default=60.0, gt=0)
+    llm_connect_timeout: float | None = Field(default=None, gt=0)
+    llm_max_retries: int = Field(default=2, ge=0)
+
+    openai_api_key: SecretStr | None = None
+    openai_chat_model: str = "gpt-4o-mini"
+    openai_embedding_model: str = "text-embedding-3-small"
+    openai_embedding_dimensions: int | None = Field(default=None, gt=0)
+    openai_base_url: str | None = None
+
+    azure_api_key: SecretStr | None = None
+    azure_api_base: str | None = None
+    azure_api_version: str = "2024-10-21"
+    azure_chat_deployment: str | None = None
+    azure_embedding_deployment: str | None = None
+
+    anthropic_api_key: SecretStr | None = None
+    anthropic_chat_model: str = "claude-sonnet-4-5"
+    anthropic_base_url: str | None = None
+
+    gemini_api_key: SecretStr | None = _secret("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    gemini_chat_model: str = "gemini-2.5-flash"
+    gemini_embedding_model: str = "gemini-embedding-001"
+    gemini_base_url: str | None = None
+
+    fake_embedding_dimensions: int = Field(default=8, gt=0)
+
+    @property
+    def chat_target(self) -> ServiceTarget:
+        """`LLM_SERVICE` parsed, with the provider's default model filled in."""
+        target = parse_service(self.llm_service)
+        return ServiceTarget(target.provider, target.model or self._default_chat_model(target))
+
+    @property
+    def chat_provider(self) -> str:
+        """Provider name of `LLM_SERVICE` (the container's selector key)."""
+        return self.chat_target.provider
+
+    @property
+    def embedding_target(self) -> ServiceTarget:
+        """`EMBEDDING_SERVICE`, or the chat provider when it embeds, else OpenAI."""
+        if self.embedding_service:
+            target = parse_service(self.embedding_service, "EMBEDDING_SERVICE")
+        else:
+            chat = self.chat_target
+            provider = chat.provider if chat.provider in EMBEDDING_PROVIDERS else "openai"
+            target = ServiceTarget(provider, chat.model if provider == "fake" else None)
+        if target.provider not in EMBEDDING_PROVIDERS:
+            raise ConfigurationError(
+                f"EMBEDDING_SERVICE names {target.provider!r}, which has no embeddings API; "
+                f"use one of: {', '.join(sorted(EMBEDDING_PROVIDERS))}"
+            )
+        model = target.model or self._default_embedding_model(target.provider)
+        return ServiceTarget(target.provider, model)
+
+    @property
+    def embedding_provider(self) -> str:
+        """Provider name of the embedding service (the container's selector key)."""
+        return self.embedding_target.provider
+
+    @property
+    def embedding_is_fallback(self) -> bool:
+        """True when embeddings go to OpenAI only because the chat provider has none."""
+        return not self.embedding_service and self.chat_target.provider not in EMBEDDING_PROVIDERS
+
+    def _default_chat_model(self, target: ServiceTarget) -> str:
+        defaults = {
+            "openai": self.openai_chat_model,
+            "azure": self.azure_chat_deployment,
+            "anthropic": self.anthropic_chat_model,
+            "gemini": self.gemini_chat_model,
+            "fake": "echo",
+        }
+        model = defaults[target.provider]
+        if not model:
+            raise ConfigurationError(
+                f"LLM_SERVICE={self.llm_service!r} names no Azure deployment; set "
+                "LLM_SERVICE=azure/<deployment> or AZURE_CHAT_DEPLOYMENT"
+            )
+        return model
+
+    def _default_embedding_model(self, provider: str) -> str:
+        defaults = {
+            "openai": self.openai_embedding_model,
+            "azure": self.azure_embedding_deployment,
+            "gemini": self.gemini_embedding_model,
+            "fake": "echo",
+        }
+        model = defaults[provider]
+        if not model:
+            raise ConfigurationError(
+                "embeddings on Azure need a deployment: set AZURE_EMBEDDING_DEPLOYMENT "
+                "or EMBEDDING_SERVICE=azure/<deployment>"
+            )
+        return model
+
+    def provider_config(self, name: str) -> ProviderConfig:
+        """Plain configuration of one provider, checked for what that provider needs.
+
+        Raises:
+            ConfigurationError: the key (or the Azure endpoint) is not set.
+        """
+        common: dict[str, Any] = {
+            "name": name,
+            "timeout": self.llm_timeout,
+            "connect_timeout": self.llm_connect_timeout or min(10.0, self.llm_timeout),
+            "max_retries": self.llm_max_retries,
+        }
+        if name == "fake":
+            return ProviderConfig(**common, embedding_dimensions=self.fake_embedding_dimensions)
+        key: SecretStr | None = getattr(self, f"{name}_api_key")
+        if key is None or not key.get_secret_value().strip():
+            raise ConfigurationError(
+                f"{_KEY_VARIABLES[name]} is not set: the {name} provider needs an API key. "
+                f"Set {_KEY_VARIABLES[name]} in the environment or in .env"
+            )
+        common["api_key"] = key.get_secret_value().strip()
+        if name == "openai":
+            return ProviderConfig(
+                **common,
+                base_url=self.openai_base_url,
+                chat_model=self.openai_chat_model,
+                embedding_model=self.openai_embedding_model,
+                embedding_dimensions=self.openai_embedding_dimensions,
+            )
+        if name == "azure":
+            if not self.azure_api_base:
+                raise ConfigurationError(
+                    "AZURE_API_BASE is not set: the azure provider needs the resource endpoint, "
+                    "e.g. AZURE_API_BASE=https://<resource>.openai.azure.com"
+                )
+            return ProviderConfig(
+                **common, base_url=self.azure_api_base, api_version=self.azure_api_version
+            )
+        if name == "anthropic":
+            return ProviderConfig(**common, base_url=self.anthropic_base_url)
+        return ProviderConfig(**common, base_url=self.gemini_base_url)
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every configured key, for redaction."""
+        keys = (
+            self.openai_api_key,
+            self.azure_api_key,
+            self.anthropic_api_key,
+            self.gemini_api_key,
+        )
+        return tuple(k.get_secret_value() for k in keys if k and k.get_secret_value())
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read `Settings` from the environment; invalid values raise `ConfigurationError`."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid settings: {problems}") from None
