@@ -1,0 +1,81 @@
+"""The package imports fast, loads no SDK, and exports a curated, complete, sorted API."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import persona_llm
+
+SDKS = ("openai", "anthropic", "google.genai", "dependency_injector", "pydantic_settings")
+
+DESIGN_NAMES = {
+    "ChatMessage", "ChatResponse", "ChatChunk", "Usage", "Capabilities",
+    "get_chat_client", "get_embedding_client", "get_async_chat_client",
+    "get_async_embedding_client", "reset_clients", "container", "Container", "Settings",
+    "LLMError", "ConfigurationError", "AuthenticationError", "PermissionDeniedError",
+    "NotFoundError", "InvalidRequestError", "ContentFilterError", "RateLimitError",
+    "ProviderUnavailableError", "LLMTimeoutError", "APIConnectionError", "ResponseParseError",
+}  # fmt: skip
+
+
+def _run(code: str) -> str:
+    return subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
+
+
+def test_import_loads_no_sdk_and_no_container() -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import sys, persona_llm; print([m for m in {SDKS!r} if m in sys.modules])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip() == "[]"
+
+
+def test_import_takes_under_100_ms() -> None:
+    # Best of three fresh processes, as `python -X importtime` reports the cumulative time.
+    timings = []
+    for _ in range(3):
+        lines = [line for line in _run("import persona_llm").splitlines() if "persona_llm" in line]
+        cumulative_us = int(lines[-1].split("|")[1])
+        timings.append(cumulative_us / 1000)
+    assert min(timings) < 100, timings
+
+
+def test_using_the_container_still_loads_no_sdk() -> None:
+    code = (
+        "import sys\n"
+        "from persona_llm import container, get_chat_client\n"
+        "import os; os.environ['LLM_SERVICE'] = 'fake/echo'\n"
+        "get_chat_client().chat([{'role': 'user', 'content': 'hi'}])\n"
+        "print([m for m in ('openai', 'anthropic', 'google.genai') if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_all_is_sorted_complete_and_resolves() -> None:
+    names = [n for n in persona_llm.__all__ if n != "__version__"]
+    assert names == sorted(names)
+    assert set(names) >= DESIGN_NAMES
+    for name in names:
+        assert getattr(persona_llm, name) is not None
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    try:
+        persona_llm.no_such_name  # noqa: B018
+    except AttributeError as exc:
+        assert "no_such_name" in str(exc)
+    else:
+        raise AssertionError("expected AttributeError")

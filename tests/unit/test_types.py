@@ -1,0 +1,58 @@
+"""Messages, responses and usage behave as DESIGN.md §2 describes."""
+
+from __future__ import annotations
+
+import pytest
+
+from persona_llm import ChatMessage, ChatResponse, InvalidRequestError, Usage
+from persona_llm.types import ChatRequest, to_messages
+
+
+def test_dict_messages_are_accepted_and_validated() -> None:
+    messages = to_messages(
+        [{"role": "system", "content": "Be brief."}, ChatMessage(role="user", content="Hi")]
+    )
+    assert [m.role for m in messages] == ["system", "user"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [{"role": "robot", "content": "hi"}],
+        [{"role": "user"}],
+        [{"role": "user", "content": "hi", "name": "x"}],
+    ],
+)
+def test_invalid_messages_name_the_index_and_the_expected_shape(bad: list[dict[str, str]]) -> None:
+    with pytest.raises(InvalidRequestError, match=r"messages\[0\].*expected"):
+        to_messages(bad)
+
+
+def test_empty_message_list_tells_the_fix() -> None:
+    with pytest.raises(InvalidRequestError, match="at least one message"):
+        to_messages([])
+
+
+def test_a_string_instead_of_a_list_is_rejected() -> None:
+    with pytest.raises(InvalidRequestError, match="not a string"):
+        to_messages("hello")  # type: ignore[arg-type]
+
+
+def test_usage_total_is_computed_when_omitted() -> None:
+    assert Usage(prompt_tokens=7, completion_tokens=5).total_tokens == 12
+    assert Usage(prompt_tokens=7, completion_tokens=5, total_tokens=20).total_tokens == 20
+
+
+def test_raw_is_out_of_repr_and_equality() -> None:
+    a = ChatResponse(content="x", model="m", provider="p", raw={"secret": "sk-shouldnotshow"})
+    b = ChatResponse(content="x", model="m", provider="p", raw=object())
+    assert a == b
+    assert "raw" not in repr(a) and "sk-shouldnotshow" not in repr(a)
+    assert a != ChatResponse(content="y", model="m", provider="p")
+
+
+def test_json_mode_is_derived_from_response_format() -> None:
+    messages = to_messages([{"role": "user", "content": "hi"}])
+    assert ChatRequest(messages=messages, response_format={"type": "json_object"}).json_mode
+    assert not ChatRequest(messages=messages, response_format={"type": "text"}).json_mode
+    assert not ChatRequest(messages=messages).json_mode
