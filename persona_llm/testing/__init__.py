@@ -89,7 +89,7 @@ def override_llm(
 
         container = default_container
     fake = fake if fake is not None else FakeProvider()
-    facades = {
+    facades: dict[Any, Any] = {
         container.chat_client: ChatClient(fake, model),
         container.async_chat_client: AsyncChatClient(fake, model),
         container.embedding_client: EmbeddingClient(fake, model),
