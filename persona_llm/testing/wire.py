@@ -1,0 +1,57 @@
+"""Builders for realistic provider reply bodies and streams.
+
+Pure functions: each returns the dict a provider sends (or an ``SSEReply`` for a
+stream), shaped after the providers' API references and recorded traffic, quirks
+included (``refusal: null``, Azure's filter results, Anthropic's typed blocks and
+trailing spaces, Gemini's omitted zero counts and ``\\r\\n\\r\\n`` separators). Wrap
+dicts in ``Reply`` for the emulator, or feed them straight to response-mapping tests::
+
+    emu.enqueue("openai", Reply(wire.openai_chat(None, refusal="I can't help with that.")))
+    emu.enqueue("anthropic", wire.anthropic_events("Hi there", stop_reason="max_tokens"))
+    emu.enqueue("gemini", Reply(wire.gemini_error(400, "API key not valid.",
+                                                  "INVALID_ARGUMENT", "API_KEY_INVALID"),
+                                status=400))
+"""
+
+from __future__ import annotations
+
+from persona_llm.testing._wire_anthropic import (
+    anthropic_error,
+    anthropic_events,
+    anthropic_message,
+)
+from persona_llm.testing._wire_common import fake_vector, split_pieces
+from persona_llm.testing._wire_gemini import (
+    gemini_embedding,
+    gemini_embeddings,
+    gemini_error,
+    gemini_events,
+    gemini_response,
+)
+from persona_llm.testing._wire_openai import (
+    azure_content_filter_error,
+    openai_chat,
+    openai_chunks,
+    openai_embeddings,
+    openai_error,
+    openai_usage,
+)
+
+__all__ = [
+    "anthropic_error",
+    "anthropic_events",
+    "anthropic_message",
+    "azure_content_filter_error",
+    "fake_vector",
+    "gemini_embedding",
+    "gemini_embeddings",
+    "gemini_error",
+    "gemini_events",
+    "gemini_response",
+    "openai_chat",
+    "openai_chunks",
+    "openai_embeddings",
+    "openai_error",
+    "openai_usage",
+    "split_pieces",
+]
