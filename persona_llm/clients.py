@@ -10,11 +10,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from pydantic import BaseModel
+
+from persona_llm import structured
 from persona_llm.errors import InvalidRequestError
 from persona_llm.providers.base import ProviderAdapter
 from persona_llm.types import (
     Capabilities,
     ChatChunk,
+    ChatMessage,
     ChatRequest,
     ChatResponse,
     MessageInput,
@@ -101,17 +105,38 @@ class ChatClient(_ClientBase):
         max_tokens: int | None = None,
         response_format: Mapping[str, Any] | None = None,
         stop: str | Sequence[str] | None = None,
+        response_model: type[BaseModel] | None = None,
+        max_reasks: int = 1,
         **provider_options: Any,
     ) -> ChatResponse:
         """Send the conversation and return the reply.
 
         Options left at None are not sent, so the provider's default applies. Extra keyword
         arguments are passed to the provider's SDK call unchanged.
+
+        In JSON mode (``response_format`` of type ``json_object`` or ``json_schema``, or a
+        pydantic ``response_model``) the reply is parsed into `ChatResponse.parsed` (a dict or
+        list, or a `response_model` instance); an unusable reply is re-asked up to
+        `max_reasks` times, then raises `ResponseParseError`. See `persona_llm.structured`.
         """
+        output = structured.output_spec(response_format, response_model)
         request = self._request(
-            messages, temperature, max_tokens, response_format, stop, provider_options
+            messages,
+            temperature,
+            max_tokens,
+            output.response_format if output else response_format,
+            stop,
+            provider_options,
         )
-        return self.adapter.chat(self.model, request)
+        if output is None:
+            return self.adapter.chat(self.model, request)
+
+        def send(conversation: tuple[ChatMessage, ...]) -> ChatResponse:
+            return self.adapter.chat(
+                self.model, request.model_copy(update={"messages": conversation})
+            )
+
+        return structured.complete(send, request.messages, output.validate, max_reasks=max_reasks)
 
     def stream(
         self,
@@ -141,13 +166,31 @@ class AsyncChatClient(_ClientBase):
         max_tokens: int | None = None,
         response_format: Mapping[str, Any] | None = None,
         stop: str | Sequence[str] | None = None,
+        response_model: type[BaseModel] | None = None,
+        max_reasks: int = 1,
         **provider_options: Any,
     ) -> ChatResponse:
         """Asyncio twin of `ChatClient.chat`."""
+        output = structured.output_spec(response_format, response_model)
         request = self._request(
-            messages, temperature, max_tokens, response_format, stop, provider_options
+            messages,
+            temperature,
+            max_tokens,
+            output.response_format if output else response_format,
+            stop,
+            provider_options,
         )
-        return await self.adapter.achat(self.model, request)
+        if output is None:
+            return await self.adapter.achat(self.model, request)
+
+        async def send(conversation: tuple[ChatMessage, ...]) -> ChatResponse:
+            return await self.adapter.achat(
+                self.model, request.model_copy(update={"messages": conversation})
+            )
+
+        return await structured.acomplete(
+            send, request.messages, output.validate, max_reasks=max_reasks
+        )
 
     def stream(
         self,

@@ -128,11 +128,11 @@ class Settings(BaseSettings):
     azure_embedding_deployment: str | None = None
 
     anthropic_api_key: SecretStr | None = None
-    anthropic_chat_model: str = "claude-sonnet-4-5"
+    anthropic_chat_model: str = "claude-sonnet-4-6"
     anthropic_base_url: str | None = None
 
     gemini_api_key: SecretStr | None = _secret("GEMINI_API_KEY", "GOOGLE_API_KEY")
-    gemini_chat_model: str = "gemini-2.5-flash"
+    gemini_chat_model: str = "gemini-3.8-flash"
     gemini_embedding_model: str = "gemini-embedding-001"
     gemini_base_url: str | None = None
 
