@@ -1,0 +1,416 @@
+"""Pure request/response mapping for Anthropic's Messages API (no SDK import, no I/O).
+
+Requests (`to_anthropic_params`):
+
+* Every ``system`` message is joined (``"\\n\\n"``) into the top-level ``system`` field, in
+  order; none is dropped and none is sent as a message.
+* Consecutive messages of the same role (also those made adjacent by removing a system
+  message) are merged into one, their contents joined with ``"\\n\\n"``: the API wants
+  alternating turns.
+* A conversation that starts with an ``assistant`` message is sent as it is: nothing is
+  inserted or dropped. The current API reference no longer requires a leading user turn;
+  an endpoint that still does (older gateways) answers 400 ``first message must use the
+  "user" role``, which surfaces as `InvalidRequestError` with that message. Inventing a user
+  turn would change the conversation, dropping the greeting would lose context. A trailing
+  ``assistant`` message is Anthropic's prefill: the reply continues it.
+* ``max_tokens`` is required by the API: the caller's value, else `default_max_tokens`.
+* ``temperature`` only when set, ``stop`` → ``stop_sequences``; ``request.options`` are
+  applied last, unchanged (they win), except ``tools``, which are combined with the JSON tool.
+
+JSON mode (``json_object`` and ``json_schema``) uses a forced tool: ``tools=[{"name":
+"json_output", "input_schema": <schema or {"type": "object"}>}]`` with ``tool_choice={"type":
+"tool", "name": "json_output"}``; the reply's ``content`` is the tool input as JSON text, and
+the ``tool_use`` stop counts as ``stop``. It works on every Claude model, and for
+``json_object`` it is the only real mechanism: native structured outputs
+(``output_config.format``) exist in the SDK but need a schema whose objects forbid extra
+properties and are limited to newer models. Native output is used instead when the
+caller turned ``thinking`` on (the API rejects a forced tool with thinking) or passed
+``output_config.format`` itself; ``json_object`` with thinking is refused before sending.
+
+Replies (`from_anthropic_message`): ``content`` joins every ``text`` block (no separator:
+they are consecutive text), ``thinking``/``redacted_thinking`` are left out; ``tool_use``
+blocks become `ToolCall`s. ``prompt_tokens`` = ``input_tokens`` +
+``cache_creation_input_tokens`` + ``cache_read_input_tokens`` (Anthropic counts cached
+input separately; all three were input), ``cached_tokens`` = ``cache_read_input_tokens``,
+``reasoning_tokens`` = ``output_tokens_details.thinking_tokens`` when reported.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+from persona_llm.errors import InvalidRequestError
+from persona_llm.types import (
+    ChatChunk,
+    ChatMessage,
+    ChatRequest,
+    ChatResponse,
+    FinishReason,
+    ToolCall,
+    Usage,
+)
+
+__all__ = [
+    "DEFAULT_MAX_TOKENS",
+    "ERROR_TYPE_STATUS",
+    "FALLBACK_MAX_TOKENS",
+    "JSON_TOOL_NAME",
+    "PROVIDER",
+    "StreamState",
+    "default_max_tokens",
+    "from_anthropic_message",
+    "refusal_message",
+    "to_anthropic_messages",
+    "to_anthropic_params",
+    "to_finish_reason",
+    "to_sdk_kwargs",
+    "to_usage",
+]
+
+PROVIDER = "anthropic"
+JSON_TOOL_NAME = "json_output"
+
+DEFAULT_MAX_TOKENS: dict[str, int] = {
+    "claude-3-": 4096,  # Claude 3 Haiku/Sonnet/Opus: 4,096 is their output ceiling
+    "claude-3-5-": 8192,
+    "claude-3-7-": 8192,
+    "claude-haiku-": 8192,  # 4.x and later families
+    "claude-sonnet-": 8192,
+    "claude-opus-": 8192,
+    "claude-fable-": 8192,
+    "claude-mythos-": 8192,
+}
+"""``max_tokens`` sent when the caller gives none, by model-name prefix (longest wins).
+
+The API rejects a request without ``max_tokens``, and one above the model's output ceiling.
+The values are at or below every listed model's ceiling, so they are never rejected, and
+large enough for ordinary replies; a reply cut at the limit ends with ``finish_reason=
+"length"``. Pass ``max_tokens`` for long outputs.
+"""
+
+FALLBACK_MAX_TOKENS = 4096
+"""For model names no prefix matches: every Claude model accepts 4,096."""
+
+ERROR_TYPE_STATUS: dict[str, int] = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+"""HTTP status of each Anthropic ``error.type``: classifies an ``error`` event in a stream,
+which arrives on a 200 response."""
+
+_FINISH_REASONS: dict[str, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    # The reply could not grow because the context window was full: a length limit too.
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    """A field of an SDK model or of the same reply as a plain dict."""
+    if isinstance(obj, Mapping):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def default_max_tokens(model: str) -> int:
+    """The ``max_tokens`` for `model` when the caller sets none (see `DEFAULT_MAX_TOKENS`)."""
+    matches = [prefix for prefix in DEFAULT_MAX_TOKENS if model.startswith(prefix)]
+    return DEFAULT_MAX_TOKENS[max(matches, key=len)] if matches else FALLBACK_MAX_TOKENS
+
+
+def to_anthropic_messages(
+    messages: Iterable[ChatMessage],
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """Split system messages off (joined) and merge consecutive same-role turns.
+
+    Returns:
+        The ``system`` text (None when there is no system message) and the ``messages``.
+    """
+    system: list[str] = []
+    turns: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role == "system":
+            system.append(message.content)
+        elif turns and turns[-1]["role"] == message.role:
+            turns[-1]["content"] += "\n\n" + message.content
+        else:
+            turns.append({"role": message.role, "content": message.content})
+    return ("\n\n".join(system) if system else None), turns
+
+
+def _thinking_on(options: Mapping[str, Any]) -> bool:
+    thinking = options.get("thinking")
+    return isinstance(thinking, Mapping) and thinking.get("type") not in (None, "disabled")
+
+
+def _json_schema(response_format: Mapping[str, Any], model: str) -> dict[str, Any] | None:
+    """The caller's schema (OpenAI ``json_schema.schema``), None for ``json_object``."""
+    if response_format.get("type") != "json_schema":
+        return None
+    spec = response_format.get("json_schema") or {}
+    schema = spec.get("schema") if isinstance(spec, Mapping) else None
+    schema = schema or response_format.get("schema")
+    if schema is None:
+        return None
+    if not isinstance(schema, Mapping) or schema.get("type", "object") != "object":
+        raise InvalidRequestError(
+            "Anthropic JSON mode needs a schema whose top level is an object "
+            '({"type": "object", ...}); wrap other values in a property',
+            provider=PROVIDER,
+            model=model,
+        )
+    return dict(schema)
+
+
+def _json_mode_params(
+    response_format: Mapping[str, Any], options: dict[str, Any], model: str
+) -> dict[str, Any]:
+    """Fields that make the reply JSON; pops the options it merges (`tools`, `output_config`)."""
+    schema = _json_schema(response_format, model)
+    output_config = options.get("output_config")
+    caller_format = isinstance(output_config, Mapping) and output_config.get("format")
+    if _thinking_on(options) or caller_format:
+        if schema is None and not caller_format:
+            raise InvalidRequestError(
+                "JSON mode with thinking needs a schema on Anthropic: pass response_format="
+                '{"type": "json_schema", "json_schema": {"schema": {...}}} or turn thinking off',
+                provider=PROVIDER,
+                model=model,
+            )
+        merged = dict(options.pop("output_config", None) or {})
+        merged.setdefault("format", {"type": "json_schema", "schema": schema})
+        return {"output_config": merged}
+    tool = {
+        "name": JSON_TOOL_NAME,
+        "description": "Give the answer as JSON: the input of this tool is the answer.",
+        "input_schema": schema or {"type": "object"},
+    }
+    return {
+        "tools": [*(options.pop("tools", None) or []), tool],
+        "tool_choice": {"type": "tool", "name": JSON_TOOL_NAME},
+    }
+
+
+def to_anthropic_params(model: str, request: ChatRequest) -> dict[str, Any]:
+    """The arguments of ``messages.create`` (as the API names them) for `request`.
+
+    Raises:
+        InvalidRequestError: only system messages, or a JSON mode Anthropic cannot honour.
+    """
+    system, messages = to_anthropic_messages(request.messages)
+    if not messages:
+        raise InvalidRequestError(
+            "Anthropic needs at least one user or assistant message besides the system prompt",
+            provider=PROVIDER,
+            model=model,
+        )
+    params: dict[str, Any] = {
+        "model": model,
+        "max_tokens": request.max_tokens or default_max_tokens(model),
+        "messages": messages,
+    }
+    if system is not None:
+        params["system"] = system
+    if request.temperature is not None:
+        params["temperature"] = request.temperature
+    if request.stop:
+        params["stop_sequences"] = list(request.stop)
+    options = dict(request.options)
+    if request.json_mode and request.response_format is not None:
+        params.update(_json_mode_params(request.response_format, options, model))
+    params.update(options)
+    return params
+
+
+def to_sdk_kwargs(params: Mapping[str, Any], sdk_parameters: Collection[str]) -> dict[str, Any]:
+    """Keyword arguments for the SDK's ``create``: fields it has no keyword for go in
+    ``extra_body`` (the installed SDK has no ``temperature`` keyword, for one), so every
+    option reaches the API unchanged instead of failing with a TypeError."""
+    kwargs = {k: v for k, v in params.items() if k in sdk_parameters}
+    extra = {k: v for k, v in params.items() if k not in sdk_parameters}
+    if extra:
+        # The caller's own extra_body wins, as the SDK documents for it.
+        kwargs["extra_body"] = {**extra, **(kwargs.get("extra_body") or {})}
+    return kwargs
+
+
+def to_finish_reason(stop_reason: str | None) -> FinishReason | None:
+    """Anthropic ``stop_reason`` → normalized finish reason (``other`` when unknown)."""
+    if stop_reason is None:
+        return None
+    return _FINISH_REASONS.get(stop_reason, "other")
+
+
+def to_usage(usage: Any) -> Usage | None:
+    """Anthropic usage → `Usage` (cache reads and writes count as prompt tokens)."""
+    if usage is None:
+        return None
+    cache_read = _get(usage, "cache_read_input_tokens") or 0
+    prompt = (
+        (_get(usage, "input_tokens") or 0)
+        + (_get(usage, "cache_creation_input_tokens") or 0)
+        + cache_read
+    )
+    details = _get(usage, "output_tokens_details")
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=_get(usage, "output_tokens") or 0,
+        reasoning_tokens=(_get(details, "thinking_tokens") or 0) if details is not None else 0,
+        cached_tokens=cache_read,
+    )
+
+
+def refusal_message(stop_details: Any) -> str:
+    """A short explanation for a ``refusal`` stop, from ``stop_details`` when present."""
+    explanation = _get(stop_details, "explanation") if stop_details is not None else None
+    category = _get(stop_details, "category") if stop_details is not None else None
+    if explanation:
+        return str(explanation)
+    suffix = f" (category: {category})" if category else ""
+    return f"Claude declined to answer this request{suffix}"
+
+
+def _blocks(message: Any) -> Sequence[Any]:
+    content = _get(message, "content")
+    if not isinstance(content, Sequence) or isinstance(content, (str, bytes)):
+        raise ValueError(f"reply has no content block list (content={content!r:.80})")
+    return content
+
+
+def from_anthropic_message(message: Any, *, model: str, json_mode: bool = False) -> ChatResponse:
+    """An Anthropic ``Message`` (SDK object or dict) → `ChatResponse`.
+
+    In JSON mode the ``json_output`` tool's input is the content and its ``tool_use`` stop
+    counts as ``stop``; if the reply was cut at ``max_tokens`` that input is incomplete, so
+    the content is ``""`` with finish reason ``length``.
+
+    Raises:
+        ValueError: the reply is not a Messages reply (no content list, no stop reason).
+    """
+    if _get(message, "type") not in ("message", None) or _get(message, "role") is None:
+        raise ValueError(f"not a Messages API reply: {str(message)[:120]!r}")
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    json_input: Any = None
+    for block in _blocks(message):
+        kind = _get(block, "type")
+        if kind == "text":
+            texts.append(_get(block, "text") or "")
+        elif kind == "tool_use" and json_mode and _get(block, "name") == JSON_TOOL_NAME:
+            json_input = _get(block, "input")
+        elif kind == "tool_use":
+            arguments = _get(block, "input") or {}
+            calls.append(
+                ToolCall(id=_get(block, "id"), name=_get(block, "name"), arguments=arguments)
+            )
+    stop_reason = _get(message, "stop_reason")
+    finish = to_finish_reason(stop_reason)
+    content = "".join(texts)
+    if json_input is not None:
+        content = "" if finish == "length" else json.dumps(json_input, ensure_ascii=False)
+        if stop_reason == "tool_use" and not calls:
+            finish = "stop"
+    return ChatResponse(
+        content=content,
+        model=_get(message, "model") or model,
+        provider=PROVIDER,
+        finish_reason=finish,
+        usage=to_usage(_get(message, "usage")),
+        refusal=refusal_message(_get(message, "stop_details"))
+        if stop_reason == "refusal"
+        else None,
+        tool_calls=calls,
+        raw=message,
+    )
+
+
+_USAGE_FIELDS = (
+    "input_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+    "output_tokens",
+    "output_tokens_details",
+)
+
+
+class StreamState:
+    """Turns Messages stream events (SDK objects or dicts) into `ChatChunk`s, one stream each.
+
+    ``message_start`` carries the input counts, ``message_delta`` the stop reason and the
+    cumulative output count; the final chunk is made at ``message_stop``. In JSON mode the
+    ``json_output`` tool's ``input_json_delta`` fragments are the text.
+    """
+
+    def __init__(self, *, json_mode: bool = False) -> None:
+        self.json_mode = json_mode
+        self.stop_reason: str | None = None
+        self.finished = False
+        self._usage: dict[str, Any] = {}
+        self._blocks: dict[int, str] = {}
+
+    def feed(self, event: Any) -> ChatChunk | None:
+        """The chunk this event yields, if any (``None`` for bookkeeping events)."""
+        kind = _get(event, "type")
+        if kind == "message_start":
+            self._add_usage(_get(_get(event, "message"), "usage"))
+        elif kind == "content_block_start":
+            return self._start_block(_get(event, "index"), _get(event, "content_block"))
+        elif kind == "content_block_delta":
+            return self._delta(_get(event, "index"), _get(event, "delta"))
+        elif kind == "message_delta":
+            self.stop_reason = _get(_get(event, "delta"), "stop_reason") or self.stop_reason
+            self._add_usage(_get(event, "usage"))
+        elif kind == "message_stop":
+            self.finished = True
+            return self.final_chunk()
+        return None
+
+    def final_chunk(self) -> ChatChunk:
+        """The last chunk: finish reason and usage."""
+        finish = to_finish_reason(self.stop_reason)
+        if finish == "tool_calls" and "tool" not in self._blocks.values() and self.json_mode:
+            finish = "stop"
+        usage = to_usage(self._usage) if self._usage else None
+        return ChatChunk(finish_reason=finish, usage=usage)
+
+    def _start_block(self, index: Any, block: Any) -> ChatChunk | None:
+        kind = _get(block, "type")
+        if kind == "tool_use":
+            is_json = self.json_mode and _get(block, "name") == JSON_TOOL_NAME
+            kind = "json" if is_json else "tool"
+        self._blocks[index] = str(kind)
+        text = _get(block, "text") if kind == "text" else None
+        return ChatChunk(delta=text) if text else None
+
+    def _delta(self, index: Any, delta: Any) -> ChatChunk | None:
+        kind = _get(delta, "type")
+        if kind == "text_delta":
+            text = _get(delta, "text")
+        elif kind == "input_json_delta" and self._blocks.get(index) == "json":
+            text = _get(delta, "partial_json")
+        else:
+            return None  # thinking, signatures, caller tool arguments
+        return ChatChunk(delta=text) if text else None
+
+    def _add_usage(self, usage: Any) -> None:
+        if usage is None:
+            return
+        for name in _USAGE_FIELDS:
+            value = _get(usage, name)
+            if value is not None:
+                self._usage[name] = value

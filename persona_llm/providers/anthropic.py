@@ -1,0 +1,235 @@
+"""The Anthropic adapter: Claude through the official ``anthropic`` SDK's Messages API.
+
+Mapping rules (system prompt, turn merging, ``max_tokens`` defaults, JSON mode through a
+forced ``json_output`` tool) are documented in `persona_llm.providers._anthropic_map`.
+Anthropic has no embeddings API; ``capabilities.embeddings`` is False and the embedding
+client falls back to another provider (DESIGN.md §3).
+
+The key travels in the ``x-api-key`` header, Anthropic's documented scheme that every
+gateway in front of it understands (SDK 2.x would otherwise send ``Authorization:
+Bearer``); it never appears in a URL or in an error message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar, NoReturn, cast
+
+import anthropic
+import httpx2
+from anthropic.resources.messages import Messages
+
+from persona_llm.errors import (
+    APIConnectionError,
+    LLMError,
+    LLMTimeoutError,
+    ProviderUnavailableError,
+    sanitize_exception,
+)
+from persona_llm.providers._anthropic_map import (
+    ERROR_TYPE_STATUS,
+    PROVIDER,
+    StreamState,
+    from_anthropic_message,
+    to_anthropic_params,
+    to_sdk_kwargs,
+)
+from persona_llm.providers._errors import error_from_status
+from persona_llm.providers.base import PerLoop, ProviderAdapter
+from persona_llm.settings import ProviderConfig
+from persona_llm.types import Capabilities, ChatChunk, ChatRequest, ChatResponse
+
+__all__ = ["AnthropicAdapter", "async_client", "sync_client"]
+
+# Keywords of messages.create; any other field goes to the API through extra_body.
+_SDK_PARAMETERS = frozenset(inspect.signature(Messages.create).parameters) - {"self"}
+
+# Failures to read a reply: the SDK builds models without validating, so a body that is not
+# a Messages reply shows up as a missing attribute or a wrong type in the mapping.
+_MALFORMED = (
+    anthropic.APIResponseValidationError,
+    AttributeError,
+    KeyError,
+    TypeError,
+    ValueError,
+)
+
+
+def _client_options(config: ProviderConfig) -> dict[str, Any]:
+    headers = {"x-api-key": config.api_key or "", "Authorization": anthropic.omit}
+    return {
+        "api_key": config.api_key,
+        "base_url": config.base_url or None,
+        "timeout": anthropic.Timeout(config.timeout, connect=config.connect_timeout),
+        "max_retries": config.max_retries,
+        # An explicit key with the Bearer header omitted: only x-api-key carries it.
+        "default_headers": cast("dict[str, str]", headers),
+    }
+
+
+def sync_client(config: ProviderConfig) -> anthropic.Anthropic:
+    """The blocking SDK client for `config` (the container owns and closes it)."""
+    return anthropic.Anthropic(**_client_options(config))
+
+
+def async_client(config: ProviderConfig) -> anthropic.AsyncAnthropic:
+    """A new asyncio SDK client for `config` (one per event loop, see `PerLoop`)."""
+    return anthropic.AsyncAnthropic(**_client_options(config))
+
+
+class AnthropicAdapter(ProviderAdapter):
+    """Chat and streaming over Anthropic's Messages API; no embeddings."""
+
+    name: ClassVar[str] = PROVIDER
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        chat=True, embeddings=False, json_mode=True, streaming=True, tools=False
+    )
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        client: anthropic.Anthropic,
+        async_client_factory: Callable[[], anthropic.AsyncAnthropic],
+    ) -> None:
+        self._config = config
+        self._client = client
+        self._async = PerLoop(async_client_factory)
+
+    # -- chat ---------------------------------------------------------------------------
+
+    def chat(self, model: str, request: ChatRequest) -> ChatResponse:
+        """Send one Messages request and return the normalized reply."""
+        kwargs = self._kwargs(model, request)
+        with self._map_errors(model):
+            message = self._client.messages.create(**kwargs)
+            return from_anthropic_message(message, model=model, json_mode=request.json_mode)
+
+    async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
+        """Asyncio twin of `chat`."""
+        kwargs = self._kwargs(model, request)
+        with self._map_errors(model):
+            message = await self._async.get().messages.create(**kwargs)
+            return from_anthropic_message(message, model=model, json_mode=request.json_mode)
+
+    # -- streaming ----------------------------------------------------------------------
+
+    def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
+        """Stream the reply; the request is sent when iteration starts.
+
+        Closing the iterator early closes the HTTP response.
+        """
+        kwargs = self._kwargs(model, request)
+        state = StreamState(json_mode=request.json_mode)
+        with self._map_errors(model):
+            with self._client.messages.create(**kwargs, stream=True) as events:
+                for event in events:
+                    chunk = state.feed(event)
+                    if chunk is not None:
+                        yield chunk
+            if not state.finished:
+                self._ended_early(model)
+
+    async def astream(self, model: str, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        """Asyncio twin of `stream` (an async generator).
+
+        After a ``break``, call ``aclose()`` on it (or iterate inside
+        ``contextlib.aclosing``) to close the HTTP response at once rather than at collection.
+        """
+        kwargs = self._kwargs(model, request)
+        state = StreamState(json_mode=request.json_mode)
+        with self._map_errors(model):
+            client = self._async.get()
+            async with await client.messages.create(**kwargs, stream=True) as events:
+                async for event in events:
+                    chunk = state.feed(event)
+                    if chunk is not None:
+                        yield chunk
+            if not state.finished:
+                self._ended_early(model)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the asyncio clients whose event loop still exists (the container closes the
+        blocking client). From inside a running loop, prefer `aclose`, which waits."""
+        self._close_async_clients(skip=None)
+
+    async def aclose(self) -> None:
+        """Close the running loop's asyncio client and wait for it, then the others."""
+        running = asyncio.get_running_loop()
+        for loop, client in self._async.items():
+            if loop is running:
+                await client.close()
+        self._close_async_clients(skip=running)
+
+    def _close_async_clients(self, skip: asyncio.AbstractEventLoop | None) -> None:
+        for loop, client in self._async.items():
+            if loop is skip or loop.is_closed():
+                continue
+            if loop.is_running():  # in another thread: hand the close to that loop
+                asyncio.run_coroutine_threadsafe(client.close(), loop)
+            else:
+                loop.run_until_complete(client.close())
+        self._async.clear()
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _kwargs(self, model: str, request: ChatRequest) -> dict[str, Any]:
+        return to_sdk_kwargs(to_anthropic_params(model, request), _SDK_PARAMETERS)
+
+    def _ended_early(self, model: str) -> NoReturn:
+        raise ProviderUnavailableError(
+            "stream ended early: the connection closed before message_stop",
+            provider=PROVIDER,
+            model=model,
+        )
+
+    @contextmanager
+    def _map_errors(self, model: str) -> Iterator[None]:
+        """Translate SDK and transport exceptions into `LLMError`s, chained and scrubbed."""
+        secrets = [self._config.api_key]
+        common: dict[str, Any] = {"provider": PROVIDER, "model": model, "secrets": secrets}
+        try:
+            yield
+        except LLMError:
+            raise
+        except anthropic.APIStatusError as exc:
+            raise _status_error(exc, common) from sanitize_exception(exc, secrets)
+        except (anthropic.APITimeoutError, httpx2.TimeoutException) as exc:
+            message = f"no reply within {self._config.timeout:g}s"
+            raise LLMTimeoutError(message, **common) from sanitize_exception(exc, secrets)
+        except (anthropic.APIConnectionError, httpx2.TransportError) as exc:
+            message = f"connection to Anthropic failed or dropped: {exc}"
+            raise APIConnectionError(message, **common) from sanitize_exception(exc, secrets)
+        except _MALFORMED as exc:
+            message = f"malformed reply from Anthropic: {type(exc).__name__}: {exc}"
+            raise ProviderUnavailableError(message, **common) from sanitize_exception(exc, secrets)
+        except anthropic.AnthropicError as exc:
+            raise LLMError(f"Anthropic SDK error: {exc}", **common) from sanitize_exception(
+                exc, secrets
+            )
+
+
+def _status_error(exc: anthropic.APIStatusError, common: dict[str, Any]) -> LLMError:
+    """The `LLMError` for an HTTP error reply, or for an ``error`` event inside a stream."""
+    body = exc.body
+    error = body.get("error") if isinstance(body, dict) else None
+    kind = error.get("type") if isinstance(error, dict) else None
+    if isinstance(error, dict) and error.get("message"):
+        message = f"{kind}: {error['message']}" if kind else str(error["message"])
+    elif isinstance(body, str) and body.strip():
+        message = body.strip()[:500]
+    else:
+        message = f"HTTP {exc.status_code} with no error body"
+    request_id = exc.request_id or (body.get("request_id") if isinstance(body, dict) else None)
+    if request_id:
+        message += f" (request_id: {request_id})"
+    status = exc.status_code
+    if status < 400:
+        # An error event on a 200 stream: classify it by its type (overloaded_error is 529).
+        status = ERROR_TYPE_STATUS.get(str(kind), 500)
+    headers = dict(exc.response.headers) if exc.response is not None else None
+    return error_from_status(status, message, code=kind, headers=headers, **common)
