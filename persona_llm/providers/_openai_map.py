@@ -1,0 +1,364 @@
+"""Pure mapping between our types and the OpenAI Chat Completions / Embeddings wire shapes.
+
+Shared by the OpenAI and the Azure OpenAI adapters (Azure speaks the same bodies). Nothing here
+does I/O or imports the SDK: replies are read by attribute, so SDK objects and look-alikes both
+work, and the tests need no network.
+
+Parameters reasoning models do not accept (one policy, applied before the call):
+
+* `max_tokens` is sent as ``max_completion_tokens`` to reasoning models (same meaning; they
+  reject ``max_tokens``). Other models get ``max_tokens``, which every OpenAI-compatible server
+  and every Azure API version understands.
+* a non-default `temperature` (anything but 1) raises `InvalidRequestError` naming the
+  parameter and the fix, or, with ``unsupported_params="drop"``, is left out with a WARNING.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Literal
+
+from persona_llm.errors import InvalidRequestError, ProviderUnavailableError, ResponseParseError
+from persona_llm.types import (
+    ChatMessage,
+    ChatRequest,
+    ChatResponse,
+    FinishReason,
+    ToolCall,
+    Usage,
+)
+
+__all__ = [
+    "EMBEDDING_BATCH_LIMIT",
+    "UnsupportedParams",
+    "embedding_params",
+    "error_details",
+    "from_openai_chunk",
+    "from_openai_completion",
+    "is_reasoning_model",
+    "normalize_finish_reason",
+    "rejects_temperature",
+    "to_openai_messages",
+    "to_openai_params",
+    "usage_from_openai",
+    "vectors_from_openai",
+]
+
+logger = logging.getLogger(__name__)
+
+UnsupportedParams = Literal["error", "drop"]
+
+EMBEDDING_BATCH_LIMIT = 2048
+"""Most inputs OpenAI accepts in one embeddings request."""
+
+UNSUPPORTED_PARAMS_OPTION = "unsupported_params"
+"""Per-call option (never sent) overriding the adapter's `unsupported_params` policy."""
+
+_FINISH_REASONS: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+}
+
+# o1, o1-mini, o3-pro, o4-mini, ...: but not "omni-moderation" (an "o" followed by a letter).
+_O_SERIES = re.compile(r"o\d+(?:-.*)?")
+# gpt-5, gpt-5-mini, gpt-5.1, gpt-5.2-pro; group 1 is the minor version, group 2 the suffix.
+_GPT5 = re.compile(r"gpt-5(?:\.(\d+))?(.*)")
+
+
+def _base_name(model: str) -> str:
+    # Gateways and compatible servers prefix the vendor ("openai/o3"); the family is the last part.
+    return model.rsplit("/", 1)[-1].strip().lower()
+
+
+def is_reasoning_model(model: str) -> bool:
+    """Whether `model` is an OpenAI reasoning model (o-series or gpt-5 family).
+
+    These want ``max_completion_tokens`` instead of ``max_tokens``. ``gpt-5-chat*`` models are
+    the non-reasoning chat variants and are excluded. For Azure the deployment name is tested,
+    so a deployment named after its model is recognised.
+    """
+    name = _base_name(model)
+    if _O_SERIES.fullmatch(name):
+        return True
+    match = _GPT5.fullmatch(name)
+    return match is not None and not match.group(2).startswith("-chat")
+
+
+def rejects_temperature(model: str, options: Mapping[str, Any]) -> bool:
+    """Whether `model` rejects a temperature other than the default 1.
+
+    o-series and gpt-5 (no minor version) always reason and accept only 1. gpt-5.1 and later
+    reason only when asked (`reasoning_effort` other than ``"none"``, their default); their
+    ``-pro`` variants always reason.
+    """
+    if not is_reasoning_model(model):
+        return False
+    match = _GPT5.fullmatch(_base_name(model))
+    if match is None or match.group(1) in (None, "0") or "-pro" in match.group(2):
+        return True
+    return options.get("reasoning_effort") not in (None, "none")
+
+
+def to_openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+    """Messages in order, system messages included (OpenAI keeps them in ``messages``)."""
+    return [{"role": m.role, "content": m.content} for m in messages]
+
+
+def _policy(
+    default: UnsupportedParams, options: Mapping[str, Any], provider: str, model: str
+) -> str:
+    policy = options.get(UNSUPPORTED_PARAMS_OPTION, default)
+    if policy not in ("error", "drop"):
+        raise InvalidRequestError(
+            f"{UNSUPPORTED_PARAMS_OPTION}={policy!r} is not valid; use 'error' or 'drop'",
+            provider=provider,
+            model=model,
+        )
+    return str(policy)
+
+
+def to_openai_params(
+    model: str,
+    request: ChatRequest,
+    *,
+    unsupported_params: UnsupportedParams = "error",
+    known_params: Collection[str] | None = None,
+    provider: str = "openai",
+) -> dict[str, Any]:
+    """Keyword arguments for ``client.chat.completions.create``.
+
+    Unset fields are not sent. `request.options` are passed through unchanged, after the mapped
+    fields (so they win); names the SDK's ``create`` does not take (`known_params`) go into the
+    JSON body through ``extra_body``, for OpenAI-compatible servers' own parameters.
+
+    Raises:
+        InvalidRequestError: a parameter the model rejects, under the ``"error"`` policy.
+    """
+    options = dict(request.options)
+    if "stream" in options:
+        raise InvalidRequestError(
+            "stream is not a chat option: call stream() on the client instead",
+            provider=provider,
+            model=model,
+        )
+    policy = _policy(unsupported_params, options, provider, model)
+    options.pop(UNSUPPORTED_PARAMS_OPTION, None)
+    params: dict[str, Any] = {"model": model, "messages": to_openai_messages(request.messages)}
+    if request.max_tokens is not None:
+        limit = "max_completion_tokens" if is_reasoning_model(model) else "max_tokens"
+        params[limit] = request.max_tokens
+    if request.temperature is not None:
+        if request.temperature != 1 and rejects_temperature(model, options):
+            _unsupported_temperature(provider, model, request.temperature, policy)
+        else:
+            params["temperature"] = request.temperature
+    if request.stop is not None:
+        params["stop"] = list(request.stop)
+    if request.response_format is not None:
+        # Our response_format is the OpenAI wire format already (json_object / json_schema).
+        params["response_format"] = dict(request.response_format)
+    return _merge_options(params, options, known_params)
+
+
+def _unsupported_temperature(provider: str, model: str, temperature: float, policy: str) -> None:
+    problem = (
+        f"model {model!r} is a reasoning model and accepts only the default temperature (1), "
+        f"not temperature={temperature}"
+    )
+    if policy == "drop":
+        logger.warning("%s; temperature dropped (unsupported_params='drop')", problem)
+        return
+    raise InvalidRequestError(
+        f"{problem}. Fix: leave temperature unset (None), or drop it with a warning by "
+        "passing unsupported_params='drop' (setting LLM_UNSUPPORTED_PARAMS=drop)",
+        provider=provider,
+        model=model,
+    )
+
+
+def _merge_options(
+    params: dict[str, Any], options: Mapping[str, Any], known: Collection[str] | None
+) -> dict[str, Any]:
+    extra = dict(options.get("extra_body") or {})
+    for name, value in options.items():
+        if name == "extra_body":
+            continue
+        if known is None or name in known:
+            params[name] = value
+        else:
+            extra[name] = value
+    if extra:
+        params["extra_body"] = extra
+    return params
+
+
+def normalize_finish_reason(value: str | None) -> FinishReason | None:
+    """The normalized finish reason; ``None`` stays None, unknown values become ``other``."""
+    if value is None:
+        return None
+    return _FINISH_REASONS.get(value, "other")
+
+
+def usage_from_openai(usage: Any) -> Usage | None:
+    """`Usage` from a ``usage`` object (reasoning and cached tokens from the detail objects)."""
+    if usage is None:
+        return None
+    completion_details = getattr(usage, "completion_tokens_details", None)
+    prompt_details = getattr(usage, "prompt_tokens_details", None)
+    return Usage(
+        prompt_tokens=getattr(usage, "prompt_tokens", None) or 0,
+        completion_tokens=getattr(usage, "completion_tokens", None) or 0,
+        total_tokens=getattr(usage, "total_tokens", None) or 0,
+        reasoning_tokens=getattr(completion_details, "reasoning_tokens", None) or 0,
+        cached_tokens=getattr(prompt_details, "cached_tokens", None) or 0,
+    )
+
+
+def _arguments(text: str | None, name: str, provider: str, model: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResponseParseError(
+            f"arguments of the tool call {name!r} are not valid JSON ({exc})",
+            provider=provider,
+            model=model,
+            raw_text=text,
+            errors=[str(exc)],
+        ) from None
+    if not isinstance(value, dict):
+        raise ResponseParseError(
+            f"arguments of the tool call {name!r} are not a JSON object",
+            provider=provider,
+            model=model,
+            raw_text=text,
+        )
+    return value
+
+
+def _tool_calls(message: Any, provider: str, model: str) -> list[ToolCall]:
+    calls: list[ToolCall] = []
+    for call in getattr(message, "tool_calls", None) or []:
+        if getattr(call, "type", "function") == "custom":
+            # Custom tools take free text, not JSON: keep it under "input".
+            custom = call.custom
+            calls.append(ToolCall(id=call.id, name=custom.name, arguments={"input": custom.input}))
+            continue
+        function = call.function
+        arguments = _arguments(function.arguments, function.name, provider, model)
+        calls.append(ToolCall(id=call.id, name=function.name, arguments=arguments))
+    legacy = getattr(message, "function_call", None)
+    if legacy is not None and not calls:
+        arguments = _arguments(legacy.arguments, legacy.name, provider, model)
+        calls.append(ToolCall(id="", name=legacy.name, arguments=arguments))
+    return calls
+
+
+def from_openai_completion(completion: Any, *, provider: str, model: str) -> ChatResponse:
+    """`ChatResponse` from a ``chat.completion`` (the first choice).
+
+    Raises:
+        ProviderUnavailableError: the reply has no choices (malformed).
+        ResponseParseError: tool-call arguments are not a JSON object.
+    """
+    choices = getattr(completion, "choices", None)
+    if not choices:
+        raise ProviderUnavailableError(
+            "malformed reply: the completion has no choices", provider=provider, model=model
+        )
+    choice = choices[0]
+    message = choice.message
+    return ChatResponse(
+        content=getattr(message, "content", None) or "",
+        refusal=getattr(message, "refusal", None),
+        model=getattr(completion, "model", None) or model,
+        provider=provider,
+        finish_reason=normalize_finish_reason(getattr(choice, "finish_reason", None)),
+        usage=usage_from_openai(getattr(completion, "usage", None)),
+        tool_calls=_tool_calls(message, provider, model),
+        raw=completion,
+    )
+
+
+def from_openai_chunk(chunk: Any) -> tuple[str, FinishReason | None, Usage | None]:
+    """Text delta, finish reason and usage of one ``chat.completion.chunk`` (each may be empty).
+
+    Azure's opening chunk and the final usage chunk have no choices; both give ``""``.
+    """
+    usage = usage_from_openai(getattr(chunk, "usage", None))
+    choices = getattr(chunk, "choices", None) or []
+    if not choices:
+        return "", None, usage
+    choice = choices[0]
+    delta = getattr(choice, "delta", None)
+    text = getattr(delta, "content", None) or ""
+    return text, normalize_finish_reason(getattr(choice, "finish_reason", None)), usage
+
+
+def embedding_params(
+    model: str,
+    texts: Sequence[str],
+    options: Mapping[str, Any],
+    *,
+    dimensions: int | None = None,
+    known_params: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """Keyword arguments for ``client.embeddings.create``.
+
+    ``dimensions`` is sent only when configured or given in `options` (never a model guess);
+    ``encoding_format`` is left to the SDK, which asks for base64 and decodes it.
+    """
+    params: dict[str, Any] = {"model": model, "input": list(texts)}
+    if dimensions is not None:
+        params["dimensions"] = dimensions
+    return _merge_options(params, options, known_params)
+
+
+def vectors_from_openai(
+    response: Any, expected: int, *, provider: str, model: str
+) -> list[list[float]]:
+    """Vectors ordered by ``data[].index``.
+
+    Raises:
+        ProviderUnavailableError: the reply does not hold exactly one vector per input.
+    """
+    data = sorted(getattr(response, "data", None) or [], key=lambda item: item.index)
+    if [item.index for item in data] != list(range(expected)):
+        raise ProviderUnavailableError(
+            f"malformed reply: expected {expected} embeddings indexed 0..{expected - 1}, "
+            f"got indexes {[item.index for item in data]}",
+            provider=provider,
+            model=model,
+        )
+    return [[float(value) for value in item.embedding] for item in data]
+
+
+def error_details(body: object) -> tuple[str | None, str | None]:
+    """Message and machine-readable code of an error body (the SDK's ``exc.body``).
+
+    The SDK hands over the ``error`` object of a JSON reply, or the raw text of any other reply
+    (HTML pages, plain text). Azure's content filter can name itself only in ``innererror``.
+    """
+    if isinstance(body, str):
+        return body.strip() or None, None
+    if not isinstance(body, Mapping):
+        return None, None
+    error = body.get("error", body)
+    if not isinstance(error, Mapping):
+        return str(error), None
+    message = error.get("message")
+    code = error.get("code")
+    inner = error.get("innererror")
+    if isinstance(inner, Mapping) and inner.get("code") == "ResponsibleAIPolicyViolation":
+        code = "content_filter"
+    return (
+        message if isinstance(message, str) and message else None,
+        str(code) if code is not None else None,
+    )

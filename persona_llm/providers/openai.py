@@ -1,0 +1,329 @@
+"""The OpenAI adapter (``LLM_SERVICE=openai/<model>``), over the official ``openai`` SDK.
+
+Chat goes through ``client.chat.completions.create`` and embeddings through
+``client.embeddings.create``; the mapping both ways is in `_openai_map`. `OPENAI_BASE_URL`
+points it at any OpenAI-compatible server. The Azure adapter subclasses this one and only
+builds a different client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any, ClassVar, cast
+
+import openai
+from openai.types.chat import ChatCompletionChunk
+
+from persona_llm.errors import (
+    APIConnectionError,
+    ConfigurationError,
+    LLMError,
+    LLMTimeoutError,
+    ProviderUnavailableError,
+    sanitize_exception,
+)
+from persona_llm.providers import _openai_map as mapping
+from persona_llm.providers._errors import error_from_status
+from persona_llm.providers.base import PerLoop, ProviderAdapter
+from persona_llm.settings import ProviderConfig
+from persona_llm.types import (
+    Capabilities,
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    FinishReason,
+    Usage,
+)
+
+__all__ = ["OpenAIAdapter", "async_client", "client_options", "sync_client"]
+
+# The SDK's own failures that mean "the reply was not what an OpenAI API sends".
+_MALFORMED = (AttributeError, KeyError, TypeError, ValueError, openai.APIResponseValidationError)
+
+
+def client_options(config: ProviderConfig) -> dict[str, Any]:
+    """SDK client arguments shared by the OpenAI and Azure clients."""
+    return {
+        "api_key": config.api_key,
+        # Separate limits: a dead host fails fast, a slow model gets the full read timeout.
+        "timeout": openai.Timeout(config.timeout, connect=config.connect_timeout),
+        # The SDK retries for now; a later issue moves retries to our own policy.
+        "max_retries": config.max_retries,
+    }
+
+
+def sync_client(config: ProviderConfig) -> openai.OpenAI:
+    """The blocking SDK client (the container closes it on reset)."""
+    # base_url None: the SDK's default (or its own OPENAI_BASE_URL lookup).
+    return openai.OpenAI(base_url=config.base_url, **client_options(config))
+
+
+def async_client(config: ProviderConfig) -> openai.AsyncOpenAI:
+    """A new asyncio SDK client (the adapter keeps one per event loop)."""
+    return openai.AsyncOpenAI(base_url=config.base_url, **client_options(config))
+
+
+def _parameter_names(method: Callable[..., Any]) -> frozenset[str]:
+    return frozenset(inspect.signature(method).parameters)
+
+
+class _StreamEnd:
+    """What a stream has said about its end so far: the finish reason and the usage."""
+
+    def __init__(self) -> None:
+        self.finish: FinishReason | None = None
+        self.usage: Usage | None = None
+
+    def update(self, event: ChatCompletionChunk) -> str:
+        text, finish, usage = mapping.from_openai_chunk(event)
+        self.finish = finish or self.finish
+        self.usage = usage or self.usage
+        return text
+
+    def last_chunk(self, provider: str, model: str) -> ChatChunk:
+        if self.finish is None:
+            raise ProviderUnavailableError(
+                "stream ended early: the reply stopped without a finish reason",
+                provider=provider,
+                model=model,
+            )
+        return ChatChunk(finish_reason=self.finish, usage=self.usage)
+
+
+class OpenAIAdapter(ProviderAdapter):
+    """Chat and embeddings over the OpenAI API.
+
+    Args:
+        config: the provider's settings (the key is used for redaction too).
+        client: the blocking SDK client.
+        async_client_factory: builds an asyncio SDK client; one is kept per event loop.
+        unsupported_params: what to do with a parameter the model rejects (a non-default
+            temperature on a reasoning model): ``"error"`` raises `InvalidRequestError` before
+            the call, ``"drop"`` leaves it out and logs a WARNING. A call can override it with
+            the option ``unsupported_params=...``.
+        embedding_batch_size: most texts per embeddings request (OpenAI's limit is 2048).
+    """
+
+    name: ClassVar[str] = "openai"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        chat=True, embeddings=True, json_mode=True, streaming=True, tools=False
+    )
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        client: openai.OpenAI,
+        async_client_factory: Callable[[], openai.AsyncOpenAI],
+        *,
+        unsupported_params: mapping.UnsupportedParams = "error",
+        embedding_batch_size: int = mapping.EMBEDDING_BATCH_LIMIT,
+    ) -> None:
+        if unsupported_params not in ("error", "drop"):
+            raise ConfigurationError(
+                f"unsupported_params must be 'error' or 'drop' (LLM_UNSUPPORTED_PARAMS), "
+                f"got {unsupported_params!r}"
+            )
+        if not 1 <= embedding_batch_size <= mapping.EMBEDDING_BATCH_LIMIT:
+            raise ValueError(
+                f"embedding_batch_size must be 1..{mapping.EMBEDDING_BATCH_LIMIT}, "
+                f"got {embedding_batch_size}"
+            )
+        self.config = config
+        self.unsupported_params = unsupported_params
+        self.embedding_batch_size = embedding_batch_size
+        self._client = client
+        self._async = PerLoop(async_client_factory)
+        # Options the SDK methods do not take go into the body (extra_body) instead of
+        # failing with a TypeError: OpenAI-compatible servers have parameters of their own.
+        self._chat_params = _parameter_names(client.chat.completions.create)
+        self._embedding_params = _parameter_names(client.embeddings.create)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.config.base_url!r})"
+
+    # -- chat ---------------------------------------------------------------------------
+
+    def chat(self, model: str, request: ChatRequest) -> ChatResponse:
+        """Send one chat completion request and return the normalized reply."""
+        params = self._chat_kwargs(model, request)
+        with self._map_errors(model):
+            completion = self._client.chat.completions.create(**params)
+            return mapping.from_openai_completion(completion, provider=self.name, model=model)
+
+    async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
+        """Asyncio twin of `chat`."""
+        params = self._chat_kwargs(model, request)
+        with self._map_errors(model):
+            completion = await self._async.get().chat.completions.create(**params)
+            return mapping.from_openai_completion(completion, provider=self.name, model=model)
+
+    def _chat_kwargs(self, model: str, request: ChatRequest) -> dict[str, Any]:
+        return mapping.to_openai_params(
+            model,
+            request,
+            unsupported_params=self.unsupported_params,
+            known_params=self._chat_params,
+            provider=self.name,
+        )
+
+    # -- streaming ----------------------------------------------------------------------
+
+    def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
+        """Stream the reply: text chunks, then one chunk with `finish_reason` and `usage`.
+
+        The request is checked now; it is sent when iteration starts. Closing the iterator
+        early closes the HTTP response. A stream that ends without a finish reason raises
+        `ProviderUnavailableError` after the chunks already yielded.
+        """
+        return self._stream(model, self._stream_kwargs(model, request))
+
+    def astream(self, model: str, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        """Asyncio twin of `stream` (an async generator; close it with ``aclose()``)."""
+        return self._astream(model, self._stream_kwargs(model, request))
+
+    def _stream_kwargs(self, model: str, request: ChatRequest) -> dict[str, Any]:
+        # include_usage adds a last chunk with the usage; the caller's options still win.
+        return {
+            "stream_options": {"include_usage": True},
+            **self._chat_kwargs(model, request),
+            "stream": True,
+        }
+
+    def _stream(self, model: str, params: dict[str, Any]) -> Iterator[ChatChunk]:
+        end = _StreamEnd()
+        with self._map_errors(model):
+            response = self._client.chat.completions.create(**params)
+            with cast("openai.Stream[ChatCompletionChunk]", response) as events:
+                for event in events:
+                    if text := end.update(event):
+                        yield ChatChunk(delta=text)
+        yield end.last_chunk(self.name, model)
+
+    async def _astream(self, model: str, params: dict[str, Any]) -> AsyncIterator[ChatChunk]:
+        end = _StreamEnd()
+        with self._map_errors(model):
+            response = await self._async.get().chat.completions.create(**params)
+            async with cast("openai.AsyncStream[ChatCompletionChunk]", response) as events:
+                async for event in events:
+                    if text := end.update(event):
+                        yield ChatChunk(delta=text)
+        yield end.last_chunk(self.name, model)
+
+    # -- embeddings ---------------------------------------------------------------------
+
+    def embeddings(
+        self, model: str, texts: Sequence[str], options: dict[str, Any]
+    ) -> list[list[float]]:
+        """One vector per text, in input order, in requests of `embedding_batch_size` texts."""
+        vectors: list[list[float]] = []
+        for batch in self._batches(texts):
+            params = self._embedding_kwargs(model, batch, options)
+            with self._map_errors(model):
+                response = self._client.embeddings.create(**params)
+                vectors += mapping.vectors_from_openai(
+                    response, len(batch), provider=self.name, model=model
+                )
+        return vectors
+
+    async def aembeddings(
+        self, model: str, texts: Sequence[str], options: dict[str, Any]
+    ) -> list[list[float]]:
+        """Asyncio twin of `embeddings` (batches are sent one after another)."""
+        vectors: list[list[float]] = []
+        for batch in self._batches(texts):
+            params = self._embedding_kwargs(model, batch, options)
+            with self._map_errors(model):
+                response = await self._async.get().embeddings.create(**params)
+                vectors += mapping.vectors_from_openai(
+                    response, len(batch), provider=self.name, model=model
+                )
+        return vectors
+
+    def _batches(self, texts: Sequence[str]) -> Iterator[Sequence[str]]:
+        size = self.embedding_batch_size
+        for start in range(0, len(texts), size):
+            yield texts[start : start + size]
+
+    def _embedding_kwargs(
+        self, model: str, texts: Sequence[str], options: dict[str, Any]
+    ) -> dict[str, Any]:
+        dimensions = None if "dimensions" in options else self.config.embedding_dimensions
+        return mapping.embedding_params(
+            model, texts, options, dimensions=dimensions, known_params=self._embedding_params
+        )
+
+    # -- lifecycle and errors -----------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the asyncio clients of loops still open; the container closes the blocking one."""
+        for loop, client in self._async.items():
+            if loop.is_closed():
+                continue
+            with contextlib.suppress(Exception):
+                if loop.is_running():
+                    # Maybe this very loop, or another thread's: schedule, do not block.
+                    asyncio.run_coroutine_threadsafe(client.close(), loop)
+                else:
+                    loop.run_until_complete(client.close())
+        self._async.clear()
+
+    async def aclose(self) -> None:
+        """Close the running loop's asyncio client (call before the loop ends, e.g. at shutdown).
+
+        Without it, a client whose loop has ended can only be dropped, not closed, and its
+        connections are left to the garbage collector.
+        """
+        loop = asyncio.get_running_loop()
+        # PerLoop has no public way to forget one loop's object; see the report to the lead.
+        client = self._async._items.pop(loop, None)
+        if client is not None:
+            await client.close()
+
+    @contextlib.contextmanager
+    def _map_errors(self, model: str) -> Iterator[None]:
+        """Translate SDK exceptions into `LLMError`s, chained and with the key scrubbed."""
+        secrets = [self.config.api_key]
+        where: dict[str, Any] = {"provider": self.name, "model": model, "secrets": secrets}
+        try:
+            yield
+        except LLMError:
+            raise
+        except openai.APITimeoutError as exc:
+            raise LLMTimeoutError(
+                f"no reply within {self.config.timeout:g} s (LLM_TIMEOUT)", **where
+            ) from sanitize_exception(exc, secrets)
+        except openai.APIConnectionError as exc:
+            raise APIConnectionError(
+                f"could not reach {self.name}, or the connection dropped: {exc.message}", **where
+            ) from sanitize_exception(exc, secrets)
+        except openai.APIStatusError as exc:
+            raise self._status_error(exc, model) from sanitize_exception(exc, secrets)
+        except _MALFORMED as exc:
+            raise ProviderUnavailableError(
+                f"malformed reply from {self.name}: {type(exc).__name__}: {exc}", **where
+            ) from sanitize_exception(exc, secrets)
+        except openai.APIError as exc:
+            # An error event inside a stream: no HTTP status, the code says what it was.
+            message, code = mapping.error_details(exc.body)
+            raise error_from_status(
+                None, message or exc.message, code=code, **where
+            ) from sanitize_exception(exc, secrets)
+        except openai.OpenAIError as exc:
+            raise ProviderUnavailableError(
+                f"{self.name} SDK error: {type(exc).__name__}: {exc}", **where
+            ) from sanitize_exception(exc, secrets)
+
+    def _status_error(self, exc: openai.APIStatusError, model: str) -> LLMError:
+        message, code = mapping.error_details(exc.body)
+        return error_from_status(
+            exc.status_code,
+            message or exc.message,
+            provider=self.name,
+            model=model,
+            code=code,
+            headers=exc.response.headers,
+            secrets=[self.config.api_key],
+        )
