@@ -10,6 +10,7 @@ from persona_llm import ChatResponse, InvalidRequestError, RateLimitError, Respo
 from persona_llm.clients import AsyncChatClient, ChatClient, EmbeddingClient
 from persona_llm.providers.fake import FakeProvider, FakeScriptExhaustedError, fake_vector
 from persona_llm.testing import FakeChatClient
+from persona_llm.types import ChatRequest, to_messages
 
 HI = [{"role": "user", "content": "hi there"}]
 
@@ -54,10 +55,11 @@ def test_json_mode_checks_scripted_json() -> None:
     json_mode = {"type": "json_object"}
     assert FakeChatClient([{"a": 1}]).chat(HI, response_format=json_mode).content == '{"a": 1}'
     with pytest.raises(ResponseParseError, match="not valid JSON") as info:
-        FakeChatClient(["Sure! here"]).chat(HI, response_format=json_mode)
+        FakeChatClient(["Sure! here"]).chat(HI, response_format=json_mode, max_reasks=0)
     assert info.value.raw_text == "Sure! here"
     sloppy = FakeChatClient(["Sure! here"], strict_json=False)
-    assert sloppy.chat(HI, response_format=json_mode).content == "Sure! here"
+    request = ChatRequest(messages=to_messages(HI), response_format=json_mode)
+    assert sloppy.fake.chat("fake", request).content == "Sure! here"
 
 
 def test_echo_mode_in_json_mode_returns_json() -> None:

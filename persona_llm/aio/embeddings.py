@@ -1,0 +1,32 @@
+"""Asyncio twin of `persona_llm.embeddings.generate_embeddings`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from persona_llm import facades
+from persona_llm.clients import AsyncEmbeddingClient
+from persona_llm.embeddings import DEFAULT_BATCH_SIZE, batched, check_vectors
+
+__all__ = ["generate_embeddings"]
+
+
+async def generate_embeddings(
+    texts: Sequence[str],
+    *,
+    client: AsyncEmbeddingClient | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> list[list[float]]:
+    """Asyncio twin of `persona_llm.embeddings.generate_embeddings`.
+
+    Batches are sent one after another, not concurrently, so a long list does not burst
+    past the provider's rate limit.
+    """
+    batches = batched(texts, batch_size)
+    if not batches:
+        return []
+    embedder = client if client is not None else facades.get_async_embedding_client()
+    vectors: list[list[float]] = []
+    for batch in batches:
+        vectors.extend(check_vectors(batch, await embedder.embeddings(batch)))
+    return vectors

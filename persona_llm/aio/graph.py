@@ -1,0 +1,98 @@
+"""Asyncio twins of `persona_llm.graph`: same names, same arguments, same results.
+
+Only the client call differs (``await`` on the asyncio client from
+`persona_llm.get_async_chat_client()`); prompts and reply parsing are shared through
+`persona_llm.graph_tasks`. See the blocking functions for the full documentation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from persona_llm import facades
+from persona_llm import graph_tasks as tasks
+from persona_llm.clients import AsyncChatClient
+from persona_llm.graph_types import CommunityStructure, Node, Relationship
+from persona_llm.structured import achat_validated
+
+__all__ = [
+    "detect_communities",
+    "generate_response_with_context",
+    "generate_structured_insights",
+    "get_nodes",
+    "get_relationships",
+]
+
+
+def _client(client: AsyncChatClient | None) -> AsyncChatClient:
+    return client if client is not None else facades.get_async_chat_client()
+
+
+async def get_nodes(
+    text: str, graph_context: str, *, client: AsyncChatClient | None = None, max_reasks: int = 1
+) -> list[Node]:
+    """Asyncio twin of `persona_llm.graph.get_nodes`."""
+    if not text.strip():
+        return []
+    task = tasks.nodes_task(text, graph_context)
+    return await achat_validated(
+        _client(client), task.messages, task.validate, max_reasks=max_reasks
+    )
+
+
+async def get_relationships(
+    nodes: Sequence[Node | Mapping[str, Any]],
+    graph_context: str,
+    *,
+    client: AsyncChatClient | None = None,
+    max_reasks: int = 1,
+) -> tuple[list[Relationship], dict[str, str]]:
+    """Asyncio twin of `persona_llm.graph.get_relationships`."""
+    checked = tasks.as_nodes(nodes)
+    ids = tasks.node_ids(checked)
+    if len(checked) < 2:
+        return [], ids
+    task = tasks.relationships_task(checked, ids, graph_context)
+    found = await achat_validated(
+        _client(client), task.messages, task.validate, max_reasks=max_reasks
+    )
+    return found, ids
+
+
+async def generate_response_with_context(
+    query: str, context: str, *, client: AsyncChatClient | None = None
+) -> str:
+    """Asyncio twin of `persona_llm.graph.generate_response_with_context`."""
+    messages = tasks.answer_messages(query, context)
+    return tasks.answer_text(await _client(client).chat(messages))
+
+
+async def detect_communities(
+    subgraphs_text: str, *, client: AsyncChatClient | None = None, max_reasks: int = 1
+) -> CommunityStructure:
+    """Asyncio twin of `persona_llm.graph.detect_communities`."""
+    if not subgraphs_text.strip():
+        return CommunityStructure(communityHeaders=[])
+    response = await _client(client).chat(
+        tasks.communities_messages(subgraphs_text),
+        response_model=CommunityStructure,
+        max_reasks=max_reasks,
+    )
+    structure: CommunityStructure = response.parsed
+    return structure
+
+
+async def generate_structured_insights(
+    query: str,
+    context: str,
+    output_schema: Mapping[str, Any],
+    *,
+    client: AsyncChatClient | None = None,
+    max_reasks: int = 1,
+) -> dict[str, Any]:
+    """Asyncio twin of `persona_llm.graph.generate_structured_insights`."""
+    task = tasks.insights_task(query, context, output_schema)
+    return await achat_validated(
+        _client(client), task.messages, task.validate, max_reasks=max_reasks
+    )

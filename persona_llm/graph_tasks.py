@@ -1,0 +1,252 @@
+"""Prompt building and reply parsing of the Persona workflows, without I/O.
+
+`persona_llm.graph` (blocking) and `persona_llm.aio.graph` (asyncio) differ only in how they
+call the client; everything they send and everything they make of the reply is built here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import ValidationError
+
+from persona_llm.errors import InvalidRequestError, ResponseParseError
+from persona_llm.graph_types import Node, Relationship
+from persona_llm.prompts import (
+    COMMUNITIES_PROMPT,
+    INSIGHTS_PROMPT,
+    NODES_PROMPT,
+    RAG_ANSWER_PROMPT,
+    RELATIONSHIPS_PROMPT,
+)
+from persona_llm.structured import (
+    OutputValidationError,
+    Validator,
+    check_refusal,
+    json_schema_validator,
+)
+from persona_llm.types import ChatMessage, ChatResponse
+
+__all__ = [
+    "JsonTask",
+    "answer_messages",
+    "answer_text",
+    "as_nodes",
+    "communities_messages",
+    "insights_task",
+    "node_ids",
+    "nodes_task",
+    "relationships_task",
+]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_NONE_YET = "(nothing yet)"
+_RELATIONSHIP_KEYS = ("source_id", "relation", "target_id")
+
+
+@dataclass(frozen=True)
+class JsonTask(Generic[T]):
+    """A JSON-mode call: the messages to send and the validator of the parsed reply."""
+
+    messages: tuple[ChatMessage, ...]
+    validate: Validator[T]
+
+
+def _conversation(system: str, user: str) -> tuple[ChatMessage, ...]:
+    return (ChatMessage(role="system", content=system), ChatMessage(role="user", content=user))
+
+
+def _list_field(data: Any, key: str) -> list[Any]:
+    """The array under `key` of the reply object; its absence is a validation failure."""
+    if not isinstance(data, dict) or not isinstance(data.get(key), list):
+        raise OutputValidationError(
+            [f'(root): the reply must be a JSON object with a "{key}" array, e.g. {{"{key}": []}}']
+        )
+    items: list[Any] = data[key]
+    return items
+
+
+def _problems(prefix: str, exc: ValidationError) -> list[str]:
+    return [
+        "".join([prefix, *(f".{p}" for p in error["loc"]), f": {error['msg']}"])
+        for error in exc.errors()
+    ]
+
+
+# -- nodes ----------------------------------------------------------------------------------
+
+
+def nodes_task(text: str, graph_context: str) -> JsonTask[list[Node]]:
+    """The node-extraction call for `text`, given what the graph already holds."""
+    user = (
+        f"Graph context (what is already known about the user):\n"
+        f"{graph_context.strip() or _NONE_YET}\n\nText:\n{text.strip()}"
+    )
+    return JsonTask(_conversation(NODES_PROMPT, user), _parse_nodes)
+
+
+def _parse_nodes(data: Any) -> list[Node]:
+    items = _list_field(data, "nodes")
+    nodes: list[Node] = []
+    problems: list[str] = []
+    for index, item in enumerate(items):
+        try:
+            nodes.append(Node.model_validate(item))
+        except ValidationError as exc:
+            found = _problems(f"nodes[{index}]", exc)
+            problems.extend(found)
+            logger.warning("skipping malformed node %d (%r): %s", index, item, "; ".join(found))
+    if items and not nodes:
+        # Every node broken is a bad reply, not an empty graph: re-ask rather than return [].
+        raise OutputValidationError(
+            [*problems[:5], 'each node needs a non-empty string "name" and a string "type"']
+        )
+    return nodes
+
+
+# -- relationships --------------------------------------------------------------------------
+
+
+def as_nodes(nodes: Sequence[Node | Mapping[str, Any]]) -> list[Node]:
+    """The nodes as `Node`s; plain ``{"name", "type", "properties"}`` dicts are accepted."""
+    return [node if isinstance(node, Node) else Node.model_validate(node) for node in nodes]
+
+
+def node_ids(nodes: Sequence[Node]) -> dict[str, str]:
+    """Temporary ids for the model, ``Node1`` to ``NodeN``, mapped to node names.
+
+    Nodes that share a name get distinct ids.
+    """
+    return {f"Node{index}": node.name for index, node in enumerate(nodes, start=1)}
+
+
+def relationships_task(
+    nodes: Sequence[Node], ids: Mapping[str, str], graph_context: str
+) -> JsonTask[list[Relationship]]:
+    """The relationship call for `nodes`, which `ids` (from `node_ids`) names."""
+    lines = []
+    for node_id, node in zip(ids, nodes, strict=True):
+        details = f" {json.dumps(node.properties, ensure_ascii=False)}" if node.properties else ""
+        lines.append(f"{node_id}: {node.name} [{node.type}]{details}")
+    user = (
+        "Nodes:\n"
+        + "\n".join(lines)
+        + "\n\nGraph context:\n"
+        + (graph_context.strip() or _NONE_YET)
+    )
+    return JsonTask(_conversation(RELATIONSHIPS_PROMPT, user), _relationships_parser(ids))
+
+
+def _relationships_parser(ids: Mapping[str, str]) -> Validator[list[Relationship]]:
+    # Models write "node1" or " Node1 " now and then; the ids themselves are unambiguous.
+    canonical = {node_id.casefold(): node_id for node_id in ids}
+
+    def parse(data: Any) -> list[Relationship]:
+        found: dict[tuple[str, str, str], Relationship] = {}
+        for index, item in enumerate(_list_field(data, "relationships")):
+            relationship = _relationship(index, item, ids, canonical)
+            if relationship is not None:
+                key = (relationship.source_id, relationship.relation, relationship.target_id)
+                found.setdefault(key, relationship)
+        return list(found.values())
+
+    return parse
+
+
+def _relationship(
+    index: int, item: Any, ids: Mapping[str, str], canonical: Mapping[str, str]
+) -> Relationship | None:
+    fields = [item.get(k) if isinstance(item, dict) else None for k in _RELATIONSHIP_KEYS]
+    texts = [value.strip() for value in fields if isinstance(value, str) and value.strip()]
+    if len(texts) != len(_RELATIONSHIP_KEYS):
+        logger.warning("skipping malformed relationship %d: %r", index, item)
+        return None
+    source, relation, target = texts
+    source_id, target_id = canonical.get(source.casefold()), canonical.get(target.casefold())
+    if source_id is None or target_id is None:
+        unknown = [raw for raw, known in ((source, source_id), (target, target_id)) if not known]
+        logger.warning("dropping relationship %d: unknown node id(s) %s", index, unknown)
+        return None
+    return Relationship(
+        source_id=source_id,
+        source=ids[source_id],
+        relation=relation,
+        target_id=target_id,
+        target=ids[target_id],
+    )
+
+
+# -- answers, communities, insights ---------------------------------------------------------
+
+
+def answer_messages(query: str, context: str) -> tuple[ChatMessage, ...]:
+    """The grounded-answer call for `query` over `context`."""
+    _require("query", query)
+    return _conversation(
+        RAG_ANSWER_PROMPT, f"Context:\n{context.strip() or _NONE_YET}\n\nQuestion: {query.strip()}"
+    )
+
+
+def answer_text(response: ChatResponse) -> str:
+    """The answer's text, stripped.
+
+    Raises:
+        ContentFilterError: the model refused.
+        ResponseParseError: the answer is empty.
+    """
+    check_refusal(response)
+    text = response.content.strip()
+    if not text:
+        hint = " (cut off at max_tokens)" if response.finish_reason == "length" else ""
+        raise ResponseParseError(
+            f"the model returned an empty answer{hint}",
+            raw_text=response.content,
+            errors=[f"empty answer{hint}"],
+            provider=response.provider,
+            model=response.model,
+        )
+    return text
+
+
+def communities_messages(subgraphs_text: str) -> tuple[ChatMessage, ...]:
+    """The community-detection call over the subgraphs' text."""
+    return _conversation(COMMUNITIES_PROMPT, f"Subgraphs:\n{subgraphs_text.strip()}")
+
+
+def insights_task(
+    query: str, context: str, output_schema: Mapping[str, Any]
+) -> JsonTask[dict[str, Any]]:
+    """The structured-insights call; its reply must be an object valid against `output_schema`.
+
+    Raises:
+        InvalidRequestError: the query is empty, or the schema is invalid or not an object's.
+    """
+    _require("query", query)
+    if output_schema.get("type", "object") != "object":
+        raise InvalidRequestError('output_schema must describe a JSON object ("type": "object")')
+    check_schema = json_schema_validator(output_schema)
+
+    def validate(data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise OutputValidationError(["$: the reply must be a JSON object"])
+        checked: dict[str, Any] = check_schema(data)
+        return checked
+
+    schema = json.dumps(output_schema, indent=2, ensure_ascii=False)
+    user = (
+        f"Request: {query.strip()}\n\nJSON Schema of the reply:\n{schema}\n\n"
+        f"Context:\n{context.strip() or _NONE_YET}"
+    )
+    return JsonTask(_conversation(INSIGHTS_PROMPT, user), validate)
+
+
+def _require(name: str, value: str) -> None:
+    if not value.strip():
+        raise InvalidRequestError(f"{name} is empty")
