@@ -18,7 +18,7 @@ from dependency_injector import containers
 from dependency_injector import providers as di
 
 from persona_llm.clients import AsyncChatClient, AsyncEmbeddingClient, ChatClient, EmbeddingClient
-from persona_llm.settings import load_settings
+from persona_llm.settings import OPENAI_COMPATIBLE, load_settings
 
 __all__ = ["Container", "container"]
 
@@ -64,6 +64,7 @@ class Container(containers.DeclarativeContainer):
         config=openai_config,
         client=openai_sdk,
         async_client_factory=openai_async_sdk.provider,
+        unsupported_params=settings.provided.llm_unsupported_params,
     )
 
     # azure
@@ -75,6 +76,7 @@ class Container(containers.DeclarativeContainer):
         config=azure_config,
         client=azure_sdk,
         async_client_factory=azure_async_sdk.provider,
+        unsupported_params=settings.provided.llm_unsupported_params,
     )
 
     # anthropic
@@ -101,6 +103,20 @@ class Container(containers.DeclarativeContainer):
         async_client_factory=gemini_async_sdk.provider,
     )
 
+    # OpenAI-compatible servers (ollama, vllm, groq, ...): the OpenAI adapter on another URL
+    compatible_config = settings.provided.compatible_config
+    compatible_sdk = Owned(lazy("persona_llm.providers.openai.sync_client"), compatible_config)
+    compatible_async_sdk = di.Factory(
+        lazy("persona_llm.providers.openai.async_client"), compatible_config
+    )
+    compatible = di.ThreadSafeSingleton(
+        lazy("persona_llm.providers.openai.OpenAIAdapter"),
+        config=compatible_config,
+        client=compatible_sdk,
+        async_client_factory=compatible_async_sdk.provider,
+        unsupported_params=settings.provided.llm_unsupported_params,
+    )
+
     # fake (offline, no SDK)
     fake = di.ThreadSafeSingleton(
         lazy("persona_llm.providers.fake.FakeProvider"),
@@ -115,6 +131,7 @@ class Container(containers.DeclarativeContainer):
         anthropic=anthropic,
         gemini=gemini,
         fake=fake,
+        **dict.fromkeys(OPENAI_COMPATIBLE, compatible),
     )
     embedding_adapter = di.Selector(
         settings.provided.embedding_provider,
@@ -122,6 +139,7 @@ class Container(containers.DeclarativeContainer):
         azure=azure,
         gemini=gemini,
         fake=fake,
+        **dict.fromkeys(OPENAI_COMPATIBLE, compatible),
     )
 
     # Facades

@@ -97,6 +97,11 @@ def sanitize_exception(exc: BaseException, secrets: Iterable[str | None] = ()) -
                 # Some SDK classes expose these as read-only properties.
                 with contextlib.suppress(AttributeError):
                     setattr(current, attribute, _redact_value(getattr(current, attribute), known))
+        # The request and response objects carry the key in their headers: drop them.
+        for attribute in ("request", "response"):
+            if getattr(current, attribute, None) is not None:
+                with contextlib.suppress(AttributeError, TypeError):
+                    setattr(current, attribute, None)
         current = current.__cause__ or current.__context__
     return exc
 

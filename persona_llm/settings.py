@@ -9,7 +9,7 @@ by `Settings.provider_config`, which is also where a missing key becomes a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +18,7 @@ from persona_llm.errors import ConfigurationError
 
 __all__ = [
     "EMBEDDING_PROVIDERS",
+    "OPENAI_COMPATIBLE",
     "PROVIDERS",
     "ProviderConfig",
     "ServiceTarget",
@@ -26,17 +27,30 @@ __all__ = [
     "parse_service",
 ]
 
-PROVIDERS = ("openai", "azure", "anthropic", "gemini", "fake")
+OPENAI_COMPATIBLE: dict[str, tuple[str, str | None]] = {
+    "ollama": ("http://localhost:11434/v1", "ollama"),
+    "vllm": ("http://localhost:8000/v1", "EMPTY"),
+    "openrouter": ("https://openrouter.ai/api/v1", None),
+    "groq": ("https://api.groq.com/openai/v1", None),
+    "mistral": ("https://api.mistral.ai/v1", None),
+    "deepseek": ("https://api.deepseek.com/v1", None),
+}
+"""OpenAI-compatible servers served by the OpenAI adapter: default base URL, and the key to
+send when none is configured (local servers need none; hosted ones must have ``<NAME>_API_KEY``).
+``<NAME>_BASE_URL`` overrides the URL."""
+
+PROVIDERS = ("openai", "azure", "anthropic", "gemini", "fake", *OPENAI_COMPATIBLE)
 """Provider names accepted before the ``/`` of ``LLM_SERVICE``."""
 
-EMBEDDING_PROVIDERS = frozenset({"openai", "azure", "gemini", "fake"})
-"""Providers with a native embeddings endpoint (Anthropic has none)."""
+EMBEDDING_PROVIDERS = frozenset({"openai", "azure", "gemini", "fake", "ollama", "vllm", "mistral"})
+"""Providers with an embeddings endpoint (Anthropic has none)."""
 
 _KEY_VARIABLES = {
     "openai": "OPENAI_API_KEY",
     "azure": "AZURE_API_KEY",
     "anthropic": "ANTHROPIC_API_KEY",
     "gemini": "GEMINI_API_KEY",
+    **{name: f"{name.upper()}_API_KEY" for name in OPENAI_COMPATIBLE},
 }
 
 
@@ -138,6 +152,22 @@ class Settings(BaseSettings):
 
     fake_embedding_dimensions: int = Field(default=8, gt=0)
 
+    # OpenAI-compatible servers (see OPENAI_COMPATIBLE)
+    ollama_api_key: SecretStr | None = None
+    ollama_base_url: str | None = None
+    vllm_api_key: SecretStr | None = None
+    vllm_base_url: str | None = None
+    openrouter_api_key: SecretStr | None = None
+    openrouter_base_url: str | None = None
+    groq_api_key: SecretStr | None = None
+    groq_base_url: str | None = None
+    mistral_api_key: SecretStr | None = None
+    mistral_base_url: str | None = None
+    deepseek_api_key: SecretStr | None = None
+    deepseek_base_url: str | None = None
+
+    llm_unsupported_params: Literal["error", "drop"] = "error"
+
     @property
     def chat_target(self) -> ServiceTarget:
         """`LLM_SERVICE` parsed, with the provider's default model filled in."""
@@ -172,6 +202,25 @@ class Settings(BaseSettings):
         return self.embedding_target.provider
 
     @property
+    def compatible_provider(self) -> str:
+        """The OpenAI-compatible server named by LLM_SERVICE (else EMBEDDING_SERVICE).
+
+        One process talks to one such server; the container builds one adapter for it.
+        """
+        for target in (self.chat_target, self.embedding_target):
+            if target.provider in OPENAI_COMPATIBLE:
+                return target.provider
+        raise ConfigurationError(
+            "no OpenAI-compatible server is named in LLM_SERVICE or EMBEDDING_SERVICE; "
+            f"use one of: {', '.join(OPENAI_COMPATIBLE)}"
+        )
+
+    @property
+    def compatible_config(self) -> ProviderConfig:
+        """`ProviderConfig` of `compatible_provider`."""
+        return self.provider_config(self.compatible_provider)
+
+    @property
     def embedding_is_fallback(self) -> bool:
         """True when embeddings go to OpenAI only because the chat provider has none."""
         return not self.embedding_service and self.chat_target.provider not in EMBEDDING_PROVIDERS
@@ -184,12 +233,14 @@ class Settings(BaseSettings):
             "gemini": self.gemini_chat_model,
             "fake": "echo",
         }
-        model = defaults[target.provider]
+        model = defaults.get(target.provider)
         if not model:
-            raise ConfigurationError(
-                f"LLM_SERVICE={self.llm_service!r} names no Azure deployment; set "
+            hint = (
                 "LLM_SERVICE=azure/<deployment> or AZURE_CHAT_DEPLOYMENT"
+                if target.provider == "azure"
+                else f"LLM_SERVICE={target.provider}/<model>"
             )
+            raise ConfigurationError(f"LLM_SERVICE={self.llm_service!r} names no model; set {hint}")
         return model
 
     def _default_embedding_model(self, provider: str) -> str:
@@ -199,8 +250,13 @@ class Settings(BaseSettings):
             "gemini": self.gemini_embedding_model,
             "fake": "echo",
         }
-        model = defaults[provider]
+        model = defaults.get(provider)
         if not model:
+            if provider != "azure":
+                raise ConfigurationError(
+                    f"EMBEDDING_SERVICE names no model for {provider}; "
+                    f"set EMBEDDING_SERVICE={provider}/<model>"
+                )
             raise ConfigurationError(
                 "embeddings on Azure need a deployment: set AZURE_EMBEDDING_DEPLOYMENT "
                 "or EMBEDDING_SERVICE=azure/<deployment>"
@@ -222,6 +278,11 @@ class Settings(BaseSettings):
         if name == "fake":
             return ProviderConfig(**common, embedding_dimensions=self.fake_embedding_dimensions)
         key: SecretStr | None = getattr(self, f"{name}_api_key")
+        if name in OPENAI_COMPATIBLE:
+            default_url, keyless = OPENAI_COMPATIBLE[name]
+            if key is None and keyless is not None:
+                key = SecretStr(keyless)
+            common["base_url"] = getattr(self, f"{name}_base_url") or default_url
         if key is None or not key.get_secret_value().strip():
             raise ConfigurationError(
                 f"{_KEY_VARIABLES[name]} is not set: the {name} provider needs an API key. "
@@ -245,18 +306,15 @@ class Settings(BaseSettings):
             return ProviderConfig(
                 **common, base_url=self.azure_api_base, api_version=self.azure_api_version
             )
+        if name in OPENAI_COMPATIBLE:
+            return ProviderConfig(**common)
         if name == "anthropic":
             return ProviderConfig(**common, base_url=self.anthropic_base_url)
         return ProviderConfig(**common, base_url=self.gemini_base_url)
 
     def secret_values(self) -> tuple[str, ...]:
         """Every configured key, for redaction."""
-        keys = (
-            self.openai_api_key,
-            self.azure_api_key,
-            self.anthropic_api_key,
-            self.gemini_api_key,
-        )
+        keys = [getattr(self, f"{name}_api_key") for name in _KEY_VARIABLES]
         return tuple(k.get_secret_value() for k in keys if k and k.get_secret_value())
 
 

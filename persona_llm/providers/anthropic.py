@@ -83,7 +83,7 @@ def async_client(config: ProviderConfig) -> anthropic.AsyncAnthropic:
 class AnthropicAdapter(ProviderAdapter):
     """Chat and streaming over Anthropic's Messages API; no embeddings."""
 
-    name: ClassVar[str] = PROVIDER
+    name: str = PROVIDER
     capabilities: ClassVar[Capabilities] = Capabilities(
         chat=True, embeddings=False, json_mode=True, streaming=True, tools=False
     )

@@ -14,8 +14,6 @@ Azure's error quirks need no code of their own: the shared translation maps a 40
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import openai
 
 from persona_llm.providers.openai import OpenAIAdapter, client_options
@@ -50,4 +48,4 @@ class AzureAdapter(OpenAIAdapter):
     rejected parameter arrives as `InvalidRequestError`.
     """
 
-    name: ClassVar[str] = "azure"
+    name: str = "azure"

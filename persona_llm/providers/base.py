@@ -48,6 +48,10 @@ class PerLoop(Generic[T]):
         """Loops still alive and their objects."""
         return list(self._items.items())
 
+    def pop(self) -> T | None:
+        """Remove and return the running loop's object, if it has one."""
+        return self._items.pop(asyncio.get_running_loop(), None)
+
     def clear(self) -> None:
         """Forget every object (they are not closed)."""
         self._items.clear()
@@ -56,11 +60,13 @@ class PerLoop(Generic[T]):
 class ProviderAdapter:
     """Base class of the provider adapters.
 
-    Subclasses set `name` and `capabilities` and implement `chat`/`achat`; streaming and
-    embeddings are optional and raise `InvalidRequestError` naming the provider when absent.
+    Subclasses set `name` (the provider reported on every reply and error; an instance may
+    narrow it, e.g. ``ollama`` for the OpenAI adapter on an Ollama server) and `capabilities`,
+    and implement `chat`/`achat`. Streaming and embeddings are optional: absent, they raise
+    `InvalidRequestError` naming the provider.
     """
 
-    name: ClassVar[str] = "base"
+    name: str = "base"
     capabilities: ClassVar[Capabilities] = Capabilities()
 
     def chat(self, model: str, request: ChatRequest) -> ChatResponse:

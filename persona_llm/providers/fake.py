@@ -84,7 +84,7 @@ class FakeProvider(ProviderAdapter):
             simulate a sloppy model.
     """
 
-    name: ClassVar[str] = "fake"
+    name: str = "fake"
     capabilities: ClassVar[Capabilities] = Capabilities(
         chat=True, embeddings=True, json_mode=True, streaming=True, tools=False
     )

@@ -28,7 +28,7 @@ from persona_llm.errors import (
 from persona_llm.providers import _openai_map as mapping
 from persona_llm.providers._errors import error_from_status
 from persona_llm.providers.base import PerLoop, ProviderAdapter
-from persona_llm.settings import ProviderConfig
+from persona_llm.settings import OPENAI_COMPATIBLE, ProviderConfig
 from persona_llm.types import (
     Capabilities,
     ChatChunk,
@@ -107,7 +107,7 @@ class OpenAIAdapter(ProviderAdapter):
         embedding_batch_size: most texts per embeddings request (OpenAI's limit is 2048).
     """
 
-    name: ClassVar[str] = "openai"
+    name: str = "openai"
     capabilities: ClassVar[Capabilities] = Capabilities(
         chat=True, embeddings=True, json_mode=True, streaming=True, tools=False
     )
@@ -132,6 +132,8 @@ class OpenAIAdapter(ProviderAdapter):
                 f"got {embedding_batch_size}"
             )
         self.config = config
+        if config.name in OPENAI_COMPATIBLE:  # report "ollama", "groq", ... not "openai"
+            self.name = config.name
         self.unsupported_params = unsupported_params
         self.embedding_batch_size = embedding_batch_size
         self._client = client
@@ -276,9 +278,7 @@ class OpenAIAdapter(ProviderAdapter):
         Without it, a client whose loop has ended can only be dropped, not closed, and its
         connections are left to the garbage collector.
         """
-        loop = asyncio.get_running_loop()
-        # PerLoop has no public way to forget one loop's object; see the report to the lead.
-        client = self._async._items.pop(loop, None)
+        client = self._async.pop()
         if client is not None:
             await client.close()
 
