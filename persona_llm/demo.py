@@ -29,38 +29,44 @@ QUESTION = "What goals does the writer have?"
 
 
 def demo_replies(messages: Sequence[ChatMessage]) -> str:
-    """Scripted replies for the offline demo, chosen by what the system prompt asks for."""
-    system = " ".join(m.content for m in messages if m.role == "system").lower()
-    if "relationship" in system:
-        return json.dumps(
-            {
-                "relationships": [
-                    {"source_id": "Node1", "relation": "lives in", "target_id": "Node2"},
-                    {"source_id": "Node3", "relation": "sister of", "target_id": "Node1"},
-                    {"source_id": "Node1", "relation": "wants to run", "target_id": "Node4"},
-                ]
-            }
-        )
-    if "node" in system or "extract" in system:
+    """Scripted replies for the offline demo, chosen by the workflow's system prompt."""
+    from persona_llm import prompts
+
+    system = messages[0].content if messages and messages[0].role == "system" else ""
+    if system == prompts.NODES_PROMPT:
         return json.dumps(
             {
                 "nodes": [
-                    {"name": "Writer", "type": "Identity"},
-                    {"name": "Lisbon", "type": "Event", "properties": {"since": "March"}},
+                    {"name": "Lives in Lisbon", "type": "State", "properties": {"since": "March"}},
+                    {"name": "Climbing", "type": "Preference"},
                     {"name": "Ana", "type": "Relationship", "properties": {"relation": "sister"}},
-                    {"name": "Lisbon half marathon", "type": "Goal"},
+                    {"name": "Run the Lisbon half marathon", "type": "Goal"},
                     {"name": "Prefers tea to coffee", "type": "Preference"},
                 ]
             }
         )
+    if system == prompts.RELATIONSHIPS_PROMPT:
+        return json.dumps(
+            {
+                "relationships": [
+                    {"source_id": "Node1", "relation": "MOTIVATES", "target_id": "Node2"},
+                    {"source_id": "Node3", "relation": "VISITS", "target_id": "Node1"},
+                    {"source_id": "Node4", "relation": "TAKES_PLACE_IN", "target_id": "Node1"},
+                ]
+            }
+        )
     return (
-        "The writer wants to run the Lisbon half marathon next year and is working on their "
-        "climbing since moving to Lisbon."
+        "The writer wants to run the Lisbon half marathon next year, and moved to Lisbon in "
+        "March to work on their climbing."
     )
 
 
-def _pick_service(service: str | None, out: TextIO) -> FakeProvider | None:
-    """Use the configured provider, or explain and fall back to the scripted fake."""
+def _offline_fake(service: str | None, out: TextIO) -> tuple[FakeProvider, str] | None:
+    """The scripted fake and its model name when the demo must run offline, else None.
+
+    Offline means: the fake provider is selected (it has no model to answer, so it is
+    scripted), or the selected provider has no key.
+    """
     from persona_llm.containers import container
     from persona_llm.settings import load_settings
 
@@ -68,15 +74,17 @@ def _pick_service(service: str | None, out: TextIO) -> FakeProvider | None:
     if service:
         container.settings.override(di.Object(settings))
     target = settings.chat_target
+    scripted = FakeProvider(demo_replies, embedding_dimensions=16)
     if target.provider == "fake":
-        return None
+        out.write("LLM_SERVICE names the fake provider: scripted replies, offline.\n\n")
+        return scripted, target.model or "offline-demo"
     try:
         settings.provider_config(target.provider)
         settings.provider_config(settings.embedding_target.provider)
     except ConfigurationError as exc:
         out.write(f"No provider configured ({exc.message.split(':')[0]}).\n")
         out.write("Running offline on the fake provider with scripted replies.\n\n")
-        return FakeProvider(demo_replies, embedding_dimensions=16)
+        return scripted, "offline-demo"
     return None
 
 
@@ -84,30 +92,36 @@ def run_demo(out: TextIO, *, service: str | None = None) -> int:
     """Run the demo and print what each step produced; returns the exit status."""
     from persona_llm.testing import override_llm
 
-    fake = _pick_service(service, out)
-    if fake is not None:
-        with override_llm(fake, model="offline-demo"):
-            return _pipeline(out)
-    return _pipeline(out)
+    offline = _offline_fake(service, out)
+    if offline is None:
+        return _pipeline(out)
+    fake, model = offline
+    with override_llm(fake, model=model):
+        return _pipeline(out)
 
 
 def _pipeline(out: TextIO) -> int:
+    from persona_llm.embeddings import generate_embeddings
     from persona_llm.facades import get_chat_client, get_embedding_client
+    from persona_llm.graph import generate_response_with_context, get_nodes, get_relationships
 
-    client = get_chat_client()
-    out.write(f"Chat: {client.provider}/{client.model}\n")
-    reply = client.chat(
-        [
-            {"role": "system", "content": "Extract the nodes of a personal knowledge graph."},
-            {"role": "user", "content": JOURNAL},
-        ],
-        response_format={"type": "json_object"},
+    chat, embedder = get_chat_client(), get_embedding_client()
+    out.write(
+        f"Chat: {chat.provider}/{chat.model}   Embeddings: {embedder.provider}/{embedder.model}\n"
     )
-    out.write(f"Nodes (JSON mode): {reply.content}\n")
-    embedder = get_embedding_client()
-    vectors = embedder.embeddings([JOURNAL, QUESTION])
-    out.write(f"Embeddings: {embedder.provider}/{embedder.model}, {len(vectors[0])} dimensions\n")
-    answer = client.chat([{"role": "user", "content": f"{JOURNAL}\n\n{QUESTION}"}])
-    out.write(f"Answer: {answer.content}\n")
-    out.write(f"Answered by {answer.provider}/{answer.model}.\n")
+    out.write(f"\nJournal entry:\n  {JOURNAL}\n\nNodes:\n")
+    nodes = get_nodes(JOURNAL, graph_context="(empty graph)")
+    for node in nodes:
+        out.write(f"  - {node.name} [{node.type}]\n")
+    relationships, _ = get_relationships(nodes, graph_context="(empty graph)")
+    out.write("Relationships:\n")
+    for rel in relationships:
+        out.write(f"  - {rel.source} --{rel.relation}--> {rel.target}\n")
+    vectors = generate_embeddings([node.name for node in nodes])
+    out.write(
+        f"Embeddings: {len(vectors)} vectors of {len(vectors[0]) if vectors else 0} dimensions\n"
+    )
+    context = "\n".join(f"{r.source} {r.relation} {r.target}" for r in relationships)
+    answer = generate_response_with_context(QUESTION, context)
+    out.write(f"\nQ: {QUESTION}\nA: {answer}\n\nAnswered by {chat.provider}/{chat.model}.\n")
     return 0

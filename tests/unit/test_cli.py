@@ -84,4 +84,5 @@ def test_demo_runs_offline_and_says_so() -> None:
 
 def test_demo_on_a_configured_service_names_it() -> None:
     status, out, _ = run("demo", "--service", "fake/echo")
-    assert status == 0 and "offline" not in out and "Answered by fake/echo." in out
+    assert status == 0 and "scripted replies" in out and "Answered by fake/echo." in out
+    assert "Ana --VISITS--> Lives in Lisbon" in out
