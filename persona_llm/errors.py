@@ -92,7 +92,7 @@ def sanitize_exception(exc: BaseException, secrets: Iterable[str | None] = ()) -
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         current.args = tuple(_redact_value(a, known) for a in current.args)
-        for attribute in ("message", "body", "doc"):
+        for attribute in ("message", "body", "doc", "details"):
             if isinstance(getattr(current, attribute, None), (str, dict, list)):
                 # Some SDK classes expose these as read-only properties.
                 with contextlib.suppress(AttributeError):

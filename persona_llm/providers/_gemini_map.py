@@ -1,0 +1,348 @@
+"""Pure conversions between our types and Gemini's (google-genai) request and reply shapes.
+
+Outbound, `to_gemini_request` builds plain dicts (``contents`` and the keyword arguments of
+``types.GenerateContentConfig``); the adapter turns them into SDK objects. Inbound, the
+functions read SDK reply objects by attribute only, so this module never imports the SDK
+and works on any object of the same shape.
+
+Mapping rules (see DESIGN.md §2):
+
+* Every system message, joined with a blank line, becomes ``system_instruction``. When the
+  conversation holds nothing but system messages, their text is sent as the one user turn
+  instead (Gemini rejects an empty ``contents``), so it is never dropped.
+* ``assistant`` becomes ``model``; consecutive messages of one role are merged into one
+  content with one text part each, because Gemini wants the roles to alternate.
+* ``temperature``, ``max_output_tokens`` and ``stop_sequences`` are sent only when set.
+* JSON mode sets ``response_mime_type="application/json"``; an OpenAI-style ``json_schema``
+  also sends its ``schema`` as ``response_json_schema`` (plain JSON Schema; the SDK's
+  ``response_schema`` accepts only Google's OpenAPI subset).
+* ``request.options`` are keyword arguments of ``GenerateContentConfig`` (``top_p``,
+  ``seed``, ``thinking_config``, ``safety_settings``, ``tools``...); the named parameters
+  win over an option of the same name. Automatic function calling is off unless an option
+  turns it on: function calls come back as `ToolCall`s rather than being run by the SDK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from persona_llm.errors import ContentFilterError, ProviderUnavailableError
+from persona_llm.providers._errors import looks_like_html
+from persona_llm.types import (
+    ChatChunk,
+    ChatMessage,
+    ChatRequest,
+    ChatResponse,
+    FinishReason,
+    ToolCall,
+    Usage,
+)
+
+__all__ = [
+    "EMBED_BATCH_LIMIT",
+    "embedding_batches",
+    "from_gemini_chunk",
+    "from_gemini_embeddings",
+    "from_gemini_response",
+    "gemini_error_fields",
+    "gemini_error_reason",
+    "gemini_finish_reason",
+    "gemini_retry_delay",
+    "gemini_tool_calls",
+    "gemini_usage",
+    "to_gemini_contents",
+    "to_gemini_embed_config",
+    "to_gemini_request",
+]
+
+PROVIDER = "gemini"
+
+EMBED_BATCH_LIMIT = 100
+"""Most texts one ``batchEmbedContents`` request may carry (the API's limit)."""
+
+_ROLES = {"user": "user", "assistant": "model"}
+
+_FINISH_REASONS: dict[str, FinishReason] = {
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+}
+
+
+# -- requests ---------------------------------------------------------------------------
+
+
+def to_gemini_contents(
+    messages: Sequence[ChatMessage],
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Split messages into Gemini ``contents`` and the ``system_instruction`` text.
+
+    Returns:
+        The contents (``{"role": "user"|"model", "parts": [{"text": ...}, ...]}`` dicts,
+        roles alternating) and the joined system text, or None when there is none.
+    """
+    systems = [m.content for m in messages if m.role == "system"]
+    system = "\n\n".join(systems) if systems else None
+    contents: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role == "system":
+            continue
+        role = _ROLES[message.role]
+        if contents and contents[-1]["role"] == role:
+            contents[-1]["parts"].append({"text": message.content})
+        else:
+            contents.append({"role": role, "parts": [{"text": message.content}]})
+    if not contents and system is not None:
+        return [{"role": "user", "parts": [{"text": system}]}], None
+    return contents, system
+
+
+def _json_settings(response_format: Mapping[str, Any] | None) -> dict[str, Any]:
+    if not response_format or response_format.get("type") not in {"json_object", "json_schema"}:
+        return {}
+    settings: dict[str, Any] = {"response_mime_type": "application/json"}
+    spec = response_format.get("json_schema")
+    if response_format.get("type") == "json_schema" and isinstance(spec, Mapping):
+        schema = spec.get("schema")
+        if schema is not None:
+            settings["response_json_schema"] = dict(schema)
+    return settings
+
+
+def to_gemini_request(request: ChatRequest) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The ``contents`` and ``GenerateContentConfig`` keyword arguments for `request`."""
+    contents, system = to_gemini_contents(request.messages)
+    config: dict[str, Any] = {"automatic_function_calling": {"disable": True}}
+    config.update(request.options)
+    named: dict[str, Any] = {
+        "system_instruction": system,
+        "temperature": request.temperature,
+        "max_output_tokens": request.max_tokens,
+        "stop_sequences": list(request.stop) if request.stop else None,
+    }
+    config.update({key: value for key, value in named.items() if value is not None})
+    config.update(_json_settings(request.response_format))
+    return contents, config
+
+
+def to_gemini_embed_config(
+    options: Mapping[str, Any], default_dimensions: int | None
+) -> dict[str, Any]:
+    """``EmbedContentConfig`` keyword arguments from embedding options.
+
+    ``dimensions`` (OpenAI's name) becomes ``output_dimensionality``, falling back to the
+    configured default; every other option (``task_type``, ``title``...) is passed as is.
+    """
+    config = {key: value for key, value in options.items() if key != "dimensions"}
+    dimensions = options.get("dimensions") or default_dimensions
+    if dimensions and "output_dimensionality" not in config:
+        config["output_dimensionality"] = int(dimensions)
+    return config
+
+
+def embedding_batches(texts: Sequence[str], size: int = EMBED_BATCH_LIMIT) -> Iterator[list[str]]:
+    """Consecutive slices of at most `size` (at least 1) texts, in input order."""
+    size = max(1, size)
+    for start in range(0, len(texts), size):
+        yield list(texts[start : start + size])
+
+
+# -- replies ----------------------------------------------------------------------------
+
+
+def _value(raw: Any) -> str | None:
+    """An SDK enum's wire value (the SDK uses str enums; plain strings pass through)."""
+    if raw is None:
+        return None
+    return str(getattr(raw, "value", raw))
+
+
+def gemini_finish_reason(raw: Any, has_function_calls: bool = False) -> FinishReason | None:
+    """Normalize a Gemini ``finishReason`` (None when the reply has none)."""
+    value = _value(raw)
+    if value is None:
+        return None
+    if value == "STOP" and has_function_calls:
+        return "tool_calls"  # Gemini says STOP for function calls too
+    return _FINISH_REASONS.get(value, "other")
+
+
+def gemini_usage(metadata: Any) -> Usage | None:
+    """Normalize ``usageMetadata``; thinking tokens count as completion tokens."""
+    if metadata is None:
+        return None
+    thoughts = getattr(metadata, "thoughts_token_count", None) or 0
+    candidates = getattr(metadata, "candidates_token_count", None) or 0  # omitted when 0
+    return Usage(
+        prompt_tokens=getattr(metadata, "prompt_token_count", None) or 0,
+        completion_tokens=candidates + thoughts,
+        total_tokens=getattr(metadata, "total_token_count", None) or 0,
+        reasoning_tokens=thoughts,
+        cached_tokens=getattr(metadata, "cached_content_token_count", None) or 0,
+    )
+
+
+def _parts(candidate: Any) -> list[Any]:
+    content = getattr(candidate, "content", None)
+    return list(getattr(content, "parts", None) or [])
+
+
+def _text(parts: Sequence[Any]) -> str:
+    """The reply text: every text part that is not a thought part, joined."""
+    return "".join(
+        part.text
+        for part in parts
+        if getattr(part, "text", None) and not getattr(part, "thought", None)
+    )
+
+
+def gemini_tool_calls(parts: Sequence[Any]) -> list[ToolCall]:
+    """`ToolCall`s for the ``functionCall`` parts.
+
+    Gemini gives function calls no id (newer models sometimes do); a missing one is
+    synthesized as ``call_<index>_<name>``, stable for the same reply.
+    """
+    calls: list[ToolCall] = []
+    for part in parts:
+        function_call = getattr(part, "function_call", None)
+        if function_call is None:
+            continue
+        name = getattr(function_call, "name", None) or ""
+        call_id = getattr(function_call, "id", None) or f"call_{len(calls)}_{name}"
+        arguments = dict(getattr(function_call, "args", None) or {})
+        calls.append(ToolCall(id=call_id, name=name, arguments=arguments))
+    return calls
+
+
+def _raise_if_prompt_blocked(response: Any, model: str) -> None:
+    feedback = getattr(response, "prompt_feedback", None)
+    reason = _value(getattr(feedback, "block_reason", None))
+    if reason is None or getattr(response, "candidates", None):
+        return
+    detail = getattr(feedback, "block_reason_message", None)
+    raise ContentFilterError(
+        f"Gemini's safety system blocked the prompt (blockReason {reason}"
+        + (f": {detail})" if detail else ")"),
+        provider=PROVIDER,
+        model=model,
+    )
+
+
+def from_gemini_response(response: Any, model: str) -> ChatResponse:
+    """Normalize a ``GenerateContentResponse``.
+
+    A reply without candidates, content or parts (``SAFETY``, ``MAX_TOKENS``) gives
+    ``content=""`` with its finish reason.
+
+    Raises:
+        ContentFilterError: the prompt itself was blocked (``promptFeedback.blockReason``
+            and no candidate).
+    """
+    _raise_if_prompt_blocked(response, model)
+    candidates = getattr(response, "candidates", None) or []
+    candidate = candidates[0] if candidates else None
+    parts = _parts(candidate)
+    tool_calls = gemini_tool_calls(parts)
+    return ChatResponse(
+        content=_text(parts),
+        model=getattr(response, "model_version", None) or model,
+        provider=PROVIDER,
+        finish_reason=gemini_finish_reason(
+            getattr(candidate, "finish_reason", None), bool(tool_calls)
+        ),
+        usage=gemini_usage(getattr(response, "usage_metadata", None)),
+        tool_calls=tool_calls,
+        raw=response,
+    )
+
+
+def from_gemini_chunk(response: Any, model: str) -> ChatChunk:
+    """One streamed ``GenerateContentResponse`` as a `ChatChunk`.
+
+    Usage is attached only to the chunk that carries the finish reason: Gemini repeats
+    provisional counts on earlier events.
+    """
+    _raise_if_prompt_blocked(response, model)
+    candidates = getattr(response, "candidates", None) or []
+    candidate = candidates[0] if candidates else None
+    parts = _parts(candidate)
+    finish = gemini_finish_reason(
+        getattr(candidate, "finish_reason", None), bool(gemini_tool_calls(parts))
+    )
+    usage = gemini_usage(getattr(response, "usage_metadata", None)) if finish else None
+    return ChatChunk(delta=_text(parts), finish_reason=finish, usage=usage)
+
+
+def from_gemini_embeddings(response: Any, expected: int, model: str) -> list[list[float]]:
+    """The vectors of an ``EmbedContentResponse``, checked to be one per input text.
+
+    Raises:
+        ProviderUnavailableError: the reply holds a different number of embeddings.
+    """
+    embeddings = getattr(response, "embeddings", None) or []
+    if len(embeddings) != expected:
+        raise ProviderUnavailableError(
+            f"malformed reply: {expected} texts were sent, the reply holds "
+            f"{len(embeddings)} embeddings",
+            provider=PROVIDER,
+            model=model,
+        )
+    return [[float(v) for v in (embedding.values or [])] for embedding in embeddings]
+
+
+# -- errors -----------------------------------------------------------------------------
+
+
+def _error_details(body: Any) -> list[Any]:
+    """The ``error.details`` list of a Google API error body (any shape tolerated)."""
+    if isinstance(body, list) and len(body) == 1:
+        body = body[0]
+    if not isinstance(body, Mapping):
+        return []
+    error = body.get("error", body)
+    details = error.get("details") if isinstance(error, Mapping) else None
+    return [d for d in details if isinstance(d, Mapping)] if isinstance(details, list) else []
+
+
+def gemini_error_reason(body: Any) -> str | None:
+    """The ``ErrorInfo.reason`` of an error body (``API_KEY_INVALID``...), if any."""
+    for detail in _error_details(body):
+        reason = detail.get("reason")
+        if isinstance(reason, str) and reason:
+            return reason
+    return None
+
+
+def gemini_retry_delay(body: Any) -> float | None:
+    """Seconds from a ``google.rpc.RetryInfo`` detail (``"retryDelay": "37s"``), if any."""
+    for detail in _error_details(body):
+        delay = detail.get("retryDelay")
+        if isinstance(delay, str) and delay.endswith("s"):
+            try:
+                return max(0.0, float(delay[:-1]))
+            except ValueError:
+                return None
+    return None
+
+
+def gemini_error_fields(
+    body: Any, status: str | None, message: str, headers: Mapping[str, str] | None
+) -> tuple[str, str | None, dict[str, str]]:
+    """Message, code and headers of a Gemini error reply, for `error_from_status`.
+
+    The code is the ``ErrorInfo.reason`` (``API_KEY_INVALID`` means a bad key although
+    the status is 400), else the status name; a ``RetryInfo`` delay becomes a
+    ``retry-after`` header when the reply has none.
+    """
+    merged = dict(headers or {})
+    delay = gemini_retry_delay(body)
+    if delay is not None and not any(name.lower() == "retry-after" for name in merged):
+        merged["retry-after"] = f"{delay:g}"
+    if status and not looks_like_html(message):  # an HTML page is summarized, not quoted
+        message = f"{status}: {message}"
+    return message, gemini_error_reason(body) or status, merged

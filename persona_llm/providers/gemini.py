@@ -1,0 +1,415 @@
+"""The Gemini adapter: the google-genai SDK against the Gemini Developer API.
+
+Client settings (`sync_client` / `async_client`):
+
+* The key is passed explicitly (the SDK's own ``GOOGLE_API_KEY`` lookup never picks another)
+  and travels in the ``x-goog-api-key`` header, never the URL. ``vertexai=False`` keeps
+  ``GOOGLE_GENAI_USE_VERTEXAI`` from switching the client to Vertex AI.
+* ``base_url`` (``GEMINI_BASE_URL``) is the host root without a version path; the version is
+  ``v1beta`` (where ``responseJsonSchema`` and thinking live) unless `ProviderConfig.api_version`
+  names another.
+* The SDK takes a single timeout (milliseconds) for connect, read, write and pool wait, and
+  overrides any httpx timeout with it: ``config.timeout`` is used, ``config.connect_timeout``
+  cannot be applied separately. The SDK also sends it as ``X-Server-Timeout``.
+* Retries are the SDK's ``HttpRetryOptions`` with ``attempts = max_retries + 1`` (408, 429,
+  5xx, timeouts, connect errors; backoff from 1 s with jitter); ``max_retries=0``: one request.
+
+Every SDK call runs inside `GeminiAdapter._map_errors`, which turns SDK, httpx2 and parse
+errors into the `LLMError` hierarchy, chained and with the key scrubbed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextvars import ContextVar
+from typing import Any, ClassVar
+
+import httpx2
+import pydantic
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+from google.genai.client import AsyncClient
+from google.genai.errors import UnknownApiResponseError
+
+from persona_llm.errors import (
+    APIConnectionError,
+    ConfigurationError,
+    InvalidRequestError,
+    LLMError,
+    LLMTimeoutError,
+    ProviderUnavailableError,
+    redact,
+    sanitize_exception,
+)
+from persona_llm.providers._errors import error_from_status
+from persona_llm.providers._gemini_map import (
+    EMBED_BATCH_LIMIT,
+    embedding_batches,
+    from_gemini_chunk,
+    from_gemini_embeddings,
+    from_gemini_response,
+    gemini_error_fields,
+    to_gemini_embed_config,
+    to_gemini_request,
+)
+from persona_llm.providers.base import PerLoop, ProviderAdapter
+from persona_llm.settings import ProviderConfig
+from persona_llm.types import Capabilities, ChatChunk, ChatRequest, ChatResponse
+
+__all__ = ["DEFAULT_API_VERSION", "GeminiAdapter", "async_client", "sync_client"]
+
+DEFAULT_API_VERSION = "v1beta"
+"""The Gemini API version used unless `ProviderConfig.api_version` names another."""
+
+# Raised while reading a reply (the SDK's JSON and pydantic parsing, or a reply missing what
+# we read from it): a malformed reply. Other ValueErrors are the SDK refusing a request.
+_PARSE_ERRORS = (json.JSONDecodeError, pydantic.ValidationError, UnknownApiResponseError)
+_MALFORMED = (*_PARSE_ERRORS, AttributeError, KeyError, TypeError)
+
+
+# The httpx2 responses an `_astream` step opened. The SDK's async stream keeps its response
+# in a reference cycle, so closing the SDK iterator early does not close the response until a
+# garbage collection; the stream closes the responses collected here itself.
+_OPENED_RESPONSES: ContextVar[list[httpx2.Response] | None] = ContextVar(
+    "persona_llm_gemini_opened_responses", default=None
+)
+
+
+async def _collect_response(response: httpx2.Response) -> None:
+    """httpx2 response hook: hands each response to the `_astream` step awaiting it, if any."""
+    opened = _OPENED_RESPONSES.get()
+    if opened is not None:
+        opened.append(response)
+
+
+def _client(config: ProviderConfig, hooks: dict[str, Any] | None = None) -> genai.Client:
+    if not config.api_key:
+        # Without one the SDK would read GOOGLE_API_KEY itself, bypassing our settings.
+        raise ConfigurationError(
+            "GEMINI_API_KEY is not set: the gemini provider needs an API key",
+            provider="gemini",
+        )
+    options = types.HttpOptions(
+        base_url=config.base_url,
+        api_version=config.api_version or DEFAULT_API_VERSION,
+        timeout=max(1, round(config.timeout * 1000)),
+        retry_options=types.HttpRetryOptions(attempts=config.max_retries + 1),
+        async_client_args={"event_hooks": hooks} if hooks else None,
+    )
+    return genai.Client(api_key=config.api_key, vertexai=False, http_options=options)
+
+
+def sync_client(config: ProviderConfig) -> genai.Client:
+    """A blocking google-genai client (the container closes it); no key: `ConfigurationError`."""
+    return _client(config)
+
+
+def async_client(config: ProviderConfig) -> AsyncClient:
+    """A new asyncio google-genai client (``Client.aio``) with its own connection pool."""
+    return _client(config, {"response": [_collect_response]}).aio
+
+
+def _scrub(value: Any, secrets: Sequence[str]) -> Any:
+    """`value` (a parsed error body) with every secret removed from its strings."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {key: _scrub(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrub(item, secrets) for item in value]
+    return value
+
+
+def _transport_error(exc: BaseException) -> type[LLMError] | None:
+    """Our class for an HTTP-library error, or None when `exc` is not one."""
+    # httpx2 is the SDK's default; httpx and aiohttp are used when installed and chosen.
+    libraries = [httpx2, sys.modules.get("httpx")]
+    for library in libraries:
+        if library is not None and isinstance(exc, library.TimeoutException):
+            return LLMTimeoutError
+        if library is not None and isinstance(exc, library.TransportError):
+            return APIConnectionError
+    if isinstance(exc, TimeoutError):
+        return LLMTimeoutError
+    aiohttp = sys.modules.get("aiohttp")
+    if aiohttp is not None and isinstance(exc, aiohttp.ClientError):
+        return APIConnectionError
+    return None
+
+
+class GeminiAdapter(ProviderAdapter):
+    """Chat and embeddings over google-genai.
+
+    Args:
+        config: the provider's settings.
+        client: the blocking ``genai.Client``.
+        async_client_factory: builds a new ``AsyncClient``; one is kept per event loop.
+        embed_batch_size: texts per embedding request (1 to 100, the API's limit).
+    """
+
+    name: str = "gemini"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        chat=True, embeddings=True, json_mode=True, streaming=True, tools=False
+    )
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        client: genai.Client,
+        async_client_factory: Callable[[], AsyncClient],
+        *,
+        embed_batch_size: int = EMBED_BATCH_LIMIT,
+    ) -> None:
+        if not 1 <= embed_batch_size <= EMBED_BATCH_LIMIT:
+            raise ValueError(f"embed_batch_size must be 1..{EMBED_BATCH_LIMIT}")
+        self.config = config
+        self.embed_batch_size = embed_batch_size
+        self._client = client
+        self._async = PerLoop(async_client_factory)
+        self._secrets = tuple(s for s in (config.api_key,) if s)
+
+    def __repr__(self) -> str:
+        return f"GeminiAdapter(base_url={self.config.base_url!r})"
+
+    # -- chat -----------------------------------------------------------------------------
+
+    def chat(self, model: str, request: ChatRequest) -> ChatResponse:
+        """Send one ``generateContent`` request and normalize the reply."""
+        contents, settings = self._prepare(model, request)
+        with self._map_errors(model):
+            reply = self._client.models.generate_content(
+                model=model, contents=contents, config=settings
+            )
+            return from_gemini_response(reply, model)
+
+    async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
+        """Asyncio twin of `chat`, on this event loop's own client."""
+        contents, settings = self._prepare(model, request)
+        with self._map_errors(model):
+            reply = await self._async.get().models.generate_content(
+                model=model, contents=contents, config=settings
+            )
+            return from_gemini_response(reply, model)
+
+    # -- streaming ------------------------------------------------------------------------
+
+    def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
+        """Stream the reply (``streamGenerateContent?alt=sse``) as chunks.
+
+        Options are checked now; the request is sent when iteration starts. Closing the
+        iterator early closes the HTTP response.
+        """
+        contents, settings = self._prepare(model, request)
+        return self._stream(model, contents, settings)
+
+    def astream(self, model: str, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        """Asyncio twin of `stream`, on this event loop's own client."""
+        contents, settings = self._prepare(model, request)
+        return self._astream(model, contents, settings)
+
+    def _stream(
+        self, model: str, contents: list[types.Content], settings: types.GenerateContentConfig
+    ) -> Iterator[ChatChunk]:
+        finished = False
+        with self._map_errors(model):
+            events = self._client.models.generate_content_stream(
+                model=model, contents=contents, config=settings
+            )
+            try:
+                for event in events:
+                    chunk = from_gemini_chunk(event, model)
+                    finished = finished or chunk.finish_reason is not None
+                    yield chunk
+            finally:  # closing the SDK's generator chain closes the httpx2 response under it
+                getattr(events, "close", lambda: None)()
+        if not finished:
+            raise self._ended_early(model)
+
+    async def _astream(
+        self, model: str, contents: list[types.Content], settings: types.GenerateContentConfig
+    ) -> AsyncIterator[ChatChunk]:
+        finished = False
+        opened: list[httpx2.Response] = []
+        with self._map_errors(model):
+            events = await self._async.get().models.generate_content_stream(
+                model=model, contents=contents, config=settings
+            )
+            try:
+                while (event := await _next_event(events, opened)) is not None:
+                    chunk = from_gemini_chunk(event, model)
+                    finished = finished or chunk.finish_reason is not None
+                    yield chunk
+            finally:
+                aclose = getattr(events, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+                for response in opened:  # see _OPENED_RESPONSES
+                    await response.aclose()
+        if not finished:
+            raise self._ended_early(model)
+
+    def _ended_early(self, model: str) -> ProviderUnavailableError:
+        return ProviderUnavailableError(
+            "stream ended early: the connection closed before Gemini sent a finishReason",
+            provider=self.name,
+            model=model,
+        )
+
+    # -- embeddings -----------------------------------------------------------------------
+
+    def embeddings(
+        self, model: str, texts: Sequence[str], options: dict[str, Any]
+    ) -> list[list[float]]:
+        """One vector per text via ``batchEmbedContents``, `embed_batch_size` texts a call."""
+        settings = self._embed_config(model, options)
+        vectors: list[list[float]] = []
+        for batch in embedding_batches(texts, self.embed_batch_size):
+            with self._map_errors(model):
+                reply = self._client.models.embed_content(
+                    model=model, contents=_embed_contents(batch), config=settings
+                )
+                vectors.extend(from_gemini_embeddings(reply, len(batch), model))
+        return vectors
+
+    async def aembeddings(
+        self, model: str, texts: Sequence[str], options: dict[str, Any]
+    ) -> list[list[float]]:
+        """Asyncio twin of `embeddings` (batches are sent one after another)."""
+        settings = self._embed_config(model, options)
+        vectors: list[list[float]] = []
+        for batch in embedding_batches(texts, self.embed_batch_size):
+            with self._map_errors(model):
+                reply = await self._async.get().models.embed_content(
+                    model=model, contents=_embed_contents(batch), config=settings
+                )
+                vectors.extend(from_gemini_embeddings(reply, len(batch), model))
+        return vectors
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the asyncio clients of open loops (in a running loop, `aclose` waits for it)."""
+        for loop, client in self._async.items():
+            if loop.is_closed():
+                continue
+            with contextlib.suppress(RuntimeError):  # the loop closed or started meanwhile
+                if loop.is_running():  # this thread's loop or another's: schedule, never block
+                    asyncio.run_coroutine_threadsafe(client.aclose(), loop)
+                else:
+                    loop.run_until_complete(client.aclose())
+        self._async.clear()
+
+    async def aclose(self) -> None:
+        """Close the running loop's asyncio client and wait for it, then the others."""
+        client = self._async.pop()
+        if client is not None:
+            await client.aclose()
+        self.close()
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _prepare(
+        self, model: str, request: ChatRequest
+    ) -> tuple[list[types.Content], types.GenerateContentConfig]:
+        contents, settings = to_gemini_request(request)
+        try:
+            return (
+                [types.Content.model_validate(content) for content in contents],
+                types.GenerateContentConfig(**settings),
+            )
+        except pydantic.ValidationError as exc:
+            raise self._invalid_options(exc, model) from exc
+
+    def _embed_config(self, model: str, options: dict[str, Any]) -> types.EmbedContentConfig:
+        settings = to_gemini_embed_config(options, self.config.embedding_dimensions)
+        try:
+            return types.EmbedContentConfig(**settings)
+        except pydantic.ValidationError as exc:
+            raise self._invalid_options(exc, model) from exc
+
+    def _invalid_options(self, exc: pydantic.ValidationError, model: str) -> InvalidRequestError:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'options'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        return InvalidRequestError(
+            f"invalid Gemini options ({problems}); options are keyword arguments of "
+            "google.genai.types.GenerateContentConfig / EmbedContentConfig",
+            provider=self.name,
+            model=model,
+            secrets=self._secrets,
+        )
+
+    @contextlib.contextmanager
+    def _map_errors(self, model: str) -> Iterator[None]:
+        """Translate what an SDK call raises into our errors, chained and scrubbed."""
+        try:
+            yield
+        except LLMError:
+            raise
+        except genai_errors.APIError as exc:
+            error = self._status_error(exc, model)
+            sanitize_exception(exc, self._secrets)
+            exc.details = _scrub(exc.details, self._secrets)
+            raise error from exc
+        except Exception as exc:
+            raise self._other_error(exc, model) from sanitize_exception(exc, self._secrets)
+
+    def _status_error(self, exc: genai_errors.APIError, model: str) -> LLMError:
+        message, code, headers = gemini_error_fields(
+            exc.details,
+            exc.status,
+            str(exc.message or exc),
+            getattr(getattr(exc, "response", None), "headers", None),
+        )
+        return error_from_status(
+            exc.code,
+            message,
+            provider=self.name,
+            model=model,
+            code=code,
+            headers=headers,
+            secrets=self._secrets,
+        )
+
+    def _other_error(self, exc: Exception, model: str) -> LLMError:
+        where: dict[str, Any] = {"provider": self.name, "model": model, "secrets": self._secrets}
+        kind = _transport_error(exc)
+        if kind is not None:
+            what = (
+                f"no reply within {self.config.timeout:g}s"
+                if kind is LLMTimeoutError
+                else f"connection to {self.config.base_url or 'the Gemini API'} failed or dropped"
+            )
+            return kind(f"{what}: {type(exc).__name__}: {exc}", **where)
+        if isinstance(exc, _MALFORMED):
+            return ProviderUnavailableError(
+                f"malformed reply from gemini: {type(exc).__name__}: {exc}", **where
+            )
+        if isinstance(exc, ValueError):  # the SDK checks some options only while sending
+            return InvalidRequestError(f"the google-genai SDK rejected the request: {exc}", **where)
+        return LLMError(f"unexpected error from the google-genai SDK: {exc!r}", **where)
+
+
+async def _next_event(
+    events: AsyncIterator[types.GenerateContentResponse], opened: list[httpx2.Response]
+) -> types.GenerateContentResponse | None:
+    """The next streamed reply (None at the end), collecting the responses it opens."""
+    token = _OPENED_RESPONSES.set(opened)
+    try:
+        return await anext(events)
+    except StopAsyncIteration:
+        return None
+    finally:
+        _OPENED_RESPONSES.reset(token)
+
+
+def _embed_contents(texts: Sequence[str]) -> list[types.Content]:
+    # One Content per text: a list of plain strings would be merged into one content (one
+    # vector) for the SDK's multimodal embedding models.
+    return [types.Content(parts=[types.Part(text=text)]) for text in texts]
