@@ -33,18 +33,6 @@ KEY = "sk-ant-api03-test-abcdef1234567890"
 MODEL = "claude-sonnet-4-6"
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[ProviderEmulator]:
-    with ProviderEmulator() as emu:
-        yield emu
-
-
-@pytest.fixture
-def emu(emulator: ProviderEmulator) -> ProviderEmulator:
-    emulator.reset()
-    return emulator
-
-
 def make_adapter(emu: ProviderEmulator, timeout: float = 5.0) -> AnthropicAdapter:
     config = ProviderConfig(
         name="anthropic",

@@ -32,18 +32,6 @@ DEPLOYMENT = "chat-prod"
 EMBEDDING_DEPLOYMENT = "embed-prod"
 
 
-@pytest.fixture(scope="module")
-def emulator_server() -> Iterator[ProviderEmulator]:
-    with ProviderEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emu(emulator_server: ProviderEmulator) -> ProviderEmulator:
-    emulator_server.reset()
-    return emulator_server
-
-
 def make_adapter(emu: ProviderEmulator, **overrides: Any) -> AzureAdapter:
     fields: dict[str, Any] = {
         "name": "azure",
@@ -60,9 +48,9 @@ def make_adapter(emu: ProviderEmulator, **overrides: Any) -> AzureAdapter:
 
 
 @pytest.fixture(scope="module")
-def shared_adapter(emulator_server: ProviderEmulator) -> Iterator[AzureAdapter]:
+def shared_adapter(emulator: ProviderEmulator) -> Iterator[AzureAdapter]:
     # One adapter per module: building an SDK client costs ~50 ms (TLS context).
-    adapter = make_adapter(emulator_server)
+    adapter = make_adapter(emulator)
     yield adapter
     adapter.close()
     adapter._client.close()

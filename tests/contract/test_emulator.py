@@ -32,27 +32,15 @@ USER = [{"role": "user", "content": "hello there"}]
 
 
 @pytest.fixture(scope="module")
-def running() -> Iterator[ProviderEmulator]:
-    with ProviderEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emu(running: ProviderEmulator) -> ProviderEmulator:
-    running.reset()  # one server for the module, a clean slate for each test
-    return running
-
-
-@pytest.fixture(scope="module")
-def oai(running: ProviderEmulator) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=running.openai_base_url, api_key="sk-test", max_retries=0) as c:
+def oai(emulator: ProviderEmulator) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=emulator.openai_base_url, api_key="sk-test", max_retries=0) as c:
         yield c
 
 
 @pytest.fixture(scope="module")
-def azure(running: ProviderEmulator) -> Iterator[openai.AzureOpenAI]:
+def azure(emulator: ProviderEmulator) -> Iterator[openai.AzureOpenAI]:
     with openai.AzureOpenAI(
-        azure_endpoint=running.azure_endpoint,
+        azure_endpoint=emulator.azure_endpoint,
         api_key="az-key",
         api_version="2024-10-21",
         max_retries=0,
@@ -61,16 +49,16 @@ def azure(running: ProviderEmulator) -> Iterator[openai.AzureOpenAI]:
 
 
 @pytest.fixture(scope="module")
-def claude(running: ProviderEmulator) -> Iterator[anthropic.Anthropic]:
+def claude(emulator: ProviderEmulator) -> Iterator[anthropic.Anthropic]:
     with anthropic.Anthropic(
-        base_url=running.anthropic_base_url, api_key="sk-ant", max_retries=0
+        base_url=emulator.anthropic_base_url, api_key="sk-ant", max_retries=0
     ) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
-def gemini(running: ProviderEmulator) -> genai.Client:
-    options = genai_types.HttpOptions(base_url=running.gemini_base_url)
+def gemini(emulator: ProviderEmulator) -> genai.Client:
+    options = genai_types.HttpOptions(base_url=emulator.gemini_base_url)
     return genai.Client(api_key="g-key", http_options=options)
 
 

@@ -64,18 +64,6 @@ def build_adapter(config: ProviderConfig, embed_batch_size: int = 100) -> Gemini
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[ProviderEmulator]:
-    with ProviderEmulator() as emu:
-        yield emu
-
-
-@pytest.fixture
-def emu(emulator: ProviderEmulator) -> ProviderEmulator:
-    emulator.reset()
-    return emulator
-
-
-@pytest.fixture(scope="module")
 def shared_adapter(emulator: ProviderEmulator) -> Iterator[GeminiAdapter]:
     adapter = build_adapter(make_config(emulator.gemini_base_url))
     yield adapter

@@ -39,18 +39,6 @@ MODEL = "gpt-4o-mini"
 EMBEDDING_MODEL = "text-embedding-3-small"
 
 
-@pytest.fixture(scope="module")
-def emulator_server() -> Iterator[ProviderEmulator]:
-    with ProviderEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emu(emulator_server: ProviderEmulator) -> ProviderEmulator:
-    emulator_server.reset()
-    return emulator_server
-
-
 def make_adapter(emu: ProviderEmulator, **overrides: Any) -> OpenAIAdapter:
     adapter_options = {
         k: overrides.pop(k)
@@ -73,9 +61,9 @@ def make_adapter(emu: ProviderEmulator, **overrides: Any) -> OpenAIAdapter:
 
 
 @pytest.fixture(scope="module")
-def shared_adapter(emulator_server: ProviderEmulator) -> Iterator[OpenAIAdapter]:
+def shared_adapter(emulator: ProviderEmulator) -> Iterator[OpenAIAdapter]:
     # One adapter per module: building an SDK client costs ~50 ms (TLS context).
-    adapter = make_adapter(emulator_server)
+    adapter = make_adapter(emulator)
     yield adapter
     adapter.close()
     adapter._client.close()

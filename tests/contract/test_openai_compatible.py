@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from persona_llm import ConfigurationError, get_chat_client, get_embedding_client
 from persona_llm.settings import OPENAI_COMPATIBLE, load_settings
-from persona_llm.testing.emulator import ProviderEmulator
 from persona_llm.testing.wire import fake_vector
 
 HI = [{"role": "user", "content": "hello"}]
-
-
-@pytest.fixture(scope="module")
-def emu() -> Iterator[ProviderEmulator]:
-    with ProviderEmulator() as server:
-        yield server
 
 
 def test_ollama_needs_no_key_and_reports_itself(emu, env) -> None:  # type: ignore[no-untyped-def]
@@ -37,8 +28,9 @@ def test_ollama_needs_no_key_and_reports_itself(emu, env) -> None:  # type: igno
 
 
 def test_preset_embeddings_need_a_named_model(env) -> None:  # type: ignore[no-untyped-def]
-    with env(LLM_SERVICE="ollama/llama3.2"), pytest.raises(
-        ConfigurationError, match="EMBEDDING_SERVICE=ollama/<model>"
+    with (
+        env(LLM_SERVICE="ollama/llama3.2"),
+        pytest.raises(ConfigurationError, match="EMBEDDING_SERVICE=ollama/<model>"),
     ):
         get_embedding_client()
 
