@@ -100,6 +100,9 @@ class ProviderAdapter:
     def close(self) -> None:
         """Release the SDK clients' connections (called by `reset_clients()`)."""
 
+    async def aclose(self) -> None:
+        """Close the running loop's asyncio SDK client; call it before the loop ends."""
+
     def _unsupported(self, feature: str, model: str) -> InvalidRequestError:
         return InvalidRequestError(
             f"the {self.name} provider does not support {feature}; "

@@ -1,11 +1,11 @@
 """End to end: text → nodes → relationships → embeddings → retrieval → grounded answer.
 
 The workflows take their clients from the container, exactly as an application does. The
-`backend` fixture decides what is behind the container; today that is the fake provider
-answering through `persona_reply`, a stand-in model that recognises each task by its system
-prompt. To run the same pipeline through a real adapter, add a builder to `BACKENDS` that
-returns the four clients of that adapter (e.g. pointed at the provider emulator serving
-`persona_reply`).
+`backend` fixture decides what is behind the container: the fake provider answering through
+`persona_reply`, a stand-in model that recognises each task by its system prompt, or one of
+the real adapters, its SDK talking HTTP to the provider emulator, which answers every chat
+request with `persona_reply` in that provider's wire shape (`serve_persona`). To add a
+backend, add a builder to `BACKENDS` that returns the four clients.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from dependency_injector import providers
@@ -32,7 +33,12 @@ from persona_llm.graph import (
     get_relationships,
 )
 from persona_llm.prompts import NODES_PROMPT, RAG_ANSWER_PROMPT, RELATIONSHIPS_PROMPT
+from persona_llm.providers import anthropic, azure, gemini, openai
+from persona_llm.providers.base import ProviderAdapter
 from persona_llm.providers.fake import FakeProvider
+from persona_llm.settings import ProviderConfig
+from persona_llm.testing import wire
+from persona_llm.testing.emulator import PROVIDERS, ProviderEmulator, RecordedRequest, Reply
 from persona_llm.types import ChatMessage
 
 JOURNAL = (
@@ -91,6 +97,49 @@ def persona_reply(messages: Sequence[ChatMessage]) -> str:
     return answers[system](user)
 
 
+# -- the stand-in model behind the provider emulator ------------------------------------------
+
+
+def request_messages(provider: str, body: dict[str, Any]) -> list[ChatMessage]:
+    """The conversation of a provider's chat request body, system prompt first."""
+    if provider == "gemini":
+        turns = [("system", body["systemInstruction"])] if "systemInstruction" in body else []
+        turns += [(_GEMINI_ROLES[c["role"]], c) for c in body["contents"]]
+        messages = [
+            {"role": role, "content": "".join(part["text"] for part in content["parts"])}
+            for role, content in turns
+        ]
+    else:  # OpenAI and Azure keep the system prompt in messages, Anthropic sends it apart
+        system = [{"role": "system", "content": body["system"]}] if "system" in body else []
+        messages = system + body["messages"]
+    return [ChatMessage.model_validate(message) for message in messages]
+
+
+_GEMINI_ROLES = {"user": "user", "model": "assistant"}
+
+
+def provider_reply(provider: str, body: dict[str, Any], text: str) -> Reply:
+    """`text` as the reply of `provider` to the request `body`."""
+    if provider == "anthropic":
+        forced = body.get("tool_choice")
+        if forced:  # JSON mode is a forced tool: the answer is that tool's input
+            call = {"type": "tool_use", "id": "toolu_01", "name": forced["name"]}
+            call["input"] = json.loads(text)
+            return Reply(wire.anthropic_message([call], stop_reason="tool_use"))
+        return Reply(wire.anthropic_message(text))
+    if provider == "gemini":
+        return Reply(wire.gemini_response(text))
+    return Reply(wire.openai_chat(text, azure=provider == "azure"))
+
+
+def serve_persona(request: RecordedRequest) -> Reply | None:
+    """Emulator reply callable: `persona_reply` to a chat request, in the provider's shape."""
+    if request.kind == "embeddings":
+        return None  # the emulator's default: a deterministic vector per text
+    text = persona_reply(request_messages(request.provider, request.json))
+    return provider_reply(request.provider, request.json, text)
+
+
 # -- backends -------------------------------------------------------------------------------
 
 
@@ -103,8 +152,20 @@ class Backend:
     embeddings: EmbeddingClient
     async_embeddings: AsyncEmbeddingClient
 
+    async def aclose(self) -> None:
+        """Close the adapters' SDK clients (the asyncio ones inside the running loop)."""
+        clients = (self.chat, self.async_chat, self.embeddings, self.async_embeddings)
+        adapters: dict[int, Any] = {id(c.adapter): c.adapter for c in clients}
+        for adapter in adapters.values():
+            if isinstance(adapter, FakeProvider):
+                continue
+            await adapter.aclose()
+            adapter.close()
+            adapter._client.close()  # the blocking SDK client: ours here, not a container's
 
-def fake_backend() -> Backend:
+
+def fake_backend(emu: ProviderEmulator) -> Backend:
+    """The fake provider answering through `persona_reply` (no HTTP, so no emulator)."""
     fake = FakeProvider(persona_reply, strict_json=True)
     return Backend(
         ChatClient(fake, "fake-chat"),
@@ -114,13 +175,92 @@ def fake_backend() -> Backend:
     )
 
 
-BACKENDS: dict[str, Callable[[], Backend]] = {"fake": fake_backend}
+_ADAPTERS = {
+    "openai": (openai, openai.OpenAIAdapter),
+    "azure": (azure, azure.AzureAdapter),
+    "anthropic": (anthropic, anthropic.AnthropicAdapter),
+    "gemini": (gemini, gemini.GeminiAdapter),
+}
+CHAT_MODELS = {
+    "openai": "gpt-4o-mini",
+    "azure": "chat-prod",  # Azure models are deployment names
+    "anthropic": "claude-sonnet-4-6",
+    "gemini": "gemini-2.5-flash",
+}
+EMBEDDING_MODELS = {
+    "openai": "text-embedding-3-small",
+    "azure": "embed-prod",
+    "gemini": "gemini-embedding-001",
+}
+
+
+def emulated_adapter(provider: str, emu: ProviderEmulator) -> ProviderAdapter:
+    """The real adapter of `provider`, its SDK pointed at the emulator, without retries."""
+    module, adapter_class = _ADAPTERS[provider]
+    config = ProviderConfig(
+        name=provider,
+        api_key=f"test-key-for-{provider}-0123456789",
+        base_url={
+            "openai": emu.openai_base_url,
+            "azure": emu.azure_endpoint,
+            "anthropic": emu.anthropic_base_url,
+            "gemini": emu.gemini_base_url,
+        }[provider],
+        api_version="2024-10-21" if provider == "azure" else None,
+        timeout=5,
+        connect_timeout=2,
+        max_retries=0,
+    )
+    adapter: ProviderAdapter = adapter_class(
+        config, module.sync_client(config), lambda: module.async_client(config)
+    )
+    return adapter
+
+
+def emulated_backend(chat: str, embedding: str) -> Callable[[ProviderEmulator], Backend]:
+    """A builder of the clients of real adapters against the emulator."""
+
+    def build(emu: ProviderEmulator) -> Backend:
+        chat_adapter = emulated_adapter(chat, emu)
+        embedding_adapter = chat_adapter if embedding == chat else emulated_adapter(embedding, emu)
+        return Backend(
+            ChatClient(chat_adapter, CHAT_MODELS[chat]),
+            AsyncChatClient(chat_adapter, CHAT_MODELS[chat]),
+            EmbeddingClient(embedding_adapter, EMBEDDING_MODELS[embedding]),
+            AsyncEmbeddingClient(embedding_adapter, EMBEDDING_MODELS[embedding]),
+        )
+
+    return build
+
+
+BACKENDS: dict[str, Callable[[ProviderEmulator], Backend]] = {
+    "fake": fake_backend,
+    "openai": emulated_backend("openai", "openai"),
+    "azure": emulated_backend("azure", "azure"),
+    # Anthropic has no embeddings API; the library's documented fallback is OpenAI's.
+    "anthropic": emulated_backend("anthropic", "openai"),
+    "gemini": emulated_backend("gemini", "gemini"),
+}
+
+# The emulator's queue has no standing reply, so each test queues more than a run needs.
+_REPLIES_PER_TEST = 50
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[ProviderEmulator]:
+    with ProviderEmulator() as emu:
+        yield emu
 
 
 @pytest.fixture(params=sorted(BACKENDS))
-def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+async def backend(
+    request: pytest.FixtureRequest, emulator: ProviderEmulator
+) -> AsyncIterator[Backend]:
     """Each backend in turn, installed in the default container."""
-    built = BACKENDS[request.param]()
+    emulator.reset()
+    for name in PROVIDERS:
+        emulator.enqueue(name, *[serve_persona] * _REPLIES_PER_TEST)
+    built = BACKENDS[request.param](emulator)
     with ExitStack() as stack:
         for provider, client in (
             (container.chat_client, built.chat),
@@ -130,6 +270,7 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
         ):
             stack.enter_context(provider.override(providers.Object(client)))
         yield built
+    await built.aclose()  # async: the asyncio SDK clients close inside the test's loop
 
 
 # -- retrieval, as an application would write it --------------------------------------------
