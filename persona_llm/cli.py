@@ -97,54 +97,34 @@ def _embed(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
 
 def _providers(out: TextIO) -> int:
-    from persona_llm.settings import PROVIDERS, load_settings
+    from persona_llm.providers import adapter_class
+    from persona_llm.settings import OPENAI_COMPATIBLE, PROVIDERS, load_settings
 
     settings = load_settings()
     rows: list[tuple[str, ...]] = [
         ("provider", "sdk", "configured", "chat", "embeddings", "json", "stream")
     ]
     for name in PROVIDERS:
-        module = _SDKS.get(name)
-        installed = module is None or importlib.util.find_spec(module.split(".")[0]) is not None
+        sdk = _SDKS.get("openai" if name in OPENAI_COMPATIBLE else name)
+        installed = sdk is None or importlib.util.find_spec(sdk.split(".")[0]) is not None
         try:
             settings.provider_config(name)
             configured = "yes"
         except ConfigurationError as exc:
             configured = "no: " + exc.message.split(":")[0]
-        caps = _capabilities(name) if installed else None
-        flags = [caps.get(k, False) if caps else "?" for k in ("chat", "embeddings", "json_mode")]
-        rows.append(
-            (
-                name,
-                "installed" if installed else "missing",
-                configured,
-                *(("yes" if f is True else "no" if f is False else "?") for f in flags),
-                "yes" if caps and caps.get("streaming") else "no" if caps else "?",
-            )
-        )
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+        if installed:
+            caps = adapter_class(name).capabilities
+            flags = [caps.chat, caps.embeddings, caps.json_mode, caps.streaming]
+            features = ["yes" if flag else "no" for flag in flags]
+        else:
+            features = ["?"] * 4
+        rows.append((name, "installed" if installed else "missing", configured, *features))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        out.write(
-            "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-            + "\n"
-        )
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        out.write("  ".join(cells).rstrip() + "\n")
     out.write(f"\nLLM_SERVICE={settings.llm_service}  (keys are shown only as set/unset)\n")
     return 0
-
-
-def _capabilities(name: str) -> dict[str, bool] | None:
-    class_names = {
-        "openai": "OpenAIAdapter",
-        "azure": "AzureAdapter",
-        "anthropic": "AnthropicAdapter",
-        "gemini": "GeminiAdapter",
-        "fake": "FakeProvider",
-    }
-    try:
-        module = importlib.import_module(f"persona_llm.providers.{name}")
-        return dict(getattr(module, class_names[name]).capabilities.model_dump())
-    except (ImportError, AttributeError):
-        return None
 
 
 def main(

@@ -90,6 +90,28 @@ class _ClientBase:
             options=options,
         )
 
+    def _json_request(
+        self,
+        messages: Iterable[MessageInput],
+        temperature: float | None,
+        max_tokens: int | None,
+        response_format: Mapping[str, Any] | None,
+        stop: str | Sequence[str] | None,
+        response_model: type[BaseModel] | None,
+        options: dict[str, Any],
+    ) -> tuple[ChatRequest, structured.OutputSpec | None]:
+        """The request for `chat`, and what its reply must parse into (None: plain text)."""
+        output = structured.output_spec(response_format, response_model)
+        request = self._request(
+            messages,
+            temperature,
+            max_tokens,
+            output.response_format if output else response_format,
+            stop,
+            options,
+        )
+        return request, output
+
     def _invalid(self, message: str) -> InvalidRequestError:
         return InvalidRequestError(message, provider=self.provider, model=self.model)
 
@@ -119,13 +141,13 @@ class ChatClient(_ClientBase):
         list, or a `response_model` instance); an unusable reply is re-asked up to
         `max_reasks` times, then raises `ResponseParseError`. See `persona_llm.structured`.
         """
-        output = structured.output_spec(response_format, response_model)
-        request = self._request(
+        request, output = self._json_request(
             messages,
             temperature,
             max_tokens,
-            output.response_format if output else response_format,
+            response_format,
             stop,
+            response_model,
             provider_options,
         )
         if output is None:
@@ -171,13 +193,13 @@ class AsyncChatClient(_ClientBase):
         **provider_options: Any,
     ) -> ChatResponse:
         """Asyncio twin of `ChatClient.chat`."""
-        output = structured.output_spec(response_format, response_model)
-        request = self._request(
+        request, output = self._json_request(
             messages,
             temperature,
             max_tokens,
-            output.response_format if output else response_format,
+            response_format,
             stop,
+            response_model,
             provider_options,
         )
         if output is None:

@@ -22,6 +22,8 @@ the workflows share them.
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -154,8 +156,14 @@ def response_format_for(model: type[BaseModel]) -> dict[str, Any]:
     """The OpenAI-style ``json_schema`` response format for a pydantic model.
 
     ``strict`` is True unless the model has a free-form ``dict`` field, which strict mode
-    cannot express; the reply is validated against the model either way.
+    cannot express; the reply is validated against the model either way. Built once per
+    model class (schema generation costs milliseconds); each call gets its own copy.
     """
+    return copy.deepcopy(_response_format(model))
+
+
+@functools.lru_cache(maxsize=256)
+def _response_format(model: type[BaseModel]) -> dict[str, Any]:
     schema = strict_schema(model)
     return {
         "type": "json_schema",

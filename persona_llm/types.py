@@ -23,6 +23,7 @@ __all__ = [
     "Role",
     "ToolCall",
     "Usage",
+    "lookup_finish_reason",
     "to_messages",
 ]
 
@@ -144,6 +145,15 @@ class ChatRequest(BaseModel):
         if not self.response_format:
             return False
         return self.response_format.get("type") in {"json_object", "json_schema"}
+
+
+def lookup_finish_reason(
+    table: Mapping[str, FinishReason], value: str | None
+) -> FinishReason | None:
+    """A provider's finish reason through its table: None stays None, unknown is ``other``."""
+    if value is None:
+        return None
+    return table.get(value, "other")
 
 
 def to_messages(messages: Iterable[MessageInput]) -> tuple[ChatMessage, ...]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 import pytest
+from dependency_injector import providers
 
 from persona_llm.containers import Container, container
-from persona_llm.settings import Settings
+from persona_llm.settings import Settings, load_settings
 
 # Variables the library reads; every test starts with none of them set.
 LIBRARY_VARIABLES = (*(name.upper() for name in Settings.model_fields), "GOOGLE_API_KEY")
@@ -62,3 +64,14 @@ def fresh_container() -> Iterator[Container]:
     own = Container()
     yield own
     own.reset_singletons()
+
+
+@pytest.fixture
+def container_with(fresh_container: Container) -> Callable[..., Container]:
+    """Build a container of its own from settings given as keyword arguments."""
+
+    def build(**settings: Any) -> Container:
+        fresh_container.settings.override(providers.Object(load_settings(**settings)))
+        return fresh_container
+
+    return build

@@ -1,1 +1,58 @@
-"""Provider adapters, one module per provider; each imports its SDK only when loaded."""
+"""Provider adapters, one module per provider; each imports its SDK only when loaded.
+
+The container builds adapters for the application. `build_adapter` builds one outside it,
+from a `ProviderConfig`, with the same SDK clients — for scripts and HTTP-level tests.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from persona_llm.providers.base import ProviderAdapter
+    from persona_llm.settings import ProviderConfig
+
+__all__ = ["adapter_class", "build_adapter"]
+
+_ADAPTERS = {
+    "openai": ("openai", "OpenAIAdapter"),
+    "azure": ("azure", "AzureAdapter"),
+    "anthropic": ("anthropic", "AnthropicAdapter"),
+    "gemini": ("gemini", "GeminiAdapter"),
+    "fake": ("fake", "FakeProvider"),
+}
+
+
+def _module_and_class(provider: str) -> tuple[Any, str]:
+    from persona_llm.errors import ConfigurationError
+    from persona_llm.settings import OPENAI_COMPATIBLE
+
+    key = "openai" if provider in OPENAI_COMPATIBLE else provider
+    if key not in _ADAPTERS:
+        raise ConfigurationError(f"unknown provider {provider!r}")
+    module_name, class_name = _ADAPTERS[key]
+    return importlib.import_module(f"persona_llm.providers.{module_name}"), class_name
+
+
+def adapter_class(provider: str) -> type[ProviderAdapter]:
+    """The adapter class of a provider name (imports that provider's SDK)."""
+    module, class_name = _module_and_class(provider)
+    cls: type[ProviderAdapter] = getattr(module, class_name)
+    return cls
+
+
+def build_adapter(config: ProviderConfig, **options: Any) -> ProviderAdapter:
+    """An adapter for ``config.name`` with its blocking SDK client and asyncio client factory.
+
+    Extra keyword arguments go to the adapter's constructor (e.g. ``embedding_batch_size``).
+    """
+    module, class_name = _module_and_class(config.name)
+    cls = getattr(module, class_name)
+    if config.name == "fake":
+        adapter: ProviderAdapter = cls(config=config, **options)
+        return adapter
+    adapter = cls(
+        config, module.sync_client(config), lambda: module.async_client(config), **options
+    )
+    return adapter

@@ -50,6 +50,7 @@ from persona_llm.types import (
     FinishReason,
     ToolCall,
     Usage,
+    lookup_finish_reason,
 )
 
 __all__ = [
@@ -251,9 +252,7 @@ def to_sdk_kwargs(params: Mapping[str, Any], sdk_parameters: Collection[str]) ->
 
 def to_finish_reason(stop_reason: str | None) -> FinishReason | None:
     """Anthropic ``stop_reason`` → normalized finish reason (``other`` when unknown)."""
-    if stop_reason is None:
-        return None
-    return _FINISH_REASONS.get(stop_reason, "other")
+    return lookup_finish_reason(_FINISH_REASONS, stop_reason)
 
 
 def to_usage(usage: Any) -> Usage | None:

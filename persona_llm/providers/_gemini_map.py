@@ -37,6 +37,7 @@ from persona_llm.types import (
     FinishReason,
     ToolCall,
     Usage,
+    lookup_finish_reason,
 )
 
 __all__ = [
@@ -165,11 +166,9 @@ def _value(raw: Any) -> str | None:
 def gemini_finish_reason(raw: Any, has_function_calls: bool = False) -> FinishReason | None:
     """Normalize a Gemini ``finishReason`` (None when the reply has none)."""
     value = _value(raw)
-    if value is None:
-        return None
     if value == "STOP" and has_function_calls:
         return "tool_calls"  # Gemini says STOP for function calls too
-    return _FINISH_REASONS.get(value, "other")
+    return lookup_finish_reason(_FINISH_REASONS, value)
 
 
 def gemini_usage(metadata: Any) -> Usage | None:

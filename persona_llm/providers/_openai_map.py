@@ -29,6 +29,7 @@ from persona_llm.types import (
     FinishReason,
     ToolCall,
     Usage,
+    lookup_finish_reason,
 )
 
 __all__ = [
@@ -200,9 +201,7 @@ def _merge_options(
 
 def normalize_finish_reason(value: str | None) -> FinishReason | None:
     """The normalized finish reason; ``None`` stays None, unknown values become ``other``."""
-    if value is None:
-        return None
-    return _FINISH_REASONS.get(value, "other")
+    return lookup_finish_reason(_FINISH_REASONS, value)
 
 
 def usage_from_openai(usage: Any) -> Usage | None:

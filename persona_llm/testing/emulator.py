@@ -33,7 +33,9 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
+from persona_llm.settings import ProviderConfig
 from persona_llm.testing._emulator_defaults import Route, default_reply
 from persona_llm.testing._emulator_server import EmulatorServer
 from persona_llm.testing._emulator_types import (
@@ -136,6 +138,27 @@ class ProviderEmulator:
     def gemini_base_url(self) -> str:
         """The ``base_url`` for google-genai's ``HttpOptions``."""
         return self.base_url
+
+    def config_for(self, provider: str, **overrides: Any) -> ProviderConfig:
+        """A `ProviderConfig` pointing `provider`'s SDK here: a test key, short timeouts,
+        no retries (each attempt is then one request at the server). Fields can be overridden.
+        """
+        base_urls = {
+            "openai": self.openai_base_url,
+            "azure": self.azure_endpoint,
+            "anthropic": self.anthropic_base_url,
+            "gemini": self.gemini_base_url,
+        }
+        fields: dict[str, Any] = {
+            "name": provider,
+            "api_key": f"test-key-for-{provider}-0123456789",
+            "base_url": base_urls[provider],
+            "api_version": "2024-10-21" if provider == "azure" else None,
+            "timeout": 5.0,
+            "connect_timeout": 2.0,
+            "max_retries": 0,
+        }
+        return ProviderConfig(**(fields | overrides))
 
     # --- scripting ---------------------------------------------------------------------------
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, cast
 
 import pytest
-from dependency_injector import providers
 
 from persona_llm.containers import Container
 from persona_llm.errors import (
@@ -23,8 +22,9 @@ from persona_llm.errors import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from persona_llm.providers.anthropic import AnthropicAdapter, async_client, sync_client
-from persona_llm.settings import ProviderConfig, load_settings
+from persona_llm.providers import build_adapter
+from persona_llm.providers.anthropic import AnthropicAdapter
+from persona_llm.settings import ProviderConfig
 from persona_llm.testing import wire
 from persona_llm.testing.emulator import Fault, ProviderEmulator, Reply, SSEReply
 from persona_llm.types import ChatMessage, ChatRequest, Usage
@@ -42,7 +42,7 @@ def make_adapter(emu: ProviderEmulator, timeout: float = 5.0) -> AnthropicAdapte
         connect_timeout=2,
         max_retries=0,
     )
-    return AnthropicAdapter(config, sync_client(config), lambda: async_client(config))
+    return cast(AnthropicAdapter, build_adapter(config))
 
 
 @pytest.fixture
@@ -624,17 +624,13 @@ async def test_stream_early_close_closes_the_response_async(
 
 
 @pytest.fixture
-def container(emu: ProviderEmulator) -> Iterator[Container]:
-    own = Container()
-    settings = load_settings(
+def container(emu: ProviderEmulator, container_with: Callable[..., Container]) -> Container:
+    return container_with(
         llm_service=f"anthropic/{MODEL}",
         anthropic_api_key=KEY,
         anthropic_base_url=emu.anthropic_base_url,
         llm_max_retries=0,
     )
-    own.settings.override(providers.Object(settings))
-    yield own
-    own.reset_singletons()
 
 
 def test_chat_through_the_container(container: Container, emu: ProviderEmulator) -> None:

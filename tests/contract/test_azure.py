@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import traceback
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, cast
 
 import pytest
-from dependency_injector import providers
 
 from persona_llm.containers import Container
 from persona_llm.errors import (
@@ -20,8 +19,9 @@ from persona_llm.errors import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from persona_llm.providers.azure import AzureAdapter, async_client, sync_client
-from persona_llm.settings import ProviderConfig, load_settings
+from persona_llm.providers import build_adapter
+from persona_llm.providers.azure import AzureAdapter
+from persona_llm.settings import ProviderConfig
 from persona_llm.testing import wire
 from persona_llm.testing.emulator import Fault, ProviderEmulator, Reply
 from persona_llm.types import ChatMessage, ChatRequest, Usage
@@ -44,7 +44,7 @@ def make_adapter(emu: ProviderEmulator, **overrides: Any) -> AzureAdapter:
         **overrides,
     }
     config = ProviderConfig(**fields)
-    return AzureAdapter(config, sync_client(config), lambda: async_client(config))
+    return cast(AzureAdapter, build_adapter(config))
 
 
 @pytest.fixture(scope="module")
@@ -292,9 +292,8 @@ def test_key_is_the_api_key_header_never_the_url(
 
 
 @pytest.fixture
-def container(emu: ProviderEmulator) -> Iterator[Container]:
-    c = Container()
-    settings = load_settings(
+def container(emu: ProviderEmulator, container_with: Callable[..., Container]) -> Container:
+    return container_with(
         llm_service=f"azure/{DEPLOYMENT}",
         embedding_service=f"azure/{EMBEDDING_DEPLOYMENT}",
         azure_api_key=KEY,
@@ -302,9 +301,6 @@ def container(emu: ProviderEmulator) -> Iterator[Container]:
         azure_api_version=API_VERSION,
         llm_max_retries=0,
     )
-    c.settings.override(providers.Object(settings))
-    yield c
-    c.reset_singletons()
 
 
 def test_through_the_container(container: Container, emu: ProviderEmulator) -> None:

@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from dependency_injector import providers
@@ -28,7 +28,8 @@ from persona_llm.errors import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from persona_llm.providers.gemini import GeminiAdapter, async_client, sync_client
+from persona_llm.providers import build_adapter as build_any_adapter
+from persona_llm.providers.gemini import GeminiAdapter, sync_client
 from persona_llm.settings import ProviderConfig, load_settings
 from persona_llm.testing import wire
 from persona_llm.testing.emulator import Fault, ProviderEmulator, Reply, SSEReply
@@ -58,9 +59,7 @@ def make_config(base_url: str, **overrides: Any) -> ProviderConfig:
 
 
 def build_adapter(config: ProviderConfig, embed_batch_size: int = 100) -> GeminiAdapter:
-    return GeminiAdapter(
-        config, sync_client(config), lambda: async_client(config), embed_batch_size=embed_batch_size
-    )
+    return cast(GeminiAdapter, build_any_adapter(config, embed_batch_size=embed_batch_size))
 
 
 @pytest.fixture(scope="module")

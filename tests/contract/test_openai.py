@@ -8,11 +8,10 @@ import dataclasses
 import logging
 import time
 import traceback
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, cast
 
 import pytest
-from dependency_injector import providers
 
 from persona_llm.containers import Container
 from persona_llm.errors import (
@@ -28,8 +27,9 @@ from persona_llm.errors import (
     RateLimitError,
     ResponseParseError,
 )
-from persona_llm.providers.openai import OpenAIAdapter, async_client, sync_client
-from persona_llm.settings import ProviderConfig, load_settings
+from persona_llm.providers import build_adapter
+from persona_llm.providers.openai import OpenAIAdapter
+from persona_llm.settings import ProviderConfig
 from persona_llm.testing import wire
 from persona_llm.testing.emulator import Fault, ProviderEmulator, Reply, SSEReply
 from persona_llm.types import ChatChunk, ChatMessage, ChatRequest, Usage
@@ -55,9 +55,7 @@ def make_adapter(emu: ProviderEmulator, **overrides: Any) -> OpenAIAdapter:
         **overrides,
     }
     config = ProviderConfig(**fields)
-    return OpenAIAdapter(
-        config, sync_client(config), lambda: async_client(config), **adapter_options
-    )
+    return cast(OpenAIAdapter, build_adapter(config, **adapter_options))
 
 
 @pytest.fixture(scope="module")
@@ -612,18 +610,14 @@ def test_key_is_sent_as_a_header_never_in_the_url(
 
 
 @pytest.fixture
-def container(emu: ProviderEmulator) -> Iterator[Container]:
-    c = Container()
-    settings = load_settings(
+def container(emu: ProviderEmulator, container_with: Callable[..., Container]) -> Container:
+    return container_with(
         llm_service=f"openai/{MODEL}",
         embedding_service=f"openai/{EMBEDDING_MODEL}",
         openai_api_key=KEY,
         openai_base_url=emu.openai_base_url,
         llm_max_retries=0,
     )
-    c.settings.override(providers.Object(settings))
-    yield c
-    c.reset_singletons()
 
 
 def test_through_the_container(container: Container, emu: ProviderEmulator) -> None:

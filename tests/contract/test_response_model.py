@@ -17,9 +17,8 @@ import pytest
 from pydantic import BaseModel
 
 from persona_llm.clients import AsyncChatClient, ChatClient
-from persona_llm.providers import anthropic, azure, gemini, openai
+from persona_llm.providers import build_adapter
 from persona_llm.providers.base import ProviderAdapter
-from persona_llm.settings import ProviderConfig
 from persona_llm.structured import strict_schema
 from persona_llm.testing import wire
 from persona_llm.testing.emulator import ProviderEmulator, RecordedRequest, Reply
@@ -60,44 +59,7 @@ PROBLEM = "age: Input should be a valid integer"  # as the re-ask prompt lists i
 
 def make_adapter(provider: str, emu: ProviderEmulator) -> ProviderAdapter:
     """The real adapter of `provider`, its SDK pointed at the emulator, without retries."""
-    base_urls = {
-        "openai": emu.openai_base_url,
-        "azure": emu.azure_endpoint,
-        "anthropic": emu.anthropic_base_url,
-        "gemini": emu.gemini_base_url,
-    }
-    config = ProviderConfig(
-        name=provider,
-        api_key=f"test-key-for-{provider}-0123456789",
-        base_url=base_urls[provider],
-        api_version="2024-10-21" if provider == "azure" else None,
-        timeout=5,
-        connect_timeout=2,
-        max_retries=0,
-    )
-    module = {"openai": openai, "azure": azure, "anthropic": anthropic, "gemini": gemini}[provider]
-    adapter_class = {
-        "openai": openai.OpenAIAdapter,
-        "azure": azure.AzureAdapter,
-        "anthropic": anthropic.AnthropicAdapter,
-        "gemini": gemini.GeminiAdapter,
-    }[provider]
-    adapter: ProviderAdapter = adapter_class(
-        config, module.sync_client(config), lambda: module.async_client(config)
-    )
-    return adapter
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[ProviderEmulator]:
-    with ProviderEmulator() as emu:
-        yield emu
-
-
-@pytest.fixture
-def emu(emulator: ProviderEmulator) -> ProviderEmulator:
-    emulator.reset()
-    return emulator
+    return build_adapter(emu.config_for(provider))
 
 
 @pytest.fixture(scope="module")

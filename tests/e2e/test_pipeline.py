@@ -33,10 +33,9 @@ from persona_llm.graph import (
     get_relationships,
 )
 from persona_llm.prompts import NODES_PROMPT, RAG_ANSWER_PROMPT, RELATIONSHIPS_PROMPT
-from persona_llm.providers import anthropic, azure, gemini, openai
+from persona_llm.providers import build_adapter
 from persona_llm.providers.base import ProviderAdapter
 from persona_llm.providers.fake import FakeProvider
-from persona_llm.settings import ProviderConfig
 from persona_llm.testing import wire
 from persona_llm.testing.emulator import PROVIDERS, ProviderEmulator, RecordedRequest, Reply
 from persona_llm.types import ChatMessage
@@ -175,12 +174,6 @@ def fake_backend(emu: ProviderEmulator) -> Backend:
     )
 
 
-_ADAPTERS = {
-    "openai": (openai, openai.OpenAIAdapter),
-    "azure": (azure, azure.AzureAdapter),
-    "anthropic": (anthropic, anthropic.AnthropicAdapter),
-    "gemini": (gemini, gemini.GeminiAdapter),
-}
 CHAT_MODELS = {
     "openai": "gpt-4o-mini",
     "azure": "chat-prod",  # Azure models are deployment names
@@ -196,25 +189,7 @@ EMBEDDING_MODELS = {
 
 def emulated_adapter(provider: str, emu: ProviderEmulator) -> ProviderAdapter:
     """The real adapter of `provider`, its SDK pointed at the emulator, without retries."""
-    module, adapter_class = _ADAPTERS[provider]
-    config = ProviderConfig(
-        name=provider,
-        api_key=f"test-key-for-{provider}-0123456789",
-        base_url={
-            "openai": emu.openai_base_url,
-            "azure": emu.azure_endpoint,
-            "anthropic": emu.anthropic_base_url,
-            "gemini": emu.gemini_base_url,
-        }[provider],
-        api_version="2024-10-21" if provider == "azure" else None,
-        timeout=5,
-        connect_timeout=2,
-        max_retries=0,
-    )
-    adapter: ProviderAdapter = adapter_class(
-        config, module.sync_client(config), lambda: module.async_client(config)
-    )
-    return adapter
+    return build_adapter(emu.config_for(provider))
 
 
 def emulated_backend(chat: str, embedding: str) -> Callable[[ProviderEmulator], Backend]:
