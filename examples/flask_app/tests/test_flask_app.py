@@ -1,0 +1,130 @@
+"""The Flask example, through Flask's test client, with providers overridden in the container."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from persona_flask import create_app
+
+from persona_llm import Container, RateLimitError, container
+from persona_llm.errors import AuthenticationError
+from persona_llm.testing import FakeChatClient, use_emulator
+from persona_llm.testing.emulator import Fault
+
+
+@pytest.fixture
+def app() -> Iterator[Flask]:
+    app = create_app({"TESTING": True})
+    yield app
+    container.unwire()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def events(body: str) -> list[tuple[str, dict]]:
+    """Server-sent events as (event name, data) pairs."""
+    parsed = []
+    for block in body.strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines())
+        parsed.append((fields.get("event", "message"), json.loads(fields["data"])))
+    return parsed
+
+
+def test_chat_answers_with_the_overridden_client(client: FlaskClient) -> None:
+    fake = FakeChatClient(["Hello from the fake."])
+    with container.chat_client.override(fake):
+        response = client.post("/chat", json={"message": "Hi", "system": "Be kind."})
+    assert response.status_code == 200
+    assert response.json["reply"] == "Hello from the fake."
+    assert response.json["provider"] == "fake" and response.json["finish_reason"] == "stop"
+    assert [(m.role, m.content) for m in fake.last_request.messages] == [
+        ("system", "Be kind."),
+        ("user", "Hi"),
+    ]
+
+
+def test_chat_with_the_plugin_fixture(client: FlaskClient, llm_fake) -> None:  # type: ignore[no-untyped-def]
+    llm_fake.enqueue("Scripted by llm_fake.")
+    assert client.post("/chat", json={"message": "Hi"}).json["reply"] == "Scripted by llm_fake."
+
+
+def test_stream_sends_server_sent_events(client: FlaskClient) -> None:
+    with container.chat_client.override(FakeChatClient(["one two three"])):
+        response = client.post("/chat/stream", json={"message": "count"})
+        body = response.get_data(as_text=True)
+    assert response.status_code == 200 and response.mimetype == "text/event-stream"
+    parsed = events(body)
+    assert "".join(data["delta"] for name, data in parsed if name == "message") == "one two three"
+    assert parsed[-1] == ("done", {"finish_reason": "stop", "usage": parsed[-1][1]["usage"]})
+
+
+def test_stream_error_before_any_text_gets_a_status(client: FlaskClient) -> None:
+    error = RateLimitError("slow down", provider="fake", retry_after=7)
+    with container.chat_client.override(FakeChatClient([error])):
+        response = client.post("/chat/stream", json={"message": "count"})
+    assert response.status_code == 429 and response.headers["Retry-After"] == "7"
+    assert response.json["error"] == "RateLimitError"
+
+
+def test_graph_runs_the_persona_extraction(client: FlaskClient) -> None:
+    nodes = {"nodes": [{"name": "Lisbon", "type": "State"}, {"name": "Climbing", "type": "Goal"}]}
+    links = {"relationships": [{"source_id": "Node1", "relation": "ENABLES", "target_id": "Node2"}]}
+    fake = FakeChatClient([nodes, links])
+    with container.chat_client.override(fake):
+        response = client.post("/graph", json={"text": "I moved to Lisbon to climb."})
+    assert response.status_code == 200
+    assert [n["name"] for n in response.json["nodes"]] == ["Lisbon", "Climbing"]
+    relationship = response.json["relationships"][0]
+    assert (relationship["source"], relationship["relation"]) == ("Lisbon", "ENABLES")
+    assert fake.calls[0].request.json_mode  # the extraction asks for JSON
+
+
+def test_bad_input_and_provider_errors_are_json(client: FlaskClient) -> None:
+    with container.chat_client.override(FakeChatClient()):
+        response = client.post("/chat", json={"text": "no message field"})
+    assert response.status_code == 400 and "'message'" in response.json["message"]
+    denied = AuthenticationError("invalid key", provider="openai", model="gpt-4o-mini")
+    with container.chat_client.override(FakeChatClient([denied])):
+        response = client.post("/chat", json={"message": "Hi"})
+    assert (response.status_code, response.json["error"]) == (502, "AuthenticationError")
+
+
+def test_chat_over_http_through_the_real_sdk(client: FlaskClient, llm_emulator) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/chat", json={"message": "Hi"})
+    assert response.json == {
+        "reply": "echo: Hi",
+        "model": "gpt-4o-mini",
+        "provider": "openai",
+        "finish_reason": "stop",
+        "usage": response.json["usage"],
+    }
+    assert llm_emulator.last_request("openai").json["messages"] == [
+        {"role": "user", "content": "Hi"}
+    ]
+    llm_emulator.enqueue("openai", Fault(429, headers={"Retry-After": "3"}))
+    assert client.post("/chat", json={"message": "Hi"}).status_code == 429
+
+
+def test_an_unconfigured_provider_is_a_server_error(client: FlaskClient) -> None:
+    response = client.post("/chat", json={"message": "Hi"})  # no OPENAI_API_KEY in tests
+    assert (response.status_code, response.json["error"]) == (500, "ConfigurationError")
+    assert "OPENAI_API_KEY is not set" in response.json["message"]
+
+
+def test_an_app_with_its_own_container(llm_emulator) -> None:  # type: ignore[no-untyped-def]
+    own = Container()
+    app = create_app({"TESTING": True}, llm=own)
+    try:
+        with use_emulator(llm_emulator, container=own, llm_service="anthropic/claude-sonnet-4-6"):
+            response = app.test_client().post("/chat", json={"message": "Hi"})
+    finally:
+        own.unwire()
+    assert response.json["provider"] == "anthropic"
+    assert llm_emulator.last_request().provider == "anthropic"

@@ -1,0 +1,120 @@
+"""The ```python blocks of README.md and docs/*.md, executed so that they cannot rot.
+
+Each block runs with every facade of the default container on the fake provider (which echoes
+the last user message), under the plugin's network guard, in a fresh namespace. An HTML
+comment on the line(s) right before a block's fence changes that:
+
+* ``<!-- skip-test: why -->``  the block is not run (it needs real services, or is a
+  fragment); say why.
+* ``<!-- continue -->``  run it in the namespace the previous block of the same file left
+  (after running that chain of blocks again).
+* ``<!-- fake-replies: ["...", {...}] -->``  script the fake provider with these replies (a
+  JSON list: strings, or objects sent as JSON) instead of echoing.
+* ``<!-- pytest -->``  the block is a test module: it is run by pytest (with this project's
+  plugin) and all its tests must pass.
+"""
+
+from __future__ import annotations
+
+import json
+import linecache
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from persona_llm.providers.fake import FakeProvider
+from persona_llm.testing import override_llm
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+MARKER = re.compile(r"^<!--\s*([a-z-]+)\s*(?::\s*(.*?))?\s*-->$")
+KNOWN_MARKERS = {"skip-test", "continue", "fake-replies", "pytest"}
+
+
+@dataclass
+class Block:
+    """One ```python block: where it is, its code, the markers before it."""
+
+    path: Path
+    line: int
+    code: str
+    markers: dict[str, str] = field(default_factory=dict)
+    previous: Block | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.path.relative_to(ROOT)}:{self.line}"
+
+    def chain(self) -> list[Block]:
+        """This block and the ones it continues, first block first."""
+        blocks = [self]
+        while "continue" in blocks[0].markers and blocks[0].previous is not None:
+            blocks.insert(0, blocks[0].previous)
+        return blocks
+
+
+def python_blocks(path: Path) -> list[Block]:
+    """The python blocks of a Markdown file, with their markers."""
+    blocks: list[Block] = []
+    markers: dict[str, str] = {}
+    lines = path.read_text(encoding="utf-8").splitlines()
+    index = 0
+    while index < len(lines):
+        text = lines[index].strip()
+        found = MARKER.match(text)
+        if found:
+            markers[found.group(1)] = found.group(2) or ""
+        elif text == "```python":
+            end = next(i for i in range(index + 1, len(lines)) if lines[i].strip() == "```")
+            code = "\n".join(lines[index + 1 : end]) + "\n"
+            previous = blocks[-1] if blocks else None
+            blocks.append(Block(path, index + 1, code, markers, previous))
+            markers, index = {}, end
+        elif text:
+            markers = {}
+        index += 1
+    return blocks
+
+
+ALL_BLOCKS = [block for path in DOCUMENTS if path.exists() for block in python_blocks(path)]
+
+
+def test_the_documents_have_python_blocks() -> None:
+    assert len(ALL_BLOCKS) > 5
+    for block in ALL_BLOCKS:
+        unknown = set(block.markers) - KNOWN_MARKERS
+        assert not unknown, f"{block.name}: unknown marker(s) {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("block", ALL_BLOCKS, ids=lambda block: block.name)
+def test_block(block: Block, pytester: pytest.Pytester) -> None:
+    if "skip-test" in block.markers:
+        pytest.skip(f"marked skip-test: {block.markers['skip-test'] or 'no reason given'}")
+    if "pytest" in block.markers:
+        pytester.makepyfile(**{f"test_doc_{block.line}": block.code})
+        pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+        result = pytester.runpytest(
+            "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:django"
+        )
+        outcomes = result.parseoutcomes()
+        ran = outcomes.get("passed", 0) + outcomes.get("skipped", 0)
+        assert result.ret == 0 and ran > 0, result.stdout.str()
+        return
+    chain = block.chain()
+    replies = [
+        reply
+        for part in chain
+        if "fake-replies" in part.markers
+        for reply in json.loads(part.markers["fake-replies"])
+    ]
+    namespace: dict[str, object] = {"__name__": "__docs__"}
+    with override_llm(FakeProvider(replies) if replies else None):
+        for part in chain:
+            # A traceback shows the block's code under the name "README.md:<fence line>".
+            lines = part.code.splitlines(keepends=True)
+            linecache.cache[part.name] = (len(part.code), None, lines, part.name)
+            exec(compile(part.code, part.name, "exec"), namespace)
