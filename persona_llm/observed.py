@@ -1,0 +1,386 @@
+"""`ObservedAdapter`: a provider adapter wrapper that measures, prices and reports every call.
+
+Wrapped around any `ProviderAdapter`, it keeps the adapter's interface and, for each chat,
+stream and embeddings call (blocking and asyncio):
+
+1. checks the usage budgets (`UsageTracker.check_budget`) before anything is sent;
+2. calls the request hooks and logs a DEBUG request summary;
+3. times the call inside an OpenTelemetry span (when available);
+4. prices the usage (`PriceTable`), puts the cost on the response when `ChatResponse` has a
+   ``cost_usd`` field, records a `UsageRecord` in the tracker, calls the response or error
+   hooks and logs the outcome.
+
+Streams are recorded when they end, from the last usage a chunk carried; a stream the caller
+abandons (``break``, ``close()``) records what it saw, and closes the inner stream. An
+abandoned asyncio stream is recorded when it is closed: use ``contextlib.aclosing`` or call
+``aclose()``; otherwise that happens when the event loop finalizes it. A stream that is
+never iterated at all is never recorded (its request hook has run, its span is not ended).
+
+Embeddings: adapters return only vectors, so token counts (and cost) are recorded only when
+the wrapped adapter offers ``embeddings_with_usage``/``aembeddings_with_usage`` returning
+``(vectors, Usage | None)``; otherwise an embeddings call records its count and latency.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any
+
+from persona_llm.errors import LLMError, redact
+from persona_llm.observability import (
+    CallInfo,
+    ErrorEvent,
+    Hooks,
+    ResponseEvent,
+    Tracing,
+    request_summary,
+    response_summary,
+)
+from persona_llm.pricing import PriceTable, default_prices
+from persona_llm.providers.base import ProviderAdapter
+from persona_llm.types import Capabilities, ChatChunk, ChatRequest, ChatResponse, Usage
+from persona_llm.usage import UsageRecord, UsageTracker, current_task
+
+__all__ = ["ObservedAdapter"]
+
+logger = logging.getLogger(__name__)
+
+Vectors = list[list[float]]
+
+
+class _StreamSeen:
+    """What a stream has shown so far: the last usage and finish reason, the chunk count."""
+
+    def __init__(self) -> None:
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+        self.chunks = 0
+
+    def add(self, chunk: ChatChunk) -> None:
+        self.chunks += 1
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        if chunk.finish_reason is not None:
+            self.finish_reason = chunk.finish_reason
+
+
+class ObservedAdapter(ProviderAdapter):
+    """Wraps `inner` with usage tracking, pricing, hooks, logging and tracing.
+
+    Args:
+        inner: the adapter that makes the calls.
+        tracker: where usage is recorded (a new one when None).
+        hooks: request/response/error hooks (none when None).
+        prices: the price table (the packaged one when None).
+        log_content: include message and reply texts in DEBUG lines (keys still removed).
+        tracing: OpenTelemetry spans (used when importable, when None).
+        error_log_level: level of the line logged when a call fails; ERROR by default, for
+            the wrapper outermost; DEBUG when a retry/fallback layer above it reports.
+        clock: seconds as a float, for latency (`time.perf_counter`).
+    """
+
+    def __init__(
+        self,
+        inner: ProviderAdapter,
+        tracker: UsageTracker | None = None,
+        hooks: Hooks | None = None,
+        prices: PriceTable | None = None,
+        *,
+        log_content: bool = False,
+        tracing: Tracing | None = None,
+        error_log_level: int = logging.ERROR,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.tracker = tracker if tracker is not None else UsageTracker()
+        self.hooks = hooks if hooks is not None else Hooks()
+        self.prices = prices if prices is not None else default_prices()
+        self.log_content = log_content
+        self.tracing = tracing if tracing is not None else Tracing()
+        self.error_log_level = error_log_level
+        self._clock = clock
+
+    @property
+    def capabilities(self) -> Capabilities:  # type: ignore[override]  # a ClassVar on adapters
+        """The wrapped adapter's capabilities."""
+        return self.inner.capabilities
+
+    def __getattr__(self, name: str) -> Any:
+        # Anything else (a fake's `calls`, `enqueue`, ...) is the inner adapter's.
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def __repr__(self) -> str:
+        return f"ObservedAdapter({self.inner!r})"
+
+    # -- chat ---------------------------------------------------------------------------
+
+    def chat(self, model: str, request: ChatRequest) -> ChatResponse:
+        """`inner.chat`, observed."""
+        call, span, started = self._begin("chat", model, request=request)
+        try:
+            with self.tracing.current(span):
+                response = self.inner.chat(model, request)
+        except BaseException as exc:
+            self._failed(call, span, started, exc)
+            raise
+        return self._answered(call, span, started, response)
+
+    async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
+        """`inner.achat`, observed."""
+        call, span, started = self._begin("chat", model, request=request)
+        try:
+            with self.tracing.current(span):
+                response = await self.inner.achat(model, request)
+        except BaseException as exc:
+            self._failed(call, span, started, exc)
+            raise
+        return self._answered(call, span, started, response)
+
+    def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
+        """`inner.stream`, observed; recorded when the stream ends or is abandoned."""
+        call, span, started = self._begin("stream", model, request=request)
+        try:
+            chunks = self.inner.stream(model, request)
+        except BaseException as exc:
+            self._failed(call, span, started, exc)
+            raise
+        return self._observe_stream(call, span, started, chunks)
+
+    def astream(self, model: str, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        """`inner.astream`, observed; recorded when the stream ends or is closed."""
+        call, span, started = self._begin("stream", model, request=request)
+        try:
+            chunks = self.inner.astream(model, request)
+        except BaseException as exc:
+            self._failed(call, span, started, exc)
+            raise
+        return self._observe_astream(call, span, started, chunks)
+
+    def _observe_stream(
+        self, call: CallInfo, span: Any, started: float, chunks: Iterator[ChatChunk]
+    ) -> Iterator[ChatChunk]:
+        seen = _StreamSeen()
+        try:
+            for chunk in chunks:
+                seen.add(chunk)
+                yield chunk
+        except GeneratorExit:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+            self._stream_ended(call, span, started, seen, abandoned=True)
+            raise
+        except BaseException as exc:
+            self._failed(call, span, started, exc)
+            raise
+        self._stream_ended(call, span, started, seen, abandoned=False)
+
+    async def _observe_astream(
+        self, call: CallInfo, span: Any, started: float, chunks: AsyncIterator[ChatChunk]
+    ) -> AsyncIterator[ChatChunk]:
+        seen = _StreamSeen()
+        try:
+            async for chunk in chunks:
+                seen.add(chunk)
+                yield chunk
+        except GeneratorExit:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            self._stream_ended(call, span, started, seen, abandoned=True)
+            raise
+        except BaseException as exc:
+            self._failed(call, span, started, exc)
+            raise
+        self._stream_ended(call, span, started, seen, abandoned=False)
+
+    # -- embeddings ---------------------------------------------------------------------
+
+    def embeddings(self, model: str, texts: Sequence[str], options: dict[str, Any]) -> Vectors:
+        """`inner.embeddings`, observed (tokens when the inner adapter reports them)."""
+        call, span, started = self._begin("embeddings", model, texts=len(texts))
+        try:
+            with self.tracing.current(span):
+                with_usage = getattr(self.inner, "embeddings_with_usage", None)
+                if with_usage is not None:
+                    vectors, usage = with_usage(model, texts, options)
+                else:
+                    vectors, usage = self.inner.embeddings(model, texts, options), None
+        except BaseException as exc:
+            self._failed(call, span, started, exc)
+            raise
+        self._embedded(call, span, started, len(vectors), usage)
+        return list(vectors)
+
+    async def aembeddings(
+        self, model: str, texts: Sequence[str], options: dict[str, Any]
+    ) -> Vectors:
+        """`inner.aembeddings`, observed."""
+        call, span, started = self._begin("embeddings", model, texts=len(texts))
+        try:
+            with self.tracing.current(span):
+                with_usage = getattr(self.inner, "aembeddings_with_usage", None)
+                if with_usage is not None:
+                    vectors, usage = await with_usage(model, texts, options)
+                else:
+                    vectors, usage = await self.inner.aembeddings(model, texts, options), None
+        except BaseException as exc:
+            self._failed(call, span, started, exc)
+            raise
+        self._embedded(call, span, started, len(vectors), usage)
+        return list(vectors)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the inner adapter."""
+        self.inner.close()
+
+    async def aclose(self) -> None:
+        """Close the inner adapter's asyncio client for the running loop."""
+        await self.inner.aclose()
+
+    # -- the steps of one call ----------------------------------------------------------
+
+    def _begin(self, operation: str, model: str, **fields: Any) -> tuple[CallInfo, Any, float]:
+        priced = self.prices.lookup(self.name, model) is not None
+        try:
+            self.tracker.check_budget(self.name, model, priced=priced)
+        except Exception as exc:
+            logger.warning("%s %s/%s refused: %s", operation, self.name, model, exc)
+            raise
+        call = CallInfo.start(self.name, model, operation, task=current_task(), **fields)
+        self.hooks.emit("request", call)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s request %s: %s [call %d]",
+                operation,
+                call.where(),
+                request_summary(call, log_content=self.log_content),
+                call.call_id,
+                extra=_extra(call),
+            )
+        span = self.tracing.start(call)
+        return call, span, self._clock()
+
+    def _answered(
+        self, call: CallInfo, span: Any, started: float, response: ChatResponse
+    ) -> ChatResponse:
+        latency = self._clock() - started
+        provider = response.provider or call.provider
+        cost = self.prices.cost(provider, [response.model, call.model], response.usage, None)
+        if "cost_usd" in type(response).model_fields:
+            response = response.model_copy(update={"cost_usd": cost})
+        event = ResponseEvent(
+            call,
+            latency,
+            usage=response.usage,
+            cost_usd=cost,
+            finish_reason=response.finish_reason,
+            response=response,
+            response_model=response.model,
+        )
+        self._succeeded(event, span, provider)
+        return response
+
+    def _stream_ended(
+        self, call: CallInfo, span: Any, started: float, seen: _StreamSeen, *, abandoned: bool
+    ) -> None:
+        latency = self._clock() - started
+        cost = self.prices.cost(call.provider, [call.model], seen.usage, None)
+        event = ResponseEvent(
+            call,
+            latency,
+            usage=seen.usage,
+            cost_usd=cost,
+            finish_reason=seen.finish_reason,
+            abandoned=abandoned,
+        )
+        self._succeeded(event, span, call.provider)
+
+    def _embedded(
+        self, call: CallInfo, span: Any, started: float, count: int, usage: Usage | None
+    ) -> None:
+        latency = self._clock() - started
+        cost = self.prices.cost(call.provider, [call.model], usage, None)
+        event = ResponseEvent(call, latency, usage=usage, cost_usd=cost, vectors=count)
+        self._succeeded(event, span, call.provider)
+
+    def _succeeded(self, event: ResponseEvent, span: Any, provider: str) -> None:
+        call = event.call
+        # A fallback inside `inner` may have answered from another provider: report its model.
+        model = call.model if provider == call.provider else (event.response_model or call.model)
+        self.tracker.record(
+            UsageRecord(
+                provider=provider,
+                model=model,
+                operation=call.operation,
+                latency_s=event.latency_s,
+                usage=event.usage,
+                cost_usd=event.cost_usd,
+                task=call.task,
+                response_model=event.response_model,
+            )
+        )
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s response %s in %.3fs: %s [call %d]",
+                call.operation,
+                call.where(),
+                event.latency_s,
+                response_summary(event, log_content=self.log_content),
+                call.call_id,
+                extra=_extra(call, event.latency_s),
+            )
+        self.tracing.finish(span, event)
+        self.hooks.emit("response", event)
+
+    def _failed(self, call: CallInfo, span: Any, started: float, error: BaseException) -> None:
+        latency = self._clock() - started
+        self.tracker.record(
+            UsageRecord(
+                provider=call.provider,
+                model=call.model,
+                operation=call.operation,
+                latency_s=latency,
+                error=type(error).__name__,
+                task=call.task,
+            )
+        )
+        # Cancellation and interrupts are the caller's doing, not a provider failure.
+        level = self.error_log_level if isinstance(error, Exception) else logging.DEBUG
+        logger.log(
+            level,
+            "%s failed %s after %.3fs: %s: %s [call %d]",
+            call.operation,
+            call.where(),
+            latency,
+            type(error).__name__,
+            _describe(error),
+            call.call_id,
+            extra=_extra(call, latency),
+        )
+        self.tracing.fail(span, error)
+        self.hooks.emit("error", ErrorEvent(call, error, latency))
+
+
+def _extra(call: CallInfo, latency: float | None = None) -> dict[str, Any]:
+    extra: dict[str, Any] = {
+        "llm_provider": call.provider,
+        "llm_model": call.model,
+        "llm_operation": call.operation,
+        "llm_call_id": call.call_id,
+    }
+    if latency is not None:
+        extra["llm_latency_s"] = latency
+    return extra
+
+
+def _describe(error: BaseException) -> str:
+    # LLMError messages are already redacted; anything else is scrubbed here.
+    return str(error) if isinstance(error, LLMError) else redact(str(error))
