@@ -3,6 +3,11 @@
 `ChatClient`/`AsyncChatClient` and `EmbeddingClient`/`AsyncEmbeddingClient` mirror each other
 method for method over a shared base that does no I/O: it validates the messages and options,
 then hands a `ChatRequest` to the provider adapter.
+
+Tools (``tools=[...]``, ``tool_choice=...``) are normalized by `persona_llm.tools` before the
+call; a provider without tool calling raises `InvalidRequestError` before sending. In JSON mode
+with tools, a reply that calls tools is returned as it is (``parsed`` stays None): the tools
+must run before there is an answer to parse.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pydantic import BaseModel
 from persona_llm import structured
 from persona_llm.errors import InvalidRequestError
 from persona_llm.providers.base import ProviderAdapter
+from persona_llm.tools import ToolChoiceLike, ToolLike, to_tool_choice, to_tools
 from persona_llm.types import (
     Capabilities,
     ChatChunk,
@@ -68,6 +74,8 @@ class _ClientBase:
         response_format: Mapping[str, Any] | None,
         stop: str | Sequence[str] | None,
         options: dict[str, Any],
+        tools: Iterable[ToolLike] | None = None,
+        tool_choice: ToolChoiceLike | None = None,
     ) -> ChatRequest:
         if max_tokens is not None and max_tokens < 1:
             raise self._invalid(f"max_tokens must be a positive integer, got {max_tokens!r}")
@@ -81,12 +89,24 @@ class _ClientBase:
             if kind != "text" and not self.capabilities.json_mode:
                 raise self._invalid(f"the {self.provider} provider has no JSON mode")
         stops = (stop,) if isinstance(stop, str) else (tuple(stop) if stop is not None else None)
+        try:
+            tool_list = to_tools(tools)
+            choice = to_tool_choice(tool_choice, tool_list)
+        except InvalidRequestError as exc:
+            raise self._invalid(exc.message) from None
+        if tool_list and not self.capabilities.tools:
+            raise self._invalid(
+                f"the {self.provider} provider does not support tool calling; "
+                "check client.capabilities.tools, or configure another provider"
+            )
         return ChatRequest(
             messages=to_messages(messages),
             temperature=temperature,
             max_tokens=max_tokens,
             response_format=response_format,
             stop=stops,
+            tools=tool_list,
+            tool_choice=choice,
             options=options,
         )
 
@@ -99,6 +119,8 @@ class _ClientBase:
         stop: str | Sequence[str] | None,
         response_model: type[BaseModel] | None,
         options: dict[str, Any],
+        tools: Iterable[ToolLike] | None,
+        tool_choice: ToolChoiceLike | None,
     ) -> tuple[ChatRequest, structured.OutputSpec | None]:
         """The request for `chat`, and what its reply must parse into (None: plain text)."""
         output = structured.output_spec(response_format, response_model)
@@ -109,11 +131,28 @@ class _ClientBase:
             output.response_format if output else response_format,
             stop,
             options,
+            tools,
+            tool_choice,
         )
         return request, output
 
+    @staticmethod
+    def _stop_for_tool_calls(request: ChatRequest, response: ChatResponse) -> ChatResponse:
+        """In JSON mode with tools, a reply calling tools ends the parse loop unparsed."""
+        if request.tools and response.tool_calls:
+            raise _ToolCallReply(response)
+        return response
+
     def _invalid(self, message: str) -> InvalidRequestError:
         return InvalidRequestError(message, provider=self.provider, model=self.model)
+
+
+class _ToolCallReply(Exception):
+    """Carries a tool-call reply out of the JSON parse-and-re-ask loop (never escapes)."""
+
+    def __init__(self, response: ChatResponse) -> None:
+        super().__init__("tool-call reply")
+        self.response = response
 
 
 class ChatClient(_ClientBase):
@@ -129,6 +168,8 @@ class ChatClient(_ClientBase):
         stop: str | Sequence[str] | None = None,
         response_model: type[BaseModel] | None = None,
         max_reasks: int = 1,
+        tools: Iterable[ToolLike] | None = None,
+        tool_choice: ToolChoiceLike | None = None,
         **provider_options: Any,
     ) -> ChatResponse:
         """Send the conversation and return the reply.
@@ -140,6 +181,10 @@ class ChatClient(_ClientBase):
         pydantic ``response_model``) the reply is parsed into `ChatResponse.parsed` (a dict or
         list, or a `response_model` instance); an unusable reply is re-asked up to
         `max_reasks` times, then raises `ResponseParseError`. See `persona_llm.structured`.
+
+        `tools` (functions, pydantic models, schema dicts or `Tool`s, see `persona_llm.tools`)
+        are offered to the model; its calls come back in `ChatResponse.tool_calls`.
+        `tool_choice` is ``"auto"``, ``"none"``, ``"required"`` or a tool (name).
         """
         request, output = self._json_request(
             messages,
@@ -149,16 +194,24 @@ class ChatClient(_ClientBase):
             stop,
             response_model,
             provider_options,
+            tools,
+            tool_choice,
         )
         if output is None:
             return self.adapter.chat(self.model, request)
 
         def send(conversation: tuple[ChatMessage, ...]) -> ChatResponse:
-            return self.adapter.chat(
+            response = self.adapter.chat(
                 self.model, request.model_copy(update={"messages": conversation})
             )
+            return self._stop_for_tool_calls(request, response)
 
-        return structured.complete(send, request.messages, output.validate, max_reasks=max_reasks)
+        try:
+            return structured.complete(
+                send, request.messages, output.validate, max_reasks=max_reasks
+            )
+        except _ToolCallReply as reply:
+            return reply.response
 
     def stream(
         self,
@@ -168,11 +221,22 @@ class ChatClient(_ClientBase):
         max_tokens: int | None = None,
         response_format: Mapping[str, Any] | None = None,
         stop: str | Sequence[str] | None = None,
+        tools: Iterable[ToolLike] | None = None,
+        tool_choice: ToolChoiceLike | None = None,
         **provider_options: Any,
     ) -> Iterator[ChatChunk]:
-        """Stream the reply; the last chunk carries `finish_reason` and `usage`."""
+        """Stream the reply; the last chunk carries `finish_reason`, `usage` and the
+        assembled `tool_calls`. `persona_llm.streaming.collect_stream` makes a
+        `ChatResponse` of the chunks."""
         request = self._request(
-            messages, temperature, max_tokens, response_format, stop, provider_options
+            messages,
+            temperature,
+            max_tokens,
+            response_format,
+            stop,
+            provider_options,
+            tools,
+            tool_choice,
         )
         return self.adapter.stream(self.model, request)
 
@@ -190,6 +254,8 @@ class AsyncChatClient(_ClientBase):
         stop: str | Sequence[str] | None = None,
         response_model: type[BaseModel] | None = None,
         max_reasks: int = 1,
+        tools: Iterable[ToolLike] | None = None,
+        tool_choice: ToolChoiceLike | None = None,
         **provider_options: Any,
     ) -> ChatResponse:
         """Asyncio twin of `ChatClient.chat`."""
@@ -201,18 +267,24 @@ class AsyncChatClient(_ClientBase):
             stop,
             response_model,
             provider_options,
+            tools,
+            tool_choice,
         )
         if output is None:
             return await self.adapter.achat(self.model, request)
 
         async def send(conversation: tuple[ChatMessage, ...]) -> ChatResponse:
-            return await self.adapter.achat(
+            response = await self.adapter.achat(
                 self.model, request.model_copy(update={"messages": conversation})
             )
+            return self._stop_for_tool_calls(request, response)
 
-        return await structured.acomplete(
-            send, request.messages, output.validate, max_reasks=max_reasks
-        )
+        try:
+            return await structured.acomplete(
+                send, request.messages, output.validate, max_reasks=max_reasks
+            )
+        except _ToolCallReply as reply:
+            return reply.response
 
     def stream(
         self,
@@ -222,11 +294,20 @@ class AsyncChatClient(_ClientBase):
         max_tokens: int | None = None,
         response_format: Mapping[str, Any] | None = None,
         stop: str | Sequence[str] | None = None,
+        tools: Iterable[ToolLike] | None = None,
+        tool_choice: ToolChoiceLike | None = None,
         **provider_options: Any,
     ) -> AsyncIterator[ChatChunk]:
         """Asyncio twin of `ChatClient.stream`: use with ``async for``."""
         request = self._request(
-            messages, temperature, max_tokens, response_format, stop, provider_options
+            messages,
+            temperature,
+            max_tokens,
+            response_format,
+            stop,
+            provider_options,
+            tools,
+            tool_choice,
         )
         return self.adapter.astream(self.model, request)
 

@@ -2,17 +2,43 @@
 
 Whatever the provider, a chat call returns a `ChatResponse`, a stream yields `ChatChunk`s, and
 token counts come as a `Usage`. Messages go in as `ChatMessage` or as a plain
-``{"role": ..., "content": ...}`` dict.
+``{"role": ..., "content": ...}`` dict. A `Tool` describes a function the model may call
+(build one with `persona_llm.tools.tool`); the calls come back as `ToolCall`s.
+
+Tool calling in a conversation:
+
+* an ``assistant`` message carries the reply's `tool_calls` (its content may then be ``""``);
+  `ChatResponse.to_message()` builds it from a reply;
+* each result goes back as a ``tool`` message with the `tool_call_id` of the call it answers
+  (and optionally the tool `name`; Gemini needs the name and otherwise takes it from the
+  matching assistant tool call).
+
+`ToolCall.provider_data` holds what a provider needs to see again on the next turn (Gemini's
+``thoughtSignature``, Anthropic's thinking blocks), keyed by provider name. It is opaque,
+left out of ``repr()`` and of equality, but kept by ``model_dump()`` so that a stored
+conversation round-trips.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 __all__ = [
+    "TOOL_CHOICE_MODES",
     "Capabilities",
     "ChatChunk",
     "ChatMessage",
@@ -21,38 +47,163 @@ __all__ = [
     "FinishReason",
     "MessageInput",
     "Role",
+    "Tool",
     "ToolCall",
+    "ToolChoice",
     "Usage",
     "lookup_finish_reason",
     "to_messages",
 ]
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "other"]
 """Normalized finish reasons; `other` stands for a reason no row of the table maps."""
 
+ToolChoice = str
+"""A normalized tool choice: ``"auto"``, ``"none"``, ``"required"`` or the name of one tool."""
 
-class ChatMessage(BaseModel):
-    """One message of a conversation."""
+TOOL_CHOICE_MODES = ("auto", "none", "required")
+"""The tool choices that are not a tool's name."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    role: Role
-    content: str
-
-
-MessageInput = ChatMessage | Mapping[str, Any]
+_TOOL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 
 
 class ToolCall(BaseModel):
-    """A function call the model asked for, with its arguments parsed."""
+    """A function call the model asked for, with its arguments parsed.
+
+    An OpenAI wire-format call (``{"id", "type": "function", "function": {"name",
+    "arguments": "<json>"}}``) is accepted too, so that assistant messages copied from
+    OpenAI code validate.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     id: str
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
+    provider_data: dict[str, Any] = Field(default_factory=dict, repr=False)
+    """Opaque data a provider needs back on the next turn, keyed by provider name."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_openai_shape(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and isinstance(data.get("function"), Mapping):
+            function = data["function"]
+            arguments = function.get("arguments") or {}
+            if isinstance(arguments, str):
+                arguments = json.loads(arguments) if arguments.strip() else {}
+            return {"id": data.get("id"), "name": function.get("name"), "arguments": arguments}
+        return data
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ToolCall):
+            return NotImplemented
+        return (self.id, self.name, self.arguments) == (other.id, other.name, other.arguments)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Tool(BaseModel):
+    """A function the model may call: its name, description and JSON-schema parameters.
+
+    Build one from a Python function, a pydantic model or a schema dict with
+    `persona_llm.tools.tool`. `function` is the Python callable `run_tools` executes (None for
+    tools declared by schema only); it is left out of ``repr()`` and ``model_dump()``.
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    strict: bool | None = None
+    """OpenAI's strict function calling (``None``: not sent); other providers ignore it."""
+    function: Callable[..., Any] | None = Field(default=None, repr=False, exclude=True)
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, name: str) -> str:
+        if not _TOOL_NAME.fullmatch(name):
+            raise ValueError(
+                f"tool name {name!r} is not valid: use 1-64 letters, digits, '_' or '-', "
+                "starting with a letter or '_' (what every provider accepts)"
+            )
+        if name in TOOL_CHOICE_MODES:
+            raise ValueError(f"tool name {name!r} is reserved for tool_choice; rename the tool")
+        return name
+
+    @field_validator("parameters")
+    @classmethod
+    def _check_parameters(cls, parameters: dict[str, Any]) -> dict[str, Any]:
+        if parameters.get("type", "object") != "object":
+            raise ValueError(
+                "tool parameters must be a JSON schema of type 'object' (the named arguments)"
+            )
+        return parameters
+
+
+class ChatMessage(BaseModel):
+    """One message of a conversation.
+
+    ``system``, ``user`` and ``assistant`` messages carry `content`. An ``assistant``
+    message may carry the `tool_calls` of a reply (its content may then be ``""`` or left
+    out). A ``tool`` message is the result of one call: `content` is the result text and
+    `tool_call_id` the id of the `ToolCall` it answers; `name` (the tool's name) is optional.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role: Role
+    content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _content_of_tool_call_turns(cls, data: Any) -> Any:
+        # An assistant turn that only calls tools has no text (OpenAI sends content: null).
+        if (
+            isinstance(data, Mapping)
+            and data.get("role") == "assistant"
+            and data.get("tool_calls")
+            and data.get("content") is None
+        ):
+            data = {**data, "content": ""}
+        return data
+
+    @model_serializer(mode="wrap")
+    def _dump_set_tool_fields(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A plain message dumps as {"role", "content"}, as it did before tool calling.
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in ("tool_calls", "tool_call_id", "name"):
+                if key in data and not data[key]:
+                    del data[key]
+        return data
+
+    def __repr_args__(self) -> Any:
+        # Plain messages print as before: role and content only.
+        for name, value in super().__repr_args__():
+            if name in ("role", "content") or value:
+                yield name, value
+
+    @model_validator(mode="after")
+    def _check_tool_fields(self) -> ChatMessage:
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError(
+                "a tool message needs tool_call_id, the id of the tool call it answers: "
+                "{'role': 'tool', 'tool_call_id': call.id, 'content': result}"
+            )
+        if self.role != "tool" and (self.tool_call_id is not None or self.name is not None):
+            raise ValueError("tool_call_id and name belong on role 'tool' messages only")
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("tool_calls belong on role 'assistant' messages only")
+        return self
+
+
+MessageInput = ChatMessage | Mapping[str, Any]
 
 
 class Usage(BaseModel):
@@ -112,19 +263,43 @@ class ChatResponse(BaseModel):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ChatResponse):
             return NotImplemented
-        return self.model_dump() == other.model_dump()
+        return self._compared() == other._compared()
 
     __hash__ = None  # type: ignore[assignment]
 
+    def _compared(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"tool_calls": {"__all__": {"provider_data"}}})
+
+    def to_message(self) -> ChatMessage:
+        """The reply as the ``assistant`` message to append to the conversation.
+
+        It keeps the tool calls (with their `ToolCall.provider_data`), so the next request
+        can answer them with ``tool`` messages.
+        """
+        return ChatMessage(
+            role="assistant", content=self.content, tool_calls=tuple(self.tool_calls)
+        )
+
 
 class ChatChunk(BaseModel):
-    """One piece of a streamed reply; the last one carries `finish_reason` and `usage`."""
+    """One piece of a streamed reply.
+
+    `delta` is the next piece of text, `refusal` the next piece of a refusal (OpenAI streams
+    refusals apart from the text). The last chunk carries `finish_reason`, `usage`, the
+    assembled `tool_calls`, and the `model` and `provider` that answered;
+    `persona_llm.streaming.collect_stream` turns the chunks into the `ChatResponse` that
+    ``chat()`` would have returned.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     delta: str = ""
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
+    refusal: str = ""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    model: str | None = None
+    provider: str | None = None
 
 
 class ChatRequest(BaseModel):
@@ -137,6 +312,8 @@ class ChatRequest(BaseModel):
     max_tokens: int | None = None
     response_format: Mapping[str, Any] | None = None
     stop: tuple[str, ...] | None = None
+    tools: tuple[Tool, ...] = ()
+    tool_choice: ToolChoice | None = None
     options: Mapping[str, Any] = Field(default_factory=dict)
 
     @property
@@ -160,7 +337,8 @@ def to_messages(messages: Iterable[MessageInput]) -> tuple[ChatMessage, ...]:
     """Validate messages given as `ChatMessage`s or dicts.
 
     Raises:
-        InvalidRequestError: the list is empty, or a message has an unknown role or no content.
+        InvalidRequestError: the list is empty, or a message is malformed (unknown role, no
+            content, a tool message without tool_call_id...); the message says the fix.
     """
     from persona_llm.errors import InvalidRequestError
 
@@ -178,12 +356,15 @@ def to_messages(messages: Iterable[MessageInput]) -> tuple[ChatMessage, ...]:
             result.append(ChatMessage.model_validate(message))
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'message'}: {err['msg']}"
+                f"{'.'.join(str(p) for p in err['loc']) or 'message'}: "
+                + err["msg"].removeprefix("Value error, ")
                 for err in exc.errors()
             )
             raise InvalidRequestError(
                 f"messages[{index}] is not a valid chat message ({problems}); expected "
-                "{'role': 'system' | 'user' | 'assistant', 'content': str}"
+                "{'role': 'system' | 'user' | 'assistant', 'content': str}, an assistant "
+                "message with 'tool_calls', or {'role': 'tool', 'tool_call_id': str, "
+                "'content': str}"
             ) from None
     if not result:
         raise InvalidRequestError(

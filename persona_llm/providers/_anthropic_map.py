@@ -15,7 +15,10 @@ Requests (`to_anthropic_params`):
   ``assistant`` message is Anthropic's prefill: the reply continues it.
 * ``max_tokens`` is required by the API: the caller's value, else `default_max_tokens`.
 * ``temperature`` only when set, ``stop`` → ``stop_sequences``; ``request.options`` are
-  applied last, unchanged (they win), except ``tools``, which are combined with the JSON tool.
+  applied last, unchanged (they win), except ``tools``, which are added after the request's
+  tools (and before the JSON tool).
+* Tools, tool calls and tool results: see `_anthropic_tools` (``tool_use`` blocks in the
+  assistant turn, ``tool_result`` blocks in one user turn, thinking blocks sent back).
 
 JSON mode (``json_object`` and ``json_schema``) uses a forced tool: ``tools=[{"name":
 "json_output", "input_schema": <schema or {"type": "object"}>}]`` with ``tool_choice={"type":
@@ -26,10 +29,14 @@ the ``tool_use`` stop counts as ``stop``. It works on every Claude model, and fo
 properties and are limited to newer models. Native output is used instead when the
 caller turned ``thinking`` on (the API rejects a forced tool with thinking) or passed
 ``output_config.format`` itself; ``json_object`` with thinking is refused before sending.
+With the request's own tools as well, the model must answer through a tool (``tool_choice``
+``any``): one of the caller's, or ``json_output`` with the final answer (see
+`_anthropic_tools.json_tool_choice`).
 
 Replies (`from_anthropic_message`): ``content`` joins every ``text`` block (no separator:
 they are consecutive text), ``thinking``/``redacted_thinking`` are left out; ``tool_use``
-blocks become `ToolCall`s. ``prompt_tokens`` = ``input_tokens`` +
+blocks become `ToolCall`s (the reply's thinking blocks kept on the first one, to be sent
+back). ``prompt_tokens`` = ``input_tokens`` +
 ``cache_creation_input_tokens`` + ``cache_read_input_tokens`` (Anthropic counts cached
 input separately; all three were input), ``cached_tokens`` = ``cache_read_input_tokens``,
 ``reasoning_tokens`` = ``output_tokens_details.thinking_tokens`` when reported.
@@ -42,8 +49,16 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from persona_llm.errors import InvalidRequestError
+from persona_llm.providers._anthropic_tools import (
+    json_tool_choice,
+    merge_content,
+    message_turn,
+    thinking_block,
+    to_anthropic_tool_choice,
+    to_anthropic_tools,
+    with_thinking,
+)
 from persona_llm.types import (
-    ChatChunk,
     ChatMessage,
     ChatRequest,
     ChatResponse,
@@ -59,7 +74,6 @@ __all__ = [
     "FALLBACK_MAX_TOKENS",
     "JSON_TOOL_NAME",
     "PROVIDER",
-    "StreamState",
     "default_max_tokens",
     "from_anthropic_message",
     "refusal_message",
@@ -147,10 +161,12 @@ def to_anthropic_messages(
     for message in messages:
         if message.role == "system":
             system.append(message.content)
-        elif turns and turns[-1]["role"] == message.role:
-            turns[-1]["content"] += "\n\n" + message.content
+            continue
+        role, content = message_turn(message)
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"] = merge_content(turns[-1]["content"], content)
         else:
-            turns.append({"role": message.role, "content": message.content})
+            turns.append({"role": role, "content": content})
     return ("\n\n".join(system) if system else None), turns
 
 
@@ -179,7 +195,7 @@ def _json_schema(response_format: Mapping[str, Any], model: str) -> dict[str, An
 
 
 def _json_mode_params(
-    response_format: Mapping[str, Any], options: dict[str, Any], model: str
+    request: ChatRequest, response_format: Mapping[str, Any], options: dict[str, Any], model: str
 ) -> dict[str, Any]:
     """Fields that make the reply JSON; pops the options it merges (`tools`, `output_config`)."""
     schema = _json_schema(response_format, model)
@@ -196,15 +212,29 @@ def _json_mode_params(
         merged = dict(options.pop("output_config", None) or {})
         merged.setdefault("format", {"type": "json_schema", "schema": schema})
         return {"output_config": merged}
+    if any(tool.name == JSON_TOOL_NAME for tool in request.tools):
+        raise InvalidRequestError(
+            f"the tool name {JSON_TOOL_NAME!r} is taken by Anthropic JSON mode; rename the tool",
+            provider=PROVIDER,
+            model=model,
+        )
     tool = {
         "name": JSON_TOOL_NAME,
         "description": "Give the answer as JSON: the input of this tool is the answer.",
         "input_schema": schema or {"type": "object"},
     }
+    forced = {"type": "tool", "name": JSON_TOOL_NAME}
     return {
-        "tools": [*(options.pop("tools", None) or []), tool],
-        "tool_choice": {"type": "tool", "name": JSON_TOOL_NAME},
+        "tools": [*_tools(request, options), tool],
+        "tool_choice": json_tool_choice(request.tool_choice, JSON_TOOL_NAME)
+        if request.tools
+        else forced,
     }
+
+
+def _tools(request: ChatRequest, options: dict[str, Any]) -> list[Any]:
+    """The request's tools, then those given as an option (popped: they are merged here)."""
+    return [*to_anthropic_tools(request.tools), *(options.pop("tools", None) or [])]
 
 
 def to_anthropic_params(model: str, request: ChatRequest) -> dict[str, Any]:
@@ -233,7 +263,11 @@ def to_anthropic_params(model: str, request: ChatRequest) -> dict[str, Any]:
         params["stop_sequences"] = list(request.stop)
     options = dict(request.options)
     if request.json_mode and request.response_format is not None:
-        params.update(_json_mode_params(request.response_format, options, model))
+        params.update(_json_mode_params(request, request.response_format, options, model))
+    if "tools" not in params and (tools := _tools(request, options)):
+        params["tools"] = tools
+    if "tool_choice" not in params and request.tool_choice is not None:
+        params["tool_choice"] = to_anthropic_tool_choice(request.tool_choice)
     params.update(options)
     return params
 
@@ -305,10 +339,13 @@ def from_anthropic_message(message: Any, *, model: str, json_mode: bool = False)
         raise ValueError(f"not a Messages API reply: {str(message)[:120]!r}")
     texts: list[str] = []
     calls: list[ToolCall] = []
+    thinking: list[dict[str, Any]] = []
     json_input: Any = None
     for block in _blocks(message):
         kind = _get(block, "type")
-        if kind == "text":
+        if (kept := thinking_block(block)) is not None:
+            thinking.append(kept)
+        elif kind == "text":
             texts.append(_get(block, "text") or "")
         elif kind == "tool_use" and json_mode and _get(block, "name") == JSON_TOOL_NAME:
             json_input = _get(block, "input")
@@ -333,83 +370,6 @@ def from_anthropic_message(message: Any, *, model: str, json_mode: bool = False)
         refusal=refusal_message(_get(message, "stop_details"))
         if stop_reason == "refusal"
         else None,
-        tool_calls=calls,
+        tool_calls=with_thinking(calls, thinking),
         raw=message,
     )
-
-
-_USAGE_FIELDS = (
-    "input_tokens",
-    "cache_creation_input_tokens",
-    "cache_read_input_tokens",
-    "output_tokens",
-    "output_tokens_details",
-)
-
-
-class StreamState:
-    """Turns Messages stream events (SDK objects or dicts) into `ChatChunk`s, one stream each.
-
-    ``message_start`` carries the input counts, ``message_delta`` the stop reason and the
-    cumulative output count; the final chunk is made at ``message_stop``. In JSON mode the
-    ``json_output`` tool's ``input_json_delta`` fragments are the text.
-    """
-
-    def __init__(self, *, json_mode: bool = False) -> None:
-        self.json_mode = json_mode
-        self.stop_reason: str | None = None
-        self.finished = False
-        self._usage: dict[str, Any] = {}
-        self._blocks: dict[int, str] = {}
-
-    def feed(self, event: Any) -> ChatChunk | None:
-        """The chunk this event yields, if any (``None`` for bookkeeping events)."""
-        kind = _get(event, "type")
-        if kind == "message_start":
-            self._add_usage(_get(_get(event, "message"), "usage"))
-        elif kind == "content_block_start":
-            return self._start_block(_get(event, "index"), _get(event, "content_block"))
-        elif kind == "content_block_delta":
-            return self._delta(_get(event, "index"), _get(event, "delta"))
-        elif kind == "message_delta":
-            self.stop_reason = _get(_get(event, "delta"), "stop_reason") or self.stop_reason
-            self._add_usage(_get(event, "usage"))
-        elif kind == "message_stop":
-            self.finished = True
-            return self.final_chunk()
-        return None
-
-    def final_chunk(self) -> ChatChunk:
-        """The last chunk: finish reason and usage."""
-        finish = to_finish_reason(self.stop_reason)
-        if finish == "tool_calls" and "tool" not in self._blocks.values() and self.json_mode:
-            finish = "stop"
-        usage = to_usage(self._usage) if self._usage else None
-        return ChatChunk(finish_reason=finish, usage=usage)
-
-    def _start_block(self, index: Any, block: Any) -> ChatChunk | None:
-        kind = _get(block, "type")
-        if kind == "tool_use":
-            is_json = self.json_mode and _get(block, "name") == JSON_TOOL_NAME
-            kind = "json" if is_json else "tool"
-        self._blocks[index] = str(kind)
-        text = _get(block, "text") if kind == "text" else None
-        return ChatChunk(delta=text) if text else None
-
-    def _delta(self, index: Any, delta: Any) -> ChatChunk | None:
-        kind = _get(delta, "type")
-        if kind == "text_delta":
-            text = _get(delta, "text")
-        elif kind == "input_json_delta" and self._blocks.get(index) == "json":
-            text = _get(delta, "partial_json")
-        else:
-            return None  # thinking, signatures, caller tool arguments
-        return ChatChunk(delta=text) if text else None
-
-    def _add_usage(self, usage: Any) -> None:
-        if usage is None:
-            return
-        for name in _USAGE_FIELDS:
-            value = _get(usage, name)
-            if value is not None:
-                self._usage[name] = value

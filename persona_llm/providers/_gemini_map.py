@@ -20,6 +20,9 @@ Mapping rules (see DESIGN.md §2):
   ``seed``, ``thinking_config``, ``safety_settings``, ``tools``...); the named parameters
   win over an option of the same name. Automatic function calling is off unless an option
   turns it on: function calls come back as `ToolCall`s rather than being run by the SDK.
+* Tools, function calls (with their thought signatures) and function responses: see
+  `_gemini_tools`. The request's tools come first in ``tools``, then an option's
+  (``google_search`` and the like).
 """
 
 from __future__ import annotations
@@ -29,6 +32,13 @@ from typing import Any
 
 from persona_llm.errors import ContentFilterError, ProviderUnavailableError
 from persona_llm.providers._errors import looks_like_html
+from persona_llm.providers._gemini_tools import (
+    function_call_part,
+    function_response_part,
+    gemini_tool_calls,
+    to_gemini_tool_config,
+    to_gemini_tools,
+)
 from persona_llm.types import (
     ChatChunk,
     ChatMessage,
@@ -42,6 +52,8 @@ from persona_llm.types import (
 
 __all__ = [
     "EMBED_BATCH_LIMIT",
+    "PROVIDER",
+    "candidate_parts",
     "embedding_batches",
     "from_gemini_chunk",
     "from_gemini_embeddings",
@@ -90,17 +102,30 @@ def to_gemini_contents(
     systems = [m.content for m in messages if m.role == "system"]
     system = "\n\n".join(systems) if systems else None
     contents: list[dict[str, Any]] = []
+    calls: dict[str, ToolCall] = {}  # the latest call of each id, for the tool results
     for message in messages:
         if message.role == "system":
             continue
-        role = _ROLES[message.role]
+        calls.update((call.id, call) for call in message.tool_calls)
+        role, parts = _turn(message, calls)
         if contents and contents[-1]["role"] == role:
-            contents[-1]["parts"].append({"text": message.content})
+            contents[-1]["parts"].extend(parts)
         else:
-            contents.append({"role": role, "parts": [{"text": message.content}]})
+            contents.append({"role": role, "parts": parts})
     if not contents and system is not None:
         return [{"role": "user", "parts": [{"text": system}]}], None
     return contents, system
+
+
+def _turn(message: ChatMessage, calls: Mapping[str, ToolCall]) -> tuple[str, list[Any]]:
+    if message.role == "tool":
+        call = calls.get(message.tool_call_id or "")
+        return "user", [function_response_part(message, call)]
+    parts: list[dict[str, Any]] = []
+    if message.content or not message.tool_calls:
+        parts.append({"text": message.content})
+    parts += [function_call_part(call) for call in message.tool_calls]
+    return _ROLES[message.role], parts
 
 
 def _json_settings(response_format: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -128,6 +153,10 @@ def to_gemini_request(request: ChatRequest) -> tuple[list[dict[str, Any]], dict[
     }
     config.update({key: value for key, value in named.items() if value is not None})
     config.update(_json_settings(request.response_format))
+    if request.tools:
+        config["tools"] = [*to_gemini_tools(request.tools), *(config.get("tools") or [])]
+    if request.tool_choice is not None:
+        config["tool_config"] = to_gemini_tool_config(request.tool_choice)
     return contents, config
 
 
@@ -191,6 +220,12 @@ def _parts(candidate: Any) -> list[Any]:
     return list(getattr(content, "parts", None) or [])
 
 
+def candidate_parts(response: Any) -> list[Any]:
+    """The parts of a reply's first candidate (``[]`` when it has none)."""
+    candidates = getattr(response, "candidates", None) or []
+    return _parts(candidates[0] if candidates else None)
+
+
 def _text(parts: Sequence[Any]) -> str:
     """The reply text: every text part that is not a thought part, joined."""
     return "".join(
@@ -198,24 +233,6 @@ def _text(parts: Sequence[Any]) -> str:
         for part in parts
         if getattr(part, "text", None) and not getattr(part, "thought", None)
     )
-
-
-def gemini_tool_calls(parts: Sequence[Any]) -> list[ToolCall]:
-    """`ToolCall`s for the ``functionCall`` parts.
-
-    Gemini gives function calls no id (newer models sometimes do); a missing one is
-    synthesized as ``call_<index>_<name>``, stable for the same reply.
-    """
-    calls: list[ToolCall] = []
-    for part in parts:
-        function_call = getattr(part, "function_call", None)
-        if function_call is None:
-            continue
-        name = getattr(function_call, "name", None) or ""
-        call_id = getattr(function_call, "id", None) or f"call_{len(calls)}_{name}"
-        arguments = dict(getattr(function_call, "args", None) or {})
-        calls.append(ToolCall(id=call_id, name=name, arguments=arguments))
-    return calls
 
 
 def _raise_if_prompt_blocked(response: Any, model: str) -> None:

@@ -11,23 +11,37 @@ Parameters reasoning models do not accept (one policy, applied before the call):
   and every Azure API version understands.
 * a non-default `temperature` (anything but 1) raises `InvalidRequestError` naming the
   parameter and the fix, or, with ``unsupported_params="drop"``, is left out with a WARNING.
+
+Tools: each `Tool` is sent as ``{"type": "function", "function": {name, description,
+parameters[, strict]}}`` (tools in ``options["tools"]``, such as built-in tools, are sent after
+them); ``tool_choice`` ``auto``/``none``/``required`` as is, a tool name as ``{"type":
+"function", "function": {"name": ...}}``. Assistant messages carry ``tool_calls`` in the wire
+format (``content: null`` when there is no text) and ``tool`` messages become ``{"role":
+"tool", "tool_call_id", "content"}``. A reply with tool calls reports ``finish_reason=
+"tool_calls"`` even when the API says ``stop`` (it does when ``tool_choice`` names a function),
+so that the finish reason means the same on every provider.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal
 
-from persona_llm.errors import InvalidRequestError, ProviderUnavailableError, ResponseParseError
+from persona_llm.errors import InvalidRequestError, ProviderUnavailableError
+from persona_llm.providers._openai_tools import (
+    openai_tool_calls,
+    to_openai_tool_choice,
+    to_openai_tools,
+    tool_calls_finish,
+    wire_tool_call,
+)
 from persona_llm.types import (
     ChatMessage,
     ChatRequest,
     ChatResponse,
     FinishReason,
-    ToolCall,
     Usage,
     lookup_finish_reason,
 )
@@ -41,11 +55,16 @@ __all__ = [
     "from_openai_completion",
     "is_reasoning_model",
     "normalize_finish_reason",
+    "openai_tool_calls",
     "rejects_temperature",
     "to_openai_messages",
     "to_openai_params",
+    "to_openai_tool_choice",
+    "to_openai_tools",
+    "tool_calls_finish",
     "usage_from_openai",
     "vectors_from_openai",
+    "wire_tool_call",
 ]
 
 logger = logging.getLogger(__name__)
@@ -106,9 +125,26 @@ def rejects_temperature(model: str, options: Mapping[str, Any]) -> bool:
     return options.get("reasoning_effort") not in (None, "none")
 
 
-def to_openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+def to_openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     """Messages in order, system messages included (OpenAI keeps them in ``messages``)."""
-    return [{"role": m.role, "content": m.content} for m in messages]
+    result: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role == "tool":
+            result.append(
+                {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
+            )
+        elif message.tool_calls:
+            result.append(
+                {
+                    "role": "assistant",
+                    # What the API itself returns for a turn without text.
+                    "content": message.content or None,
+                    "tool_calls": [wire_tool_call(call) for call in message.tool_calls],
+                }
+            )
+        else:
+            result.append({"role": message.role, "content": message.content})
+    return result
 
 
 def _policy(
@@ -164,6 +200,11 @@ def to_openai_params(
     if request.response_format is not None:
         # Our response_format is the OpenAI wire format already (json_object / json_schema).
         params["response_format"] = dict(request.response_format)
+    if request.tools:
+        # Tools given as an option (built-in ones) are added, not replaced.
+        params["tools"] = [*to_openai_tools(request.tools), *(options.pop("tools", None) or [])]
+    if request.tool_choice is not None:
+        params["tool_choice"] = to_openai_tool_choice(request.tool_choice)
     return _merge_options(params, options, known_params)
 
 
@@ -219,47 +260,6 @@ def usage_from_openai(usage: Any) -> Usage | None:
     )
 
 
-def _arguments(text: str | None, name: str, provider: str, model: str) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ResponseParseError(
-            f"arguments of the tool call {name!r} are not valid JSON ({exc})",
-            provider=provider,
-            model=model,
-            raw_text=text,
-            errors=[str(exc)],
-        ) from None
-    if not isinstance(value, dict):
-        raise ResponseParseError(
-            f"arguments of the tool call {name!r} are not a JSON object",
-            provider=provider,
-            model=model,
-            raw_text=text,
-        )
-    return value
-
-
-def _tool_calls(message: Any, provider: str, model: str) -> list[ToolCall]:
-    calls: list[ToolCall] = []
-    for call in getattr(message, "tool_calls", None) or []:
-        if getattr(call, "type", "function") == "custom":
-            # Custom tools take free text, not JSON: keep it under "input".
-            custom = call.custom
-            calls.append(ToolCall(id=call.id, name=custom.name, arguments={"input": custom.input}))
-            continue
-        function = call.function
-        arguments = _arguments(function.arguments, function.name, provider, model)
-        calls.append(ToolCall(id=call.id, name=function.name, arguments=arguments))
-    legacy = getattr(message, "function_call", None)
-    if legacy is not None and not calls:
-        arguments = _arguments(legacy.arguments, legacy.name, provider, model)
-        calls.append(ToolCall(id="", name=legacy.name, arguments=arguments))
-    return calls
-
-
 def from_openai_completion(completion: Any, *, provider: str, model: str) -> ChatResponse:
     """`ChatResponse` from a ``chat.completion`` (the first choice).
 
@@ -274,14 +274,16 @@ def from_openai_completion(completion: Any, *, provider: str, model: str) -> Cha
         )
     choice = choices[0]
     message = choice.message
+    tool_calls = openai_tool_calls(message, provider, model)
+    finish = normalize_finish_reason(getattr(choice, "finish_reason", None))
     return ChatResponse(
         content=getattr(message, "content", None) or "",
         refusal=getattr(message, "refusal", None),
         model=getattr(completion, "model", None) or model,
         provider=provider,
-        finish_reason=normalize_finish_reason(getattr(choice, "finish_reason", None)),
+        finish_reason=tool_calls_finish(finish, bool(tool_calls)),
         usage=usage_from_openai(getattr(completion, "usage", None)),
-        tool_calls=_tool_calls(message, provider, model),
+        tool_calls=tool_calls,
         raw=completion,
     )
 

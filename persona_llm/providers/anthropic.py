@@ -32,11 +32,11 @@ from persona_llm.errors import (
 from persona_llm.providers._anthropic_map import (
     ERROR_TYPE_STATUS,
     PROVIDER,
-    StreamState,
     from_anthropic_message,
     to_anthropic_params,
     to_sdk_kwargs,
 )
+from persona_llm.providers._anthropic_stream import StreamState
 from persona_llm.providers._errors import error_from_status
 from persona_llm.providers.base import PerLoop, ProviderAdapter
 from persona_llm.settings import ProviderConfig
@@ -64,7 +64,7 @@ def _client_options(config: ProviderConfig) -> dict[str, Any]:
         "api_key": config.api_key,
         "base_url": config.base_url or None,
         "timeout": anthropic.Timeout(config.timeout, connect=config.connect_timeout),
-        "max_retries": config.max_retries,
+        "max_retries": 0,  # retries are persona_llm.reliability's, not the SDK's
         # An explicit key with the Bearer header omitted: only x-api-key carries it.
         "default_headers": cast("dict[str, str]", headers),
     }
@@ -81,11 +81,11 @@ def async_client(config: ProviderConfig) -> anthropic.AsyncAnthropic:
 
 
 class AnthropicAdapter(ProviderAdapter):
-    """Chat and streaming over Anthropic's Messages API; no embeddings."""
+    """Chat, streaming and tool calling over Anthropic's Messages API; no embeddings."""
 
     name: str = PROVIDER
     capabilities: ClassVar[Capabilities] = Capabilities(
-        chat=True, embeddings=False, json_mode=True, streaming=True, tools=False
+        chat=True, embeddings=False, json_mode=True, streaming=True, tools=True
     )
 
     def __init__(
@@ -122,7 +122,7 @@ class AnthropicAdapter(ProviderAdapter):
         Closing the iterator early closes the HTTP response.
         """
         kwargs = self._kwargs(model, request)
-        state = StreamState(json_mode=request.json_mode)
+        state = StreamState(json_mode=request.json_mode, model=model)
         with self._map_errors(model):
             with self._client.messages.create(**kwargs, stream=True) as events:
                 for event in events:
@@ -139,7 +139,7 @@ class AnthropicAdapter(ProviderAdapter):
         ``contextlib.aclosing``) to close the HTTP response at once rather than at collection.
         """
         kwargs = self._kwargs(model, request)
-        state = StreamState(json_mode=request.json_mode)
+        state = StreamState(json_mode=request.json_mode, model=model)
         with self._map_errors(model):
             client = self._async.get()
             async with await client.messages.create(**kwargs, stream=True) as events:

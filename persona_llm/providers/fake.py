@@ -1,8 +1,12 @@
 """The fake provider: deterministic, offline, for tests and demos (``LLM_SERVICE=fake/<name>``).
 
 Replies come from a script (a list consumed in order, or a function of the messages); with no
-script the fake echoes the last user message. Every call is recorded. Embeddings are
-deterministic unit vectors: the same text always gives the same vector.
+script the fake echoes the last user message. Every call is recorded (the request, with its
+tools and tool choice). Embeddings are deterministic unit vectors: the same text always gives
+the same vector.
+
+A scripted `ToolCall`, or a list of them, is a reply that calls those tools (``content=""``,
+``finish_reason="tool_calls"``), for testing tool loops; streamed, the last chunk carries them.
 """
 
 from __future__ import annotations
@@ -28,13 +32,17 @@ from persona_llm.types import (
     ChatRequest,
     ChatResponse,
     FinishReason,
+    ToolCall,
     Usage,
 )
 
 __all__ = ["FakeCall", "FakeProvider", "FakeReply", "FakeScriptExhaustedError", "fake_vector"]
 
-FakeReply = Union[str, Mapping[str, Any], ChatResponse, BaseException]  # noqa: UP007
-"""A scripted reply: text, a dict (sent as JSON), a `ChatResponse`, or an error to raise."""
+FakeReply = Union[  # noqa: UP007
+    str, Mapping[str, Any], ChatResponse, ToolCall, Sequence[ToolCall], BaseException
+]
+"""A scripted reply: text, a dict (sent as JSON), a `ChatResponse`, tool calls (one
+`ToolCall` or a list), or an error to raise."""
 
 ReplyFunction = Callable[[Sequence[ChatMessage]], FakeReply]
 
@@ -86,7 +94,7 @@ class FakeProvider(ProviderAdapter):
 
     name: str = "fake"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        chat=True, embeddings=True, json_mode=True, streaming=True, tools=False
+        chat=True, embeddings=True, json_mode=True, streaming=True, tools=True
     )
 
     def __init__(
@@ -223,12 +231,15 @@ class FakeProvider(ProviderAdapter):
             raise reply
         if isinstance(reply, ChatResponse):
             return reply
+        calls = _tool_calls_of(reply)
+        if calls:
+            return self._tool_call_reply(model, request, calls)
         if reply is None:
             text = _echo(request)
         elif isinstance(reply, Mapping):
             text = json.dumps(reply)
         else:
-            text = reply
+            text = str(reply)
         if request.json_mode and self.strict_json:
             _check_json(text, model)
         if request.max_tokens is not None and _words(text) > request.max_tokens:
@@ -245,6 +256,28 @@ class FakeProvider(ProviderAdapter):
             usage=Usage(prompt_tokens=prompt, completion_tokens=_words(text)),
             raw={"scripted": reply is not None},
         )
+
+    def _tool_call_reply(
+        self, model: str, request: ChatRequest, calls: list[ToolCall]
+    ) -> ChatResponse:
+        prompt = sum(_words(m.content) for m in request.messages)
+        return ChatResponse(
+            model=model,
+            provider=self.name,
+            finish_reason="tool_calls",
+            usage=Usage(prompt_tokens=prompt, completion_tokens=len(calls)),
+            tool_calls=calls,
+            raw={"scripted": True},
+        )
+
+
+def _tool_calls_of(reply: object) -> list[ToolCall]:
+    """The calls of a scripted tool-call reply (one `ToolCall` or a list); else ``[]``."""
+    if isinstance(reply, ToolCall):
+        return [reply]
+    if isinstance(reply, (list, tuple)) and reply and all(isinstance(r, ToolCall) for r in reply):
+        return list(reply)
+    return []
 
 
 def _echo(request: ChatRequest) -> str:
@@ -270,5 +303,15 @@ def _chunks(response: ChatResponse) -> list[ChatChunk]:
     words = response.content.split(" ")
     pieces = [w if i == 0 else " " + w for i, w in enumerate(words)] if response.content else []
     chunks = [ChatChunk(delta=p) for p in pieces]
-    chunks.append(ChatChunk(finish_reason=response.finish_reason, usage=response.usage))
+    if response.refusal:
+        chunks.append(ChatChunk(refusal=response.refusal))
+    chunks.append(
+        ChatChunk(
+            finish_reason=response.finish_reason,
+            usage=response.usage,
+            tool_calls=response.tool_calls,
+            model=response.model,
+            provider=response.provider,
+        )
+    )
     return chunks

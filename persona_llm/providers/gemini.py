@@ -25,7 +25,6 @@ import contextlib
 import json
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextvars import ContextVar
 from typing import Any, ClassVar
 
 import httpx2
@@ -50,12 +49,16 @@ from persona_llm.providers._errors import error_from_status
 from persona_llm.providers._gemini_map import (
     EMBED_BATCH_LIMIT,
     embedding_batches,
-    from_gemini_chunk,
     from_gemini_embeddings,
     from_gemini_response,
     gemini_error_fields,
     to_gemini_embed_config,
     to_gemini_request,
+)
+from persona_llm.providers._gemini_stream import (
+    GeminiStreamState,
+    collect_response,
+    next_event,
 )
 from persona_llm.providers.base import PerLoop, ProviderAdapter
 from persona_llm.settings import ProviderConfig
@@ -72,21 +75,6 @@ _PARSE_ERRORS = (json.JSONDecodeError, pydantic.ValidationError, UnknownApiRespo
 _MALFORMED = (*_PARSE_ERRORS, AttributeError, KeyError, TypeError)
 
 
-# The httpx2 responses an `_astream` step opened. The SDK's async stream keeps its response
-# in a reference cycle, so closing the SDK iterator early does not close the response until a
-# garbage collection; the stream closes the responses collected here itself.
-_OPENED_RESPONSES: ContextVar[list[httpx2.Response] | None] = ContextVar(
-    "persona_llm_gemini_opened_responses", default=None
-)
-
-
-async def _collect_response(response: httpx2.Response) -> None:
-    """httpx2 response hook: hands each response to the `_astream` step awaiting it, if any."""
-    opened = _OPENED_RESPONSES.get()
-    if opened is not None:
-        opened.append(response)
-
-
 def _client(config: ProviderConfig, hooks: dict[str, Any] | None = None) -> genai.Client:
     if not config.api_key:
         # Without one the SDK would read GOOGLE_API_KEY itself, bypassing our settings.
@@ -98,7 +86,7 @@ def _client(config: ProviderConfig, hooks: dict[str, Any] | None = None) -> gena
         base_url=config.base_url,
         api_version=config.api_version or DEFAULT_API_VERSION,
         timeout=max(1, round(config.timeout * 1000)),
-        retry_options=types.HttpRetryOptions(attempts=config.max_retries + 1),
+        retry_options=types.HttpRetryOptions(attempts=1),  # persona_llm.reliability retries
         async_client_args={"event_hooks": hooks} if hooks else None,
     )
     return genai.Client(api_key=config.api_key, vertexai=False, http_options=options)
@@ -111,7 +99,7 @@ def sync_client(config: ProviderConfig) -> genai.Client:
 
 def async_client(config: ProviderConfig) -> AsyncClient:
     """A new asyncio google-genai client (``Client.aio``) with its own connection pool."""
-    return _client(config, {"response": [_collect_response]}).aio
+    return _client(config, {"response": [collect_response]}).aio
 
 
 def _scrub(value: Any, secrets: Sequence[str]) -> Any:
@@ -154,7 +142,7 @@ class GeminiAdapter(ProviderAdapter):
 
     name: str = "gemini"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        chat=True, embeddings=True, json_mode=True, streaming=True, tools=False
+        chat=True, embeddings=True, json_mode=True, streaming=True, tools=True
     )
 
     def __init__(
@@ -215,42 +203,38 @@ class GeminiAdapter(ProviderAdapter):
     def _stream(
         self, model: str, contents: list[types.Content], settings: types.GenerateContentConfig
     ) -> Iterator[ChatChunk]:
-        finished = False
+        state = GeminiStreamState(model)
         with self._map_errors(model):
             events = self._client.models.generate_content_stream(
                 model=model, contents=contents, config=settings
             )
             try:
                 for event in events:
-                    chunk = from_gemini_chunk(event, model)
-                    finished = finished or chunk.finish_reason is not None
-                    yield chunk
+                    yield state.feed(event)
             finally:  # closing the SDK's generator chain closes the httpx2 response under it
                 getattr(events, "close", lambda: None)()
-        if not finished:
+        if not state.finished:
             raise self._ended_early(model)
 
     async def _astream(
         self, model: str, contents: list[types.Content], settings: types.GenerateContentConfig
     ) -> AsyncIterator[ChatChunk]:
-        finished = False
+        state = GeminiStreamState(model)
         opened: list[httpx2.Response] = []
         with self._map_errors(model):
             events = await self._async.get().models.generate_content_stream(
                 model=model, contents=contents, config=settings
             )
             try:
-                while (event := await _next_event(events, opened)) is not None:
-                    chunk = from_gemini_chunk(event, model)
-                    finished = finished or chunk.finish_reason is not None
-                    yield chunk
+                while (event := await next_event(events, opened)) is not None:
+                    yield state.feed(event)
             finally:
                 aclose = getattr(events, "aclose", None)
                 if aclose is not None:
                     await aclose()
-                for response in opened:  # see _OPENED_RESPONSES
+                for response in opened:  # see _gemini_stream._OPENED_RESPONSES
                     await response.aclose()
-        if not finished:
+        if not state.finished:
             raise self._ended_early(model)
 
     def _ended_early(self, model: str) -> ProviderUnavailableError:
@@ -316,7 +300,11 @@ class GeminiAdapter(ProviderAdapter):
     def _prepare(
         self, model: str, request: ChatRequest
     ) -> tuple[list[types.Content], types.GenerateContentConfig]:
-        contents, settings = to_gemini_request(request)
+        try:
+            contents, settings = to_gemini_request(request)
+        except InvalidRequestError as exc:  # e.g. a tool result without a tool name
+            exc.model = model
+            raise
         try:
             return (
                 [types.Content.model_validate(content) for content in contents],
@@ -394,19 +382,6 @@ class GeminiAdapter(ProviderAdapter):
         if isinstance(exc, ValueError):  # the SDK checks some options only while sending
             return InvalidRequestError(f"the google-genai SDK rejected the request: {exc}", **where)
         return LLMError(f"unexpected error from the google-genai SDK: {exc!r}", **where)
-
-
-async def _next_event(
-    events: AsyncIterator[types.GenerateContentResponse], opened: list[httpx2.Response]
-) -> types.GenerateContentResponse | None:
-    """The next streamed reply (None at the end), collecting the responses it opens."""
-    token = _OPENED_RESPONSES.set(opened)
-    try:
-        return await anext(events)
-    except StopAsyncIteration:
-        return None
-    finally:
-        _OPENED_RESPONSES.reset(token)
 
 
 def _embed_contents(texts: Sequence[str]) -> list[types.Content]:

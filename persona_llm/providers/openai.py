@@ -27,16 +27,10 @@ from persona_llm.errors import (
 )
 from persona_llm.providers import _openai_map as mapping
 from persona_llm.providers._errors import error_from_status
+from persona_llm.providers._openai_stream import OpenAIStreamState
 from persona_llm.providers.base import PerLoop, ProviderAdapter
 from persona_llm.settings import OPENAI_COMPATIBLE, ProviderConfig
-from persona_llm.types import (
-    Capabilities,
-    ChatChunk,
-    ChatRequest,
-    ChatResponse,
-    FinishReason,
-    Usage,
-)
+from persona_llm.types import Capabilities, ChatChunk, ChatRequest, ChatResponse
 
 __all__ = ["OpenAIAdapter", "async_client", "client_options", "sync_client"]
 
@@ -50,8 +44,8 @@ def client_options(config: ProviderConfig) -> dict[str, Any]:
         "api_key": config.api_key,
         # Separate limits: a dead host fails fast, a slow model gets the full read timeout.
         "timeout": openai.Timeout(config.timeout, connect=config.connect_timeout),
-        # The SDK retries for now; a later issue moves retries to our own policy.
-        "max_retries": config.max_retries,
+        # Retries are persona_llm.reliability's (LLM_MAX_RETRIES); the SDK must not multiply them.
+        "max_retries": 0,
     }
 
 
@@ -70,29 +64,6 @@ def _parameter_names(method: Callable[..., Any]) -> frozenset[str]:
     return frozenset(inspect.signature(method).parameters)
 
 
-class _StreamEnd:
-    """What a stream has said about its end so far: the finish reason and the usage."""
-
-    def __init__(self) -> None:
-        self.finish: FinishReason | None = None
-        self.usage: Usage | None = None
-
-    def update(self, event: ChatCompletionChunk) -> str:
-        text, finish, usage = mapping.from_openai_chunk(event)
-        self.finish = finish or self.finish
-        self.usage = usage or self.usage
-        return text
-
-    def last_chunk(self, provider: str, model: str) -> ChatChunk:
-        if self.finish is None:
-            raise ProviderUnavailableError(
-                "stream ended early: the reply stopped without a finish reason",
-                provider=provider,
-                model=model,
-            )
-        return ChatChunk(finish_reason=self.finish, usage=self.usage)
-
-
 class OpenAIAdapter(ProviderAdapter):
     """Chat and embeddings over the OpenAI API.
 
@@ -109,7 +80,7 @@ class OpenAIAdapter(ProviderAdapter):
 
     name: str = "openai"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        chat=True, embeddings=True, json_mode=True, streaming=True, tools=False
+        chat=True, embeddings=True, json_mode=True, streaming=True, tools=True
     )
 
     def __init__(
@@ -174,7 +145,8 @@ class OpenAIAdapter(ProviderAdapter):
     # -- streaming ----------------------------------------------------------------------
 
     def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
-        """Stream the reply: text chunks, then one chunk with `finish_reason` and `usage`.
+        """Stream the reply: text (and refusal) chunks, then one chunk with `finish_reason`,
+        `usage` and the assembled `tool_calls`.
 
         The request is checked now; it is sent when iteration starts. Closing the iterator
         early closes the HTTP response. A stream that ends without a finish reason raises
@@ -195,24 +167,24 @@ class OpenAIAdapter(ProviderAdapter):
         }
 
     def _stream(self, model: str, params: dict[str, Any]) -> Iterator[ChatChunk]:
-        end = _StreamEnd()
+        state = OpenAIStreamState(self.name, model)
         with self._map_errors(model):
             response = self._client.chat.completions.create(**params)
             with cast("openai.Stream[ChatCompletionChunk]", response) as events:
                 for event in events:
-                    if text := end.update(event):
-                        yield ChatChunk(delta=text)
-        yield end.last_chunk(self.name, model)
+                    if chunk := state.feed(event):
+                        yield chunk
+        yield state.final_chunk()
 
     async def _astream(self, model: str, params: dict[str, Any]) -> AsyncIterator[ChatChunk]:
-        end = _StreamEnd()
+        state = OpenAIStreamState(self.name, model)
         with self._map_errors(model):
             response = await self._async.get().chat.completions.create(**params)
             async with cast("openai.AsyncStream[ChatCompletionChunk]", response) as events:
                 async for event in events:
-                    if text := end.update(event):
-                        yield ChatChunk(delta=text)
-        yield end.last_chunk(self.name, model)
+                    if chunk := state.feed(event):
+                        yield chunk
+        yield state.final_chunk()
 
     # -- embeddings ---------------------------------------------------------------------
 

@@ -664,12 +664,12 @@ def test_no_retries_means_one_request(adapter: GeminiAdapter, emu: ProviderEmula
     assert emu.request_count == 1
 
 
-def test_sdk_retries_follow_max_retries(make_adapter: MakeAdapter, emu: ProviderEmulator) -> None:
+def test_the_sdk_never_retries_itself(make_adapter: MakeAdapter, emu: ProviderEmulator) -> None:
     adapter = make_adapter(max_retries=1)
     emu.enqueue("gemini", Fault(503), Fault(503), Fault(503))
     with pytest.raises(ProviderUnavailableError):
         adapter.chat(MODEL, chat_request())
-    assert emu.request_count == 2  # max_retries + 1 attempts, not multiplied
+    assert emu.request_count == 1  # retries are persona_llm.reliability's, not multiplied
 
 
 # -- the key stays secret --------------------------------------------------------------------

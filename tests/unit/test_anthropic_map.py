@@ -11,7 +11,6 @@ from persona_llm.errors import InvalidRequestError
 from persona_llm.providers._anthropic_map import (
     FALLBACK_MAX_TOKENS,
     JSON_TOOL_NAME,
-    StreamState,
     default_max_tokens,
     from_anthropic_message,
     to_anthropic_messages,
@@ -20,6 +19,7 @@ from persona_llm.providers._anthropic_map import (
     to_sdk_kwargs,
     to_usage,
 )
+from persona_llm.providers._anthropic_stream import StreamState
 from persona_llm.testing import wire
 from persona_llm.types import ChatChunk, ChatMessage, ChatRequest, ToolCall, Usage
 
