@@ -1,11 +1,14 @@
 """The container: the whole wiring on one screen.
 
-settings → provider configuration → SDK clients → provider adapters → facades, each a
-thread-safe singleton built on first use. Provider modules are referenced by dotted path and
-imported only when that provider is first built, so importing this module loads no SDK.
+settings → provider configuration → SDK clients → provider adapters → reliability wrappers
+(retries, pool, fallbacks) → facades, each a thread-safe singleton built on first use.
+Provider modules are referenced by dotted path and imported only when that provider is first
+built, so importing this module loads no SDK.
 
-Tests replace any level: ``container.chat_client.override(...)``, one adapter
-(``container.openai.override(...)``) or one SDK client (``container.openai_sdk.override(...)``).
+Tests replace any level: ``container.chat_client.override(...)``, the facades' adapter
+(``container.chat_adapter``), the retry policy (``container.retry_policy``, e.g. with a fake
+clock), one adapter (``container.openai.override(...)``) or one SDK client
+(``container.openai_sdk.override(...)``).
 """
 
 from __future__ import annotations
@@ -124,7 +127,7 @@ class Container(containers.DeclarativeContainer):
     )
 
     # The provider named in LLM_SERVICE / EMBEDDING_SERVICE
-    chat_adapter = di.Selector(
+    chat_service = di.Selector(
         settings.provided.chat_provider,
         openai=openai,
         azure=azure,
@@ -133,13 +136,39 @@ class Container(containers.DeclarativeContainer):
         fake=fake,
         **dict.fromkeys(OPENAI_COMPATIBLE, compatible),
     )
-    embedding_adapter = di.Selector(
+    embedding_service = di.Selector(
         settings.provided.embedding_provider,
         openai=openai,
         azure=azure,
         gemini=gemini,
         fake=fake,
         **dict.fromkeys(OPENAI_COMPATIBLE, compatible),
+    )
+
+    # Reliability (persona_llm.reliability): retries around every target, then the LLM_POOL
+    # and LLM_FALLBACKS targets around the chat service; the plain adapter when none is set.
+    retry_policy = di.ThreadSafeSingleton(
+        lazy("persona_llm.reliability.build.retry_policy"),
+        settings.provided.reliability,
+    )
+    chat_adapter = Owned(
+        lazy("persona_llm.reliability.build.chat_adapter"),
+        settings=settings,
+        primary=chat_service,
+        adapters=di.Dict(
+            openai=openai.provider,
+            azure=azure.provider,
+            anthropic=anthropic.provider,
+            gemini=gemini.provider,
+            fake=fake.provider,
+        ),
+        policy=retry_policy,
+    )
+    embedding_adapter = Owned(
+        lazy("persona_llm.reliability.build.embedding_adapter"),
+        settings=settings,
+        adapter=embedding_service,
+        policy=retry_policy,
     )
 
     # Facades

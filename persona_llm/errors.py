@@ -114,6 +114,8 @@ class LLMError(Exception):
         model: model or deployment, when known.
         status_code: the HTTP status, or None when the error did not come from a response.
         retryable: whether trying again later may succeed.
+        failures: when fallbacks or a pool tried several targets and all failed, each
+            target's error in the order tried (this one first); empty otherwise.
     """
 
     default_retryable = False
@@ -133,6 +135,7 @@ class LLMError(Exception):
         self.model = model
         self.status_code = status_code
         self.retryable = self.default_retryable if retryable is None else retryable
+        self.failures: list[LLMError] = []
         super().__init__(self.message)
 
     def __str__(self) -> str:
@@ -182,9 +185,16 @@ class RateLimitError(LLMError):
 
 
 class ProviderUnavailableError(LLMError):
-    """The provider failed or is overloaded (5xx, 529, an HTML page from a proxy)."""
+    """The provider failed or is overloaded (5xx, 529, an HTML page from a proxy).
+
+    `retry_after` holds the provider's ``Retry-After`` hint in seconds, when it sent one.
+    """
 
     default_retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 class LLMTimeoutError(LLMError):

@@ -8,13 +8,17 @@ by `Settings.provider_config`, which is also where a missing key becomes a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from persona_llm.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from persona_llm.reliability.config import ReliabilityConfig
 
 __all__ = [
     "EMBEDDING_PROVIDERS",
@@ -56,24 +60,38 @@ _KEY_VARIABLES = {
 
 @dataclass(frozen=True)
 class ServiceTarget:
-    """A parsed ``provider/model`` value; `model` is None when only the provider was named."""
+    """A parsed ``provider[@profile]/model`` value; `model` is None when only the provider
+    was named. A `profile` (``azure@us/...``, only in LLM_FALLBACKS and LLM_POOL) reads the
+    provider's variables with the prefix ``<PROFILE>_`` first (``US_AZURE_API_KEY``)."""
 
     provider: str
     model: str | None
+    profile: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.provider}/{self.model or ''}"
+        at = f"@{self.profile}" if self.profile else ""
+        return f"{self.provider}{at}/{self.model or ''}"
 
 
-def parse_service(value: str, variable: str = "LLM_SERVICE") -> ServiceTarget:
+def parse_service(
+    value: str, variable: str = "LLM_SERVICE", *, profiles: bool = False
+) -> ServiceTarget:
     """Parse ``provider/model`` (the model may itself contain ``/``; ``provider/`` means default).
+
+    Args:
+        profiles: accept ``provider@profile/model`` (LLM_FALLBACKS and LLM_POOL do).
 
     Raises:
         ConfigurationError: no ``/``, or an unknown provider; the message shows the expected form.
     """
     text = value.strip()
     provider, slash, model = text.partition("/")
-    provider = provider.strip().lower()
+    provider, at, profile = provider.strip().lower().partition("@")
+    if at and not (profiles and re.fullmatch(r"[a-z0-9_]+", profile)):
+        raise ConfigurationError(
+            f"{variable}={value!r}: a profile (provider@name, name of letters, digits and _) "
+            "is allowed only in LLM_FALLBACKS and LLM_POOL"
+        )
     if not slash or not provider:
         raise ConfigurationError(
             f"{variable}={value!r} is not of the form provider/model; set it to e.g. "
@@ -85,7 +103,7 @@ def parse_service(value: str, variable: str = "LLM_SERVICE") -> ServiceTarget:
             f"{variable}={value!r} names an unknown provider {provider!r}; "
             f"use one of: {', '.join(PROVIDERS)}"
         )
-    return ServiceTarget(provider, model.strip() or None)
+    return ServiceTarget(provider, model.strip() or None, profile or None)
 
 
 @dataclass(frozen=True)
@@ -168,11 +186,62 @@ class Settings(BaseSettings):
 
     llm_unsupported_params: Literal["error", "drop"] = "error"
 
+    # Reliability (persona_llm.reliability): retries, fallbacks, the load-balancing pool
+    llm_retry_initial_wait: float = Field(default=0.5, ge=0)
+    llm_retry_max_wait: float = Field(default=30.0, ge=0)
+    llm_deadline: float | None = Field(default=None, gt=0)
+    llm_fallbacks: str = ""
+    llm_pool: str = ""
+    llm_pool_strategy: Literal["round_robin", "random"] = "round_robin"
+    llm_circuit_failures: int = Field(default=5, ge=0)
+    llm_circuit_cooldown: float = Field(default=30.0, ge=0)
+
     @property
     def chat_target(self) -> ServiceTarget:
         """`LLM_SERVICE` parsed, with the provider's default model filled in."""
         target = parse_service(self.llm_service)
         return ServiceTarget(target.provider, target.model or self._default_chat_model(target))
+
+    @property
+    def reliability(self) -> ReliabilityConfig:
+        """Retry policy, fallbacks and pool (`LLM_MAX_RETRIES`, `LLM_FALLBACKS`, `LLM_POOL`...)."""
+        from persona_llm.reliability.config import ReliabilityConfig
+
+        return ReliabilityConfig.from_settings(self)
+
+    def resolve_target(self, text: str, variable: str) -> ServiceTarget:
+        """One chat target of LLM_FALLBACKS / LLM_POOL, its model filled in (profile first)."""
+        target = parse_service(text, variable, profiles=True)
+        if target.model:
+            return target
+        settings = self._for_profile(target) if target.profile else self
+        return ServiceTarget(
+            target.provider, settings._default_chat_model(target, variable), target.profile
+        )
+
+    def target_config(self, target: ServiceTarget) -> ProviderConfig:
+        """`ProviderConfig` of a target: its profile's variables first, then the plain ones."""
+        if not target.profile:
+            return self.provider_config(target.provider)
+        try:
+            return self._for_profile(target).provider_config(target.provider)
+        except ConfigurationError as exc:
+            prefix = f"{target.profile.upper()}_"
+            raise ConfigurationError(
+                f"{exc.message} (for {target}: {prefix}<VARIABLE> wins over <VARIABLE>)"
+            ) from None
+
+    def _for_profile(self, target: ServiceTarget) -> Settings:
+        """These settings with the target provider's ``<PROFILE>_`` variables applied."""
+        prefixed = load_settings(_env_prefix=f"{target.profile}_")
+        # Aliased fields (GEMINI_API_KEY / GOOGLE_API_KEY) ignore the prefix: skip them.
+        names = {
+            name
+            for name in prefixed.model_fields_set
+            if name.startswith(f"{target.provider}_")
+            and not type(self).model_fields[name].validation_alias
+        }
+        return self.model_copy(update={name: getattr(prefixed, name) for name in names})
 
     @property
     def chat_provider(self) -> str:
@@ -225,7 +294,7 @@ class Settings(BaseSettings):
         """True when embeddings go to OpenAI only because the chat provider has none."""
         return not self.embedding_service and self.chat_target.provider not in EMBEDDING_PROVIDERS
 
-    def _default_chat_model(self, target: ServiceTarget) -> str:
+    def _default_chat_model(self, target: ServiceTarget, variable: str = "LLM_SERVICE") -> str:
         defaults = {
             "openai": self.openai_chat_model,
             "azure": self.azure_chat_deployment,
@@ -236,11 +305,11 @@ class Settings(BaseSettings):
         model = defaults.get(target.provider)
         if not model:
             hint = (
-                "LLM_SERVICE=azure/<deployment> or AZURE_CHAT_DEPLOYMENT"
+                f"{variable}=azure/<deployment> or AZURE_CHAT_DEPLOYMENT"
                 if target.provider == "azure"
-                else f"LLM_SERVICE={target.provider}/<model>"
+                else f"{variable}={target.provider}/<model>"
             )
-            raise ConfigurationError(f"LLM_SERVICE={self.llm_service!r} names no model; set {hint}")
+            raise ConfigurationError(f"{variable} names no model for {target}; set {hint}")
         return model
 
     def _default_embedding_model(self, provider: str) -> str:

@@ -95,7 +95,8 @@ def error_from_status(
     if status == 408:
         return LLMTimeoutError(message, **kwargs)
     if status == 409 or status is None or status >= 500:
-        return ProviderUnavailableError(message, retryable=True, **kwargs)
+        retry_after = retry_after_seconds(headers)
+        return ProviderUnavailableError(message, retryable=True, retry_after=retry_after, **kwargs)
     if status in (400, 413, 422):
         return InvalidRequestError(message, **kwargs)
     return LLMError(message, retryable=False, **kwargs)

@@ -1,0 +1,148 @@
+"""The container's builders: the adapters the facades get, wrapped as the settings say.
+
+Chat: retries around every target (``LLM_MAX_RETRIES``), the ``LLM_POOL`` members balanced
+with ``LLM_SERVICE`` among them, then ``LLM_FALLBACKS`` after them::
+
+    FallbackAdapter([PoolAdapter([Retrying(LLM_SERVICE), Retrying(member)...]),
+                     Retrying(fallback), ...])
+
+Embeddings: retries only (vectors of different models are not comparable, so embeddings
+never fail over or balance). With no retries, fallbacks or pool, the builders return the
+provider adapter itself: nothing sits between the facade and the SDK.
+
+Targets without a profile use the container's adapter of their provider (so overriding
+``container.anthropic`` overrides the ``anthropic/...`` fallback too); a target with a
+profile (``azure@us/...``), or an OpenAI-compatible preset, gets an adapter and SDK client
+of its own, closed when the container is reset. The fake provider is never retried: it has
+no network to fail, and a test's scripted error must reach the caller as scripted.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from persona_llm.providers import adapter_class
+from persona_llm.providers.base import ProviderAdapter
+from persona_llm.reliability.balance import PoolAdapter
+from persona_llm.reliability.failover import FallbackAdapter
+from persona_llm.reliability.policy import RetryPolicy
+from persona_llm.reliability.retry import RetryingAdapter
+from persona_llm.reliability.wrapper import AdapterWrapper, Target
+from persona_llm.settings import OPENAI_COMPATIBLE, ServiceTarget
+
+if TYPE_CHECKING:
+    from persona_llm.reliability.config import ReliabilityConfig
+    from persona_llm.settings import Settings
+
+__all__ = ["chat_adapter", "embedding_adapter", "retry_policy"]
+
+AdapterFactories = Mapping[str, Callable[[], ProviderAdapter]]
+_OPENAI_FAMILY = frozenset({"openai", "azure", *OPENAI_COMPATIBLE})
+
+
+def retry_policy(config: ReliabilityConfig) -> RetryPolicy:
+    """The `RetryPolicy` of the settings (real clock and sleep)."""
+    return RetryPolicy(
+        max_retries=config.max_retries,
+        initial_wait=config.initial_wait,
+        max_wait=config.max_wait,
+        deadline=config.deadline,
+    )
+
+
+def chat_adapter(
+    settings: Settings,
+    primary: ProviderAdapter,
+    adapters: AdapterFactories,
+    policy: RetryPolicy,
+) -> ProviderAdapter:
+    """The chat facades' adapter: `primary` (``LLM_SERVICE``) with retries, pool, fallbacks.
+
+    Args:
+        settings: read for the reliability variables and the extra targets' configuration.
+        primary: the adapter of ``LLM_SERVICE``.
+        adapters: the container's adapter providers by provider name.
+        policy: retries and deadline, shared by every wrapper.
+    """
+    config = settings.reliability
+    first = Target(_retried(primary, settings.chat_provider, policy))
+    if config.pool:
+        members = [Target(first.adapter, None, config.pool[0].weight)]
+        members += [
+            Target(_target_adapter(settings, m.target, adapters, policy), m.target.model, m.weight)
+            for m in config.pool[1:]
+        ]
+        pool = PoolAdapter(
+            members,
+            strategy=config.pool_strategy,
+            circuit_failures=config.circuit_failures,
+            circuit_cooldown=config.circuit_cooldown,
+            policy=policy,
+        )
+        first = Target(pool)
+    if not config.fallbacks:
+        return first.adapter
+    chain = [first] + [
+        Target(_target_adapter(settings, target, adapters, policy), target.model)
+        for target in config.fallbacks
+    ]
+    return FallbackAdapter(chain, policy)
+
+
+def embedding_adapter(
+    settings: Settings, adapter: ProviderAdapter, policy: RetryPolicy
+) -> ProviderAdapter:
+    """The embedding facades' adapter: the ``EMBEDDING_SERVICE`` adapter with retries."""
+    return _retried(adapter, settings.embedding_provider, policy)
+
+
+def _retried(adapter: ProviderAdapter, provider: str, policy: RetryPolicy) -> ProviderAdapter:
+    if policy.max_retries == 0 or provider == "fake":
+        return adapter
+    return RetryingAdapter(adapter, policy)
+
+
+def _target_adapter(
+    settings: Settings, target: ServiceTarget, adapters: AdapterFactories, policy: RetryPolicy
+) -> ProviderAdapter:
+    """The (retried) adapter of a pool member or fallback."""
+    if target.profile is None and target.provider in adapters:
+        adapter = adapters[target.provider]()
+    else:
+        adapter = _own_adapter(settings, target)
+    return _retried(adapter, target.provider, policy)
+
+
+def _own_adapter(settings: Settings, target: ServiceTarget) -> ProviderAdapter:
+    """An adapter with its own SDK client, for a profile or an OpenAI-compatible preset."""
+    config = settings.target_config(target)
+    cls: Any = adapter_class(target.provider)
+    if target.provider == "fake":
+        adapter: ProviderAdapter = cls(config=config)
+        return adapter
+    module = importlib.import_module(cls.__module__)
+    options = (
+        {"unsupported_params": settings.llm_unsupported_params}
+        if target.provider in _OPENAI_FAMILY
+        else {}
+    )
+    client = module.sync_client(config)
+    adapter = cls(config, client, lambda: module.async_client(config), **options)
+    return _Owning(adapter, client)
+
+
+class _Owning(AdapterWrapper):
+    """An adapter together with the blocking SDK client it was built with; closes both."""
+
+    def __init__(self, adapter: ProviderAdapter, client: Any) -> None:
+        super().__init__(adapter)
+        self.client = client
+
+    def close(self) -> None:
+        """Close the adapter's asyncio clients, then its blocking SDK client."""
+        self.adapter.close()
+        close = getattr(self.client, "close", None)
+        if close is not None:
+            close()

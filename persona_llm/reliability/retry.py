@@ -1,0 +1,218 @@
+"""Retries with exponential backoff and full jitter, on tenacity, around one adapter.
+
+Only errors marked `retryable` are tried again: `RateLimitError` (429),
+`ProviderUnavailableError` (5xx, 529, 409, malformed replies, HTML pages from a proxy),
+`LLMTimeoutError` (timeouts, 408) and `APIConnectionError`. Never 400/401/403/404 or a
+content filter. A provider's ``Retry-After`` / ``retry-after-ms`` (`retry_after`) sets the
+wait instead of the backoff; both are capped by `RetryPolicy.max_wait`. No wait runs past
+the call's deadline: the last error is raised instead.
+
+A stream is retried only until its first chunk arrives; after that an error reaches the
+caller, who has already seen part of the reply. Embeddings are retried as one call.
+
+The SDKs' own retries are off (``max_retries=0``), so every attempt shows in our logs: one
+WARNING per retry with provider, model, attempt and wait (error messages are redacted).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception
+
+from persona_llm.errors import LLMError
+from persona_llm.providers.base import ProviderAdapter
+from persona_llm.reliability.policy import (
+    RetryPolicy,
+    deadline_scope,
+    start_deadline,
+    time_left,
+)
+from persona_llm.reliability.wrapper import (
+    AdapterWrapper,
+    failing_async_iterator,
+    failing_iterator,
+)
+from persona_llm.types import ChatChunk, ChatRequest, ChatResponse
+
+__all__ = ["RetryingAdapter", "is_retryable"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_END: Any = object()
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether trying the same call again may succeed."""
+    return isinstance(exc, LLMError) and exc.retryable
+
+
+class RetryingAdapter(AdapterWrapper):
+    """An adapter whose calls are retried by `policy`.
+
+    Args:
+        adapter: the adapter to retry.
+        policy: retries, waits, deadline, and the (injectable) clock and sleep.
+    """
+
+    def __init__(self, adapter: ProviderAdapter, policy: RetryPolicy | None = None) -> None:
+        super().__init__(adapter)
+        self.policy = policy or RetryPolicy()
+
+    def __repr__(self) -> str:
+        return f"RetryingAdapter({self.adapter!r}, max_retries={self.policy.max_retries})"
+
+    # -- calls --------------------------------------------------------------------------
+
+    def chat(self, model: str, request: ChatRequest) -> ChatResponse:
+        """`chat` of the wrapped adapter, retried."""
+        return self._call(model, lambda: self.adapter.chat(model, request))
+
+    async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
+        """`achat` of the wrapped adapter, retried."""
+        return await self._acall(model, lambda: self.adapter.achat(model, request))
+
+    def embeddings(
+        self, model: str, texts: Sequence[str], options: dict[str, Any]
+    ) -> list[list[float]]:
+        """`embeddings` of the wrapped adapter, retried as one call."""
+        return self._call(model, lambda: self.adapter.embeddings(model, texts, options))
+
+    async def aembeddings(
+        self, model: str, texts: Sequence[str], options: dict[str, Any]
+    ) -> list[list[float]]:
+        """`aembeddings` of the wrapped adapter, retried as one call."""
+        return await self._acall(model, lambda: self.adapter.aembeddings(model, texts, options))
+
+    def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
+        """`stream` of the wrapped adapter, retried until the first chunk arrives.
+
+        The first attempt's iterator is made now, so a rejected request raises here as it
+        does unwrapped (a retryable error here counts as the first attempt's); the request is
+        sent when iteration starts.
+        """
+        try:
+            first = self.adapter.stream(model, request)
+        except LLMError as error:
+            if not is_retryable(error):
+                raise
+            first = failing_iterator(error)
+        return self._stream(model, request, first)
+
+    def astream(self, model: str, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        """Asyncio twin of `stream`."""
+        try:
+            first = self.adapter.astream(model, request)
+        except LLMError as error:
+            if not is_retryable(error):
+                raise
+            first = failing_async_iterator(error)
+        return self._astream(model, request, first)
+
+    # -- the retry loops ----------------------------------------------------------------
+
+    def _call(self, model: str, call: Callable[[], T]) -> T:
+        deadline = start_deadline(self.policy)
+        with deadline_scope(deadline):
+            retrying = Retrying(sleep=self.policy.sleep, **self._options(model, deadline))
+            return retrying(call)
+
+    async def _acall(self, model: str, call: Callable[[], Awaitable[T]]) -> T:
+        deadline = start_deadline(self.policy)
+        with deadline_scope(deadline):
+            retrying = AsyncRetrying(sleep=self.policy.asleep, **self._options(model, deadline))
+
+            async def attempt() -> T:  # tenacity awaits only coroutine functions
+                return await call()
+
+            return await retrying(attempt)
+
+    def _stream(
+        self, model: str, request: ChatRequest, first: Iterator[ChatChunk]
+    ) -> Iterator[ChatChunk]:
+        opened = [first]
+
+        def open_and_read() -> ChatChunk:
+            iterator = opened.pop() if opened else self.adapter.stream(model, request)
+            chunk = next(iterator, _END)
+            opened.append(iterator)
+            return chunk
+
+        chunk = self._call(model, open_and_read)
+        if chunk is _END:
+            return
+        iterator = opened[-1]
+        try:
+            yield chunk
+            yield from iterator
+        finally:  # closing this stream early closes the adapter's (and its HTTP response)
+            getattr(iterator, "close", lambda: None)()
+
+    async def _astream(
+        self, model: str, request: ChatRequest, first: AsyncIterator[ChatChunk]
+    ) -> AsyncIterator[ChatChunk]:
+        opened = [first]
+
+        async def open_and_read() -> ChatChunk:
+            iterator = opened.pop() if opened else self.adapter.astream(model, request)
+            chunk = await anext(iterator, _END)
+            opened.append(iterator)
+            return chunk
+
+        chunk = await self._acall(model, open_and_read)
+        if chunk is _END:
+            return
+        iterator = opened[-1]
+        try:
+            yield chunk
+            async for chunk in iterator:
+                yield chunk
+        finally:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    # -- tenacity settings --------------------------------------------------------------
+
+    def _options(self, model: str, deadline: float | None) -> dict[str, Any]:
+        policy = self.policy
+
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            return policy.backoff(state.attempt_number, getattr(error, "retry_after", None))
+
+        def stop(state: RetryCallState) -> bool:
+            if state.attempt_number > policy.max_retries:
+                return True
+            left = time_left(policy, deadline)
+            return left is not None and state.upcoming_sleep >= left
+
+        def log_retry(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            logger.warning(
+                "%s/%s failed on attempt %d of %d (%s: %s); retrying in %.2f s",
+                self.name,
+                model,
+                state.attempt_number,
+                policy.max_retries + 1,
+                type(error).__name__,
+                error,
+                state.upcoming_sleep,
+                extra={
+                    "llm_provider": self.name,
+                    "llm_model": model,
+                    "llm_attempt": state.attempt_number,
+                    "llm_wait": state.upcoming_sleep,
+                },
+            )
+
+        return {
+            "retry": retry_if_exception(is_retryable),
+            "wait": wait,
+            "stop": stop,
+            "before_sleep": log_retry,
+            "reraise": True,
+        }
