@@ -252,16 +252,28 @@ def _raise_if_prompt_blocked(response: Any, model: str) -> None:
 def from_gemini_response(response: Any, model: str) -> ChatResponse:
     """Normalize a ``GenerateContentResponse``.
 
-    A reply without candidates, content or parts (``SAFETY``, ``MAX_TOKENS``) gives
+    A candidate without content or parts (``SAFETY``, ``MAX_TOKENS``) gives
     ``content=""`` with its finish reason.
 
     Raises:
         ContentFilterError: the prompt itself was blocked (``promptFeedback.blockReason``
             and no candidate).
+        ProviderUnavailableError: no candidate and no block reason (``{}``, a list, an
+            empty body), or a candidate with neither content nor finish reason: that is not
+            an answer, and reading it as "" would hide the failure.
     """
     _raise_if_prompt_blocked(response, model)
     candidates = getattr(response, "candidates", None) or []
     candidate = candidates[0] if candidates else None
+    if candidate is None or (
+        getattr(candidate, "content", None) is None
+        and getattr(candidate, "finish_reason", None) is None
+    ):
+        raise ProviderUnavailableError(
+            "malformed reply from gemini: no candidate with content or a finish reason",
+            provider=PROVIDER,
+            model=model,
+        )
     parts = _parts(candidate)
     tool_calls = gemini_tool_calls(parts)
     return ChatResponse(

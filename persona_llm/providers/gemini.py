@@ -11,8 +11,8 @@ Client settings (`sync_client` / `async_client`):
 * The SDK takes a single timeout (milliseconds) for connect, read, write and pool wait, and
   overrides any httpx timeout with it: ``config.timeout`` is used, ``config.connect_timeout``
   cannot be applied separately. The SDK also sends it as ``X-Server-Timeout``.
-* Retries are the SDK's ``HttpRetryOptions`` with ``attempts = max_retries + 1`` (408, 429,
-  5xx, timeouts, connect errors; backoff from 1 s with jitter); ``max_retries=0``: one request.
+* The SDK's own retries are off (``HttpRetryOptions(attempts=1)``): retries are the library's
+  policy (`persona_llm.reliability`), which honours Retry-After and logs each attempt.
 
 Every SDK call runs inside `GeminiAdapter._map_errors`, which turns SDK, httpx2 and parse
 errors into the `LLMError` hierarchy, chained and with the key scrubbed.

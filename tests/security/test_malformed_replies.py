@@ -75,25 +75,8 @@ CASES: dict[str, Any] = {
 }
 
 
-# Known gap, reported on issue #6: `_gemini_map.from_gemini_response` reads a reply with no
-# `candidates` (and no `promptFeedback`) as an empty answer (content "", finish_reason None)
-# instead of a malformed reply. google-genai parses an empty body, a JSON list and a
-# non-list `candidates` into exactly that, so these four cases pass unnoticed.
-GEMINI_NO_CANDIDATES = {
-    "reply field missing",
-    "a JSON list",
-    "empty body",
-    "wrong type of the reply field",
-}
 MALFORMED_CASES = [
-    pytest.param(
-        provider,
-        case,
-        marks=pytest.mark.xfail(strict=True, reason="Gemini: no candidates reads as empty")
-        if provider == "gemini" and case in GEMINI_NO_CANDIDATES
-        else (),
-        id=f"{provider}-{case}",
-    )
+    pytest.param(provider, case, id=f"{provider}-{case}")
     for provider in PROVIDERS
     for case in CASES
 ]

@@ -266,11 +266,9 @@ def test_a_blocked_prompt_raises_content_filter_error() -> None:
     assert caught.value.model == MODEL
 
 
-def test_no_candidates_and_no_block_reason_is_an_empty_reply() -> None:
-    response = from_gemini_response(reply({"modelVersion": MODEL}), MODEL)
-    assert response.content == ""
-    assert response.finish_reason is None
-    assert response.usage is None
+def test_no_candidates_and_no_block_reason_is_a_malformed_reply() -> None:
+    with pytest.raises(ProviderUnavailableError, match="no candidate"):
+        from_gemini_response(reply({"modelVersion": MODEL}), MODEL)
 
 
 # -- usage -----------------------------------------------------------------------------------
