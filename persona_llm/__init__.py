@@ -16,6 +16,7 @@ _EXPORTS: dict[str, str] = {
     "AsyncChatClient": "persona_llm.clients",
     "AsyncEmbeddingClient": "persona_llm.clients",
     "AuthenticationError": "persona_llm.errors",
+    "BudgetExceededError": "persona_llm.usage",
     "Capabilities": "persona_llm.types",
     "ChatChunk": "persona_llm.types",
     "ChatClient": "persona_llm.clients",
@@ -34,14 +35,25 @@ _EXPORTS: dict[str, str] = {
     "RateLimitError": "persona_llm.errors",
     "ResponseParseError": "persona_llm.errors",
     "Settings": "persona_llm.settings",
+    "Tool": "persona_llm.types",
     "ToolCall": "persona_llm.types",
+    "ToolStepLimitError": "persona_llm.tools",
     "Usage": "persona_llm.types",
+    "acollect_stream": "persona_llm.streaming",
+    "arun_tools": "persona_llm.tools",
+    "collect_stream": "persona_llm.streaming",
     "container": "persona_llm.containers",
     "get_async_chat_client": "persona_llm.facades",
     "get_async_embedding_client": "persona_llm.facades",
     "get_chat_client": "persona_llm.facades",
     "get_embedding_client": "persona_llm.facades",
     "reset_clients": "persona_llm.facades",
+    "reset_usage": "persona_llm.usage",
+    "run_tools": "persona_llm.tools",
+    "tool": "persona_llm.tools",
+    "track_usage": "persona_llm.usage",
+    "usage_report": "persona_llm.usage",
+    "usage_table": "persona_llm.usage",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -76,13 +88,23 @@ if TYPE_CHECKING:
         reset_clients,
     )
     from persona_llm.settings import Settings
+    from persona_llm.streaming import acollect_stream, collect_stream
+    from persona_llm.tools import ToolStepLimitError, arun_tools, run_tools, tool
     from persona_llm.types import (
         Capabilities,
         ChatChunk,
         ChatMessage,
         ChatResponse,
+        Tool,
         ToolCall,
         Usage,
+    )
+    from persona_llm.usage import (
+        BudgetExceededError,
+        reset_usage,
+        track_usage,
+        usage_report,
+        usage_table,
     )
 
 

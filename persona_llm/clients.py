@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from persona_llm import structured
 from persona_llm.errors import InvalidRequestError
+from persona_llm.observability import log_client_created
 from persona_llm.providers.base import ProviderAdapter
 from persona_llm.tools import ToolChoiceLike, ToolLike, to_tool_choice, to_tools
 from persona_llm.types import (
@@ -37,9 +38,12 @@ __all__ = ["AsyncChatClient", "AsyncEmbeddingClient", "ChatClient", "EmbeddingCl
 class _ClientBase:
     """What every client shares: provider, model, capabilities, request building. No I/O."""
 
+    kind = "chat"
+
     def __init__(self, adapter: ProviderAdapter, model: str) -> None:
         self.adapter = adapter
         self.model = model
+        log_client_created(self.kind, adapter.name, model)
 
     @property
     def provider(self) -> str:
@@ -327,6 +331,8 @@ def _check_texts(client: _ClientBase, texts: Sequence[str]) -> list[str]:
 class EmbeddingClient(_ClientBase):
     """Blocking embedding client. Get it with `persona_llm.get_embedding_client()`."""
 
+    kind = "embedding"
+
     def embeddings(self, texts: Sequence[str], **options: Any) -> list[list[float]]:
         """One vector per text, in input order; an empty list gives `[]` without a call."""
         items = _check_texts(self, texts)
@@ -335,6 +341,8 @@ class EmbeddingClient(_ClientBase):
 
 class AsyncEmbeddingClient(_ClientBase):
     """Asyncio embedding client."""
+
+    kind = "embedding"
 
     async def embeddings(self, texts: Sequence[str], **options: Any) -> list[list[float]]:
         """Asyncio twin of `EmbeddingClient.embeddings`."""

@@ -37,6 +37,14 @@ def lazy(path: str) -> Callable[..., Any]:
     return build
 
 
+class Kept(di.ThreadSafeSingleton):  # type: ignore[type-arg]
+    """A singleton that `reset_clients()` keeps: usage totals and registered hooks."""
+
+    def reset(self) -> Any:
+        """Keep the object (reset_singletons() calls this)."""
+        return None
+
+
 class Owned(di.ThreadSafeSingleton):  # type: ignore[type-arg]
     """A singleton whose object is closed when the container resets it (SDK connections)."""
 
@@ -171,25 +179,57 @@ class Container(containers.DeclarativeContainer):
         policy=retry_policy,
     )
 
+    # Usage, cost and observability (persona_llm.observed): one record per facade call,
+    # around everything above, so retries and failovers count once and show who answered.
+    prices = di.ThreadSafeSingleton(
+        lazy("persona_llm.pricing.load_prices"),
+        file=settings.provided.llm_prices_file,
+        overrides=settings.provided.llm_prices,
+    )
+    usage_tracker = Kept(lazy("persona_llm.usage.UsageTracker"))
+    hooks = Kept(lazy("persona_llm.observability.Hooks"))
+    tracing = di.ThreadSafeSingleton(
+        lazy("persona_llm.observability.Tracing"),
+        enabled=settings.provided.llm_otel,
+    )
+    observed_chat_adapter = di.ThreadSafeSingleton(
+        lazy("persona_llm.observed.ObservedAdapter"),
+        inner=chat_adapter,
+        tracker=usage_tracker,
+        hooks=hooks,
+        prices=prices,
+        log_content=settings.provided.llm_log_content,
+        tracing=tracing,
+    )
+    observed_embedding_adapter = di.ThreadSafeSingleton(
+        lazy("persona_llm.observed.ObservedAdapter"),
+        inner=embedding_adapter,
+        tracker=usage_tracker,
+        hooks=hooks,
+        prices=prices,
+        log_content=settings.provided.llm_log_content,
+        tracing=tracing,
+    )
+
     # Facades
     chat_client = di.ThreadSafeSingleton(
         ChatClient,
-        adapter=chat_adapter,
+        adapter=observed_chat_adapter,
         model=settings.provided.chat_target.model,
     )
     async_chat_client = di.ThreadSafeSingleton(
         AsyncChatClient,
-        adapter=chat_adapter,
+        adapter=observed_chat_adapter,
         model=settings.provided.chat_target.model,
     )
     embedding_client = di.ThreadSafeSingleton(
         EmbeddingClient,
-        adapter=embedding_adapter,
+        adapter=observed_embedding_adapter,
         model=settings.provided.embedding_target.model,
     )
     async_embedding_client = di.ThreadSafeSingleton(
         AsyncEmbeddingClient,
-        adapter=embedding_adapter,
+        adapter=observed_embedding_adapter,
         model=settings.provided.embedding_target.model,
     )
 

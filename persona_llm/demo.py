@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from contextlib import ExitStack
 from typing import TextIO
 
 from dependency_injector import providers as di
 
 from persona_llm.errors import ConfigurationError
 from persona_llm.providers.fake import FakeProvider
+from persona_llm.settings import Settings
 from persona_llm.types import ChatMessage
 
 __all__ = ["demo_replies", "run_demo"]
@@ -61,46 +63,63 @@ def demo_replies(messages: Sequence[ChatMessage]) -> str:
     )
 
 
-def _offline_fake(service: str | None, out: TextIO) -> tuple[FakeProvider, str] | None:
-    """The scripted fake and its model name when the demo must run offline, else None.
+def _offline_settings(settings: Settings, out: TextIO) -> Settings | None:
+    """Settings that run the demo on the scripted fake provider, or None to use `settings`.
 
     Offline means: the fake provider is selected (it has no model to answer, so it is
     scripted), or the selected provider has no key.
     """
-    from persona_llm.containers import container
-    from persona_llm.settings import load_settings
-
-    settings = load_settings(**({"llm_service": service} if service else {}))
-    if service:
-        container.settings.override(di.Object(settings))
     target = settings.chat_target
-    scripted = FakeProvider(demo_replies, embedding_dimensions=16)
     if target.provider == "fake":
         out.write("LLM_SERVICE names the fake provider: scripted replies, offline.\n\n")
-        return scripted, target.model or "offline-demo"
-    try:
-        settings.provider_config(target.provider)
-        settings.provider_config(settings.embedding_target.provider)
-    except ConfigurationError as exc:
-        out.write(f"No provider configured ({exc.message.split(':')[0]}).\n")
-        out.write("Running offline on the fake provider with scripted replies.\n\n")
-        return scripted, "offline-demo"
-    return None
+        model = target.model or "offline-demo"
+    else:
+        try:
+            settings.provider_config(target.provider)
+            settings.provider_config(settings.embedding_target.provider)
+            return None
+        except ConfigurationError as exc:
+            out.write(f"No provider configured ({exc.message.split(':')[0]}).\n")
+            out.write("Running offline on the fake provider with scripted replies.\n\n")
+            model = "offline-demo"
+    service = f"fake/{model}"
+    return settings.model_copy(update={"llm_service": service, "embedding_service": service})
 
 
 def run_demo(out: TextIO, *, service: str | None = None) -> int:
-    """Run the demo and print what each step produced; returns the exit status."""
-    from persona_llm.testing import override_llm
+    """Run the demo and print what each step produced; returns the exit status.
 
-    offline = _offline_fake(service, out)
-    if offline is None:
-        return _pipeline(out)
-    fake, model = offline
-    with override_llm(fake, model=model):
-        return _pipeline(out)
+    Goes through the container like an application does (retries, usage tracking); offline,
+    the container's fake provider is replaced by a scripted one for the run.
+    """
+    from persona_llm.containers import container
+
+    settings: Settings = container.settings()
+    if service:
+        settings = settings.model_copy(update={"llm_service": service})
+    offline = _offline_settings(settings, out)
+    scripted = FakeProvider(demo_replies, embedding_dimensions=16)
+    container.reset_singletons()  # build the clients from these settings
+    try:
+        with ExitStack() as stack:
+            stack.enter_context(container.settings.override(di.Object(offline or settings)))
+            if offline is not None:
+                stack.enter_context(container.fake.override(di.Object(scripted)))
+            return _pipeline(out)
+    finally:
+        container.reset_singletons()
 
 
 def _pipeline(out: TextIO) -> int:
+    from persona_llm.usage import track_usage, usage_table
+
+    with track_usage() as usage:
+        _steps(out)
+    out.write("\nUsage of this run:\n" + usage_table(usage.report()) + "\n")
+    return 0
+
+
+def _steps(out: TextIO) -> None:
     from persona_llm.embeddings import generate_embeddings
     from persona_llm.facades import get_chat_client, get_embedding_client
     from persona_llm.graph import generate_response_with_context, get_nodes, get_relationships
@@ -124,4 +143,3 @@ def _pipeline(out: TextIO) -> int:
     context = "\n".join(f"{r.source} {r.relation} {r.target}" for r in relationships)
     answer = generate_response_with_context(QUESTION, context)
     out.write(f"\nQ: {QUESTION}\nA: {answer}\n\nAnswered by {chat.provider}/{chat.model}.\n")
-    return 0

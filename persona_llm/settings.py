@@ -196,6 +196,12 @@ class Settings(BaseSettings):
     llm_circuit_failures: int = Field(default=5, ge=0)
     llm_circuit_cooldown: float = Field(default=30.0, ge=0)
 
+    # Usage, cost and observability (persona_llm.observed)
+    llm_prices_file: str | None = None
+    llm_prices: str | None = None
+    llm_log_content: bool = False
+    llm_otel: bool = True
+
     @property
     def chat_target(self) -> ServiceTarget:
         """`LLM_SERVICE` parsed, with the provider's default model filled in."""

@@ -216,6 +216,7 @@ class Usage(BaseModel):
     total_tokens: int = 0
     reasoning_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
 
     @model_validator(mode="before")
     @classmethod
@@ -258,6 +259,7 @@ class ChatResponse(BaseModel):
     refusal: str | None = None
     tool_calls: list[ToolCall] = Field(default_factory=list)
     parsed: Any = None
+    cost_usd: float | None = None
     raw: Any = Field(default=None, repr=False, exclude=True)
 
     def __eq__(self, other: object) -> bool:

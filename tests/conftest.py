@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -50,6 +51,9 @@ def clean_library_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
         for provider in container.traverse():
             provider.reset_override()
         container.reset_singletons()
+        if "persona_llm.usage" in sys.modules:  # Kept across reset_clients(), not across tests
+            container.usage_tracker().reset()
+            container.hooks().clear()
 
 
 @pytest.fixture

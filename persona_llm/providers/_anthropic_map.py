@@ -305,6 +305,7 @@ def to_usage(usage: Any) -> Usage | None:
         completion_tokens=_get(usage, "output_tokens") or 0,
         reasoning_tokens=(_get(details, "thinking_tokens") or 0) if details is not None else 0,
         cached_tokens=cache_read,
+        cache_write_tokens=_get(usage, "cache_creation_input_tokens") or 0,
     )
 
 

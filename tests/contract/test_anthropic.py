@@ -222,7 +222,11 @@ def test_usage_normalization(adapter: AnthropicAdapter, emu: ProviderEmulator) -
     )
     emu.enqueue("anthropic", Reply(body))
     assert adapter.chat(MODEL, HELLO).usage == Usage(
-        prompt_tokens=2212, completion_tokens=30, total_tokens=2242, cached_tokens=2000
+        prompt_tokens=2212,
+        completion_tokens=30,
+        total_tokens=2242,
+        cached_tokens=2000,
+        cache_write_tokens=200,
     )
 
 

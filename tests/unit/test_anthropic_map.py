@@ -277,7 +277,11 @@ def test_usage_counts_cache_reads_and_writes_as_prompt_tokens() -> None:
         cache_read_input_tokens=1000,
     )
     assert from_anthropic_message(body, model=MODEL).usage == Usage(
-        prompt_tokens=1110, completion_tokens=7, total_tokens=1117, cached_tokens=1000
+        prompt_tokens=1110,
+        completion_tokens=7,
+        total_tokens=1117,
+        cached_tokens=1000,
+        cache_write_tokens=100,
     )
 
 
