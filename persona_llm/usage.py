@@ -30,8 +30,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from persona_llm._usage_table import ModelStats, UsageRecord, UsageReport, usage_table
 from persona_llm.errors import ConfigurationError, LLMError
-from persona_llm.usage_report import ModelStats, UsageRecord, UsageReport, usage_table
 
 __all__ = [
     "BudgetExceededError",

@@ -79,3 +79,11 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
         assert "no_such_name" in str(exc)
     else:
         raise AssertionError("expected AttributeError")
+
+
+def test_no_submodule_shadows_an_exported_name() -> None:
+    # Importing persona_llm.<name> would set the package attribute <name> to the module.
+    import importlib.util
+
+    for name in persona_llm.__all__:
+        assert importlib.util.find_spec(f"persona_llm.{name}") is None, name
