@@ -13,6 +13,7 @@ from dependency_injector import providers
 
 from persona_llm.containers import Container, container
 from persona_llm.settings import Settings, load_settings
+from persona_llm.testing.emulator import ProviderEmulator
 
 # Variables the library reads; every test starts with none of them set.
 LIBRARY_VARIABLES = (*(name.upper() for name in Settings.model_fields), "GOOGLE_API_KEY")
@@ -79,3 +80,17 @@ def container_with(fresh_container: Container) -> Callable[..., Container]:
         return fresh_container
 
     return build
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[ProviderEmulator]:
+    """A running emulator shared by the tests of one module."""
+    with ProviderEmulator() as server:
+        yield server
+
+
+@pytest.fixture
+def emu(emulator: ProviderEmulator) -> ProviderEmulator:
+    """The module's emulator with its queues and recorded requests cleared."""
+    emulator.reset()
+    return emulator

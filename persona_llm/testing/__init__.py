@@ -45,20 +45,14 @@ __all__ = [
 ]
 
 
-class FakeChatClient(ChatClient):
-    """A blocking chat client over a `FakeProvider` (scripted, recorded, offline).
+class _Scripted:
+    """What both fake chat clients add to their client class: the script and the record."""
 
-    Args:
-        replies: scripted replies (list) or a function of the messages; None echoes.
-        model: the model name the client reports.
-        **fake_options: passed to `FakeProvider` (``delay``, ``strict_json``, ...).
-    """
-
-    __test__ = False
+    fake: FakeProvider
 
     def __init__(self, replies: Any = None, *, model: str = "fake", **fake_options: Any) -> None:
         self.fake = FakeProvider(replies, **fake_options)
-        super().__init__(self.fake, model)
+        super().__init__(self.fake, model)  # type: ignore[call-arg]
 
     @property
     def calls(self) -> list[FakeCall]:
@@ -73,6 +67,18 @@ class FakeChatClient(ChatClient):
     def enqueue(self, *replies: FakeReply) -> None:
         """Append scripted replies."""
         self.fake.enqueue(*replies)
+
+
+class FakeChatClient(_Scripted, ChatClient):
+    """A blocking chat client over a `FakeProvider` (scripted, recorded, offline).
+
+    Args:
+        replies: scripted replies (list) or a function of the messages; None echoes.
+        model: the model name the client reports.
+        **fake_options: passed to `FakeProvider` (``delay``, ``strict_json``, ...).
+    """
+
+    __test__ = False
 
 
 class FakeEmbeddingClient(EmbeddingClient):
@@ -113,28 +119,10 @@ def override_llm(
         yield fake
 
 
-class FakeAsyncChatClient(AsyncChatClient):
+class FakeAsyncChatClient(_Scripted, AsyncChatClient):
     """The asyncio twin of `FakeChatClient`, for ``container.async_chat_client.override(...)``."""
 
     __test__ = False
-
-    def __init__(self, replies: Any = None, *, model: str = "fake", **fake_options: Any) -> None:
-        self.fake = FakeProvider(replies, **fake_options)
-        super().__init__(self.fake, model)
-
-    @property
-    def calls(self) -> list[FakeCall]:
-        """Every call the fake received."""
-        return self.fake.calls
-
-    @property
-    def last_request(self) -> ChatRequest:
-        """The request of the latest chat or stream call."""
-        return self.fake.last_request
-
-    def enqueue(self, *replies: FakeReply) -> None:
-        """Append scripted replies."""
-        self.fake.enqueue(*replies)
 
 
 class FakeAsyncEmbeddingClient(AsyncEmbeddingClient):

@@ -8,7 +8,7 @@ cost no time; timeouts are real but short.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,20 +19,6 @@ from persona_llm.containers import Container
 from persona_llm.reliability.build import retry_policy
 from persona_llm.testing.clock import FakeClock
 from persona_llm.testing.emulator import ProviderEmulator
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[ProviderEmulator]:
-    """A running emulator shared by the tests of one module."""
-    with ProviderEmulator() as server:
-        yield server
-
-
-@pytest.fixture
-def emu(emulator: ProviderEmulator) -> ProviderEmulator:
-    """The module's emulator with its queues and recorded requests cleared."""
-    emulator.reset()
-    return emulator
 
 
 @pytest.fixture

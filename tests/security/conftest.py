@@ -12,20 +12,6 @@ from persona_llm.testing.emulator import PROVIDERS, ProviderEmulator
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[ProviderEmulator]:
-    """A running emulator shared by the tests of one module."""
-    with ProviderEmulator() as server:
-        yield server
-
-
-@pytest.fixture
-def emu(emulator: ProviderEmulator) -> ProviderEmulator:
-    """The module's emulator with its queues and recorded requests cleared."""
-    emulator.reset()
-    return emulator
-
-
-@pytest.fixture(scope="module")
 def adapters(emulator: ProviderEmulator) -> Iterator[dict[str, ProviderAdapter]]:
     """One real adapter per provider on the emulator (no retries: one request per call)."""
     built = {name: build_adapter(emulator.config_for(name)) for name in PROVIDERS}
