@@ -1,7 +1,8 @@
 """The container: the whole wiring on one screen.
 
 settings → provider configuration → SDK clients → provider adapters → reliability wrappers
-(retries, pool, fallbacks) → facades, each a thread-safe singleton built on first use.
+(retries, pool, fallbacks) → facades, and the task router (LLM_ROUTES) beside them; each a
+thread-safe singleton built on first use.
 Provider modules are referenced by dotted path and imported only when that provider is first
 built, so importing this module loads no SDK.
 
@@ -159,17 +160,18 @@ class Container(containers.DeclarativeContainer):
         lazy("persona_llm.reliability.build.retry_policy"),
         settings.provided.reliability,
     )
+    adapters = di.Dict(
+        openai=openai.provider,
+        azure=azure.provider,
+        anthropic=anthropic.provider,
+        gemini=gemini.provider,
+        fake=fake.provider,
+    )
     chat_adapter = Owned(
         lazy("persona_llm.reliability.build.chat_adapter"),
         settings=settings,
         primary=chat_service,
-        adapters=di.Dict(
-            openai=openai.provider,
-            azure=azure.provider,
-            anthropic=anthropic.provider,
-            gemini=gemini.provider,
-            fake=fake.provider,
-        ),
+        adapters=adapters,
         policy=retry_policy,
     )
     embedding_adapter = Owned(
@@ -231,6 +233,27 @@ class Container(containers.DeclarativeContainer):
         AsyncEmbeddingClient,
         adapter=observed_embedding_adapter,
         model=settings.provided.embedding_target.model,
+    )
+
+    # Task routing (persona_llm.routing): LLM_ROUTES, checked when the router is first built.
+    # A client per distinct route target list, over the adapters above, observed like the
+    # facades; unrouted tasks get chat_client / async_chat_client.
+    observed_route_adapter = di.Factory(
+        lazy("persona_llm.observed.ObservedAdapter"),
+        tracker=usage_tracker,
+        hooks=hooks,
+        prices=prices,
+        log_content=settings.provided.llm_log_content,
+        tracing=tracing,
+    )
+    router = Owned(
+        lazy("persona_llm.task_router.Router"),
+        settings=settings,
+        adapters=adapters,
+        policy=retry_policy,
+        observe=observed_route_adapter.provider,
+        default=chat_client.provider,
+        default_async=async_chat_client.provider,
     )
 
 

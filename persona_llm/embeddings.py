@@ -2,7 +2,8 @@
 
 `generate_embeddings` takes the embedding client from the container at call time
 (`persona_llm.get_embedding_client()`, which already falls back to a provider with an
-embeddings API), or the one passed as ``client=``. Its asyncio twin is
+embeddings API), or the one passed as ``client=``; its calls are labelled with the task
+``embeddings`` in the usage totals. Its asyncio twin is
 `persona_llm.aio.embeddings.generate_embeddings`; both share the batching below.
 """
 
@@ -13,6 +14,8 @@ from collections.abc import Sequence
 from persona_llm import facades
 from persona_llm.clients import EmbeddingClient
 from persona_llm.errors import InvalidRequestError, ResponseParseError
+from persona_llm.routing import EMBEDDINGS
+from persona_llm.usage import track_usage
 
 __all__ = ["DEFAULT_BATCH_SIZE", "batched", "check_vectors", "generate_embeddings"]
 
@@ -64,6 +67,7 @@ def generate_embeddings(
         return []
     embedder = client if client is not None else facades.get_embedding_client()
     vectors: list[list[float]] = []
-    for batch in batches:
-        vectors.extend(check_vectors(batch, embedder.embeddings(batch)))
+    with track_usage(task=EMBEDDINGS):  # the task's label in the usage totals
+        for batch in batches:
+            vectors.extend(check_vectors(batch, embedder.embeddings(batch)))
     return vectors

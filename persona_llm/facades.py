@@ -3,12 +3,20 @@
 Fetch a client where you use it (``get_chat_client().chat(...)``): clients are singletons, so
 this costs a dictionary lookup. A client object fetched *before* a test overrides the container
 keeps talking to what it was built with; only later `get_*` calls see the override.
+
+Tasks: ``get_chat_client(task="extraction")`` is the client of that task's ``LLM_ROUTES``
+route, or the ``LLM_SERVICE`` client when the task has none (see `persona_llm.routing`). An
+override of ``container.chat_client`` (``async_chat_client``) answers *every* task, routed or
+not, so a test that replaces the model replaces it for all the workflows; to test routing,
+override the provider adapters (``container.openai``, ...) or route to ``fake/<model>``.
+``LLM_ROUTES`` is checked in full by the first `get_*` call, whichever it is.
 """
 
 from __future__ import annotations
 
 from persona_llm.clients import AsyncChatClient, AsyncEmbeddingClient, ChatClient, EmbeddingClient
 from persona_llm.containers import container
+from persona_llm.routing import check_task_name
 
 __all__ = [
     "get_async_chat_client",
@@ -19,28 +27,53 @@ __all__ = [
 ]
 
 
-def get_chat_client() -> ChatClient:
-    """The blocking chat client for ``LLM_SERVICE`` (built on first call, then shared)."""
-    client: ChatClient = container.chat_client()
+def get_chat_client(task: str | None = None) -> ChatClient:
+    """The blocking chat client of `task`: its ``LLM_ROUTES`` route, else ``LLM_SERVICE``.
+
+    Built on first call, then shared; routes naming the same targets share one client.
+
+    Raises:
+        ConfigurationError: ``LLM_ROUTES`` is invalid, or `task` is not a valid task name.
+    """
+    if task is not None:
+        check_task_name(task)
+    if container.chat_client.overridden:
+        overridden: ChatClient = container.chat_client()
+        return overridden
+    client: ChatClient = container.router().chat_client(task)
     return client
 
 
-def get_async_chat_client() -> AsyncChatClient:
-    """The asyncio chat client for ``LLM_SERVICE``."""
-    client: AsyncChatClient = container.async_chat_client()
+def get_async_chat_client(task: str | None = None) -> AsyncChatClient:
+    """The asyncio chat client of `task`: its ``LLM_ROUTES`` route, else ``LLM_SERVICE``."""
+    if task is not None:
+        check_task_name(task)
+    if container.async_chat_client.overridden:
+        overridden: AsyncChatClient = container.async_chat_client()
+        return overridden
+    client: AsyncChatClient = container.router().async_chat_client(task)
     return client
 
 
 def get_embedding_client() -> EmbeddingClient:
-    """The blocking embedding client for ``EMBEDDING_SERVICE`` (or its fallback)."""
+    """The blocking embedding client: ``EMBEDDING_SERVICE``, else the ``embeddings=`` route of
+    ``LLM_ROUTES``, else the chat provider's or OpenAI's (see `Settings.embedding_target`)."""
+    _check_routes(container.embedding_client.overridden)
     client: EmbeddingClient = container.embedding_client()
     return client
 
 
 def get_async_embedding_client() -> AsyncEmbeddingClient:
     """The asyncio embedding client."""
+    _check_routes(container.async_embedding_client.overridden)
     client: AsyncEmbeddingClient = container.async_embedding_client()
     return client
+
+
+def _check_routes(overridden: object) -> None:
+    """Build the router (which checks LLM_ROUTES) unless a test replaced the client."""
+    if not overridden:
+        container.router()
 
 
 def reset_clients() -> None:

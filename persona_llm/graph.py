@@ -1,9 +1,13 @@
 """The Persona workflows, blocking: nodes, relationships, grounded answers, communities, insights.
 
-Each function takes the chat client from the container at call time
-(`persona_llm.get_chat_client()`), or the one passed as ``client=``. The asyncio twins, same
-names and arguments, live in `persona_llm.aio.graph`; both are thin over `graph_tasks`, which
-builds the prompts and parses the replies.
+Each function declares its task (`persona_llm.routing`): `get_nodes` ``extraction``,
+`get_relationships` ``relationships``, `generate_response_with_context` ``answer``,
+`detect_communities` ``communities``, `generate_structured_insights` ``insights``. It takes
+that task's chat client from the container at call time (``get_chat_client(task=...)``, routed
+by ``LLM_ROUTES``), or the one passed as ``client=``, and its calls are labelled with the task
+in the usage totals either way. The asyncio twins, same names and arguments, live in
+`persona_llm.aio.graph`; both are thin over `graph_tasks`, which builds the prompts and parses
+the replies.
 
 JSON replies are parsed, repaired and re-asked as `persona_llm.structured` describes; a reply
 that stays unusable raises `ResponseParseError`, never an empty result.
@@ -12,6 +16,7 @@ that stays unusable raises `ResponseParseError`, never an empty result.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from persona_llm import facades
@@ -26,6 +31,8 @@ from persona_llm.graph_types import (
     NodeType,
     Relationship,
 )
+from persona_llm.routing import ANSWER, COMMUNITIES, EXTRACTION, INSIGHTS, RELATIONSHIPS
+from persona_llm.routing import task_scope as _task_scope
 from persona_llm.structured import chat_validated
 
 __all__ = [
@@ -44,8 +51,9 @@ __all__ = [
 ]
 
 
-def _client(client: ChatClient | None) -> ChatClient:
-    return client if client is not None else facades.get_chat_client()
+def _chat(task: str, client: ChatClient | None) -> AbstractContextManager[ChatClient]:
+    """The client of `task` for one block, its calls labelled `task` in the usage totals."""
+    return _task_scope(task, client, facades.get_chat_client)
 
 
 def get_nodes(
@@ -64,7 +72,8 @@ def get_nodes(
     if not text.strip():
         return []
     task = tasks.nodes_task(text, graph_context)
-    return chat_validated(_client(client), task.messages, task.validate, max_reasks=max_reasks)
+    with _chat(EXTRACTION, client) as chat:
+        return chat_validated(chat, task.messages, task.validate, max_reasks=max_reasks)
 
 
 def get_relationships(
@@ -91,7 +100,8 @@ def get_relationships(
     if len(checked) < 2:
         return [], ids
     task = tasks.relationships_task(checked, ids, graph_context)
-    found = chat_validated(_client(client), task.messages, task.validate, max_reasks=max_reasks)
+    with _chat(RELATIONSHIPS, client) as chat:
+        found = chat_validated(chat, task.messages, task.validate, max_reasks=max_reasks)
     return found, ids
 
 
@@ -106,7 +116,8 @@ def generate_response_with_context(
         ContentFilterError: the model refused.
     """
     messages = tasks.answer_messages(query, context)
-    return tasks.answer_text(_client(client).chat(messages))
+    with _chat(ANSWER, client) as chat:
+        return tasks.answer_text(chat.chat(messages))
 
 
 def detect_communities(
@@ -122,11 +133,12 @@ def detect_communities(
     """
     if not subgraphs_text.strip():
         return CommunityStructure(communityHeaders=[])
-    response = _client(client).chat(
-        tasks.communities_messages(subgraphs_text),
-        response_model=CommunityStructure,
-        max_reasks=max_reasks,
-    )
+    with _chat(COMMUNITIES, client) as chat:
+        response = chat.chat(
+            tasks.communities_messages(subgraphs_text),
+            response_model=CommunityStructure,
+            max_reasks=max_reasks,
+        )
     structure: CommunityStructure = response.parsed
     return structure
 
@@ -152,4 +164,5 @@ def generate_structured_insights(
         ContentFilterError: the model refused.
     """
     task = tasks.insights_task(query, context, output_schema)
-    return chat_validated(_client(client), task.messages, task.validate, max_reasks=max_reasks)
+    with _chat(INSIGHTS, client) as chat:
+        return chat_validated(chat, task.messages, task.validate, max_reasks=max_reasks)

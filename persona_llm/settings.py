@@ -19,6 +19,7 @@ from persona_llm.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from persona_llm.reliability.config import ReliabilityConfig
+    from persona_llm.routing import RouteTable
 
 __all__ = [
     "EMBEDDING_PROVIDERS",
@@ -61,7 +62,7 @@ _KEY_VARIABLES = {
 @dataclass(frozen=True)
 class ServiceTarget:
     """A parsed ``provider[@profile]/model`` value; `model` is None when only the provider
-    was named. A `profile` (``azure@us/...``, only in LLM_FALLBACKS and LLM_POOL) reads the
+    was named. A `profile` (``azure@us/...``, in LLM_FALLBACKS, LLM_POOL, LLM_ROUTES) reads the
     provider's variables with the prefix ``<PROFILE>_`` first (``US_AZURE_API_KEY``)."""
 
     provider: str
@@ -79,7 +80,7 @@ def parse_service(
     """Parse ``provider/model`` (the model may itself contain ``/``; ``provider/`` means default).
 
     Args:
-        profiles: accept ``provider@profile/model`` (LLM_FALLBACKS and LLM_POOL do).
+        profiles: accept ``provider@profile/model`` (LLM_FALLBACKS, LLM_POOL, LLM_ROUTES do).
 
     Raises:
         ConfigurationError: no ``/``, or an unknown provider; the message shows the expected form.
@@ -90,7 +91,7 @@ def parse_service(
     if at and not (profiles and re.fullmatch(r"[a-z0-9_]+", profile)):
         raise ConfigurationError(
             f"{variable}={value!r}: a profile (provider@name, name of letters, digits and _) "
-            "is allowed only in LLM_FALLBACKS and LLM_POOL"
+            "is allowed only in LLM_FALLBACKS, LLM_POOL and LLM_ROUTES"
         )
     if not slash or not provider:
         raise ConfigurationError(
@@ -196,6 +197,9 @@ class Settings(BaseSettings):
     llm_circuit_failures: int = Field(default=5, ge=0)
     llm_circuit_cooldown: float = Field(default=30.0, ge=0)
 
+    # Task routing (persona_llm.routing)
+    llm_routes: str = ""
+
     # Usage, cost and observability (persona_llm.observed)
     llm_prices_file: str | None = None
     llm_prices: str | None = None
@@ -215,8 +219,15 @@ class Settings(BaseSettings):
 
         return ReliabilityConfig.from_settings(self)
 
+    @property
+    def routes(self) -> RouteTable:
+        """`LLM_ROUTES` parsed: the task routes (see `persona_llm.routing`)."""
+        from persona_llm.routing import RouteTable
+
+        return RouteTable.from_settings(self)
+
     def resolve_target(self, text: str, variable: str) -> ServiceTarget:
-        """One chat target of LLM_FALLBACKS / LLM_POOL, its model filled in (profile first)."""
+        """One chat target of LLM_FALLBACKS / LLM_POOL / LLM_ROUTES, its model filled in."""
         target = parse_service(text, variable, profiles=True)
         if target.model:
             return target
@@ -256,9 +267,11 @@ class Settings(BaseSettings):
 
     @property
     def embedding_target(self) -> ServiceTarget:
-        """`EMBEDDING_SERVICE`, or the chat provider when it embeds, else OpenAI."""
+        """`EMBEDDING_SERVICE`, else the embeddings route, the chat provider, or OpenAI."""
         if self.embedding_service:
             target = parse_service(self.embedding_service, "EMBEDDING_SERVICE")
+        elif (routed := self.routes.embedding) is not None:
+            target = routed
         else:
             chat = self.chat_target
             provider = chat.provider if chat.provider in EMBEDDING_PROVIDERS else "openai"
@@ -298,7 +311,8 @@ class Settings(BaseSettings):
     @property
     def embedding_is_fallback(self) -> bool:
         """True when embeddings go to OpenAI only because the chat provider has none."""
-        return not self.embedding_service and self.chat_target.provider not in EMBEDDING_PROVIDERS
+        routed = self.embedding_service or self.routes.embedding
+        return not routed and self.chat_target.provider not in EMBEDDING_PROVIDERS
 
     def _default_chat_model(self, target: ServiceTarget, variable: str = "LLM_SERVICE") -> str:
         defaults = {

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from persona_llm import facades
 from persona_llm.clients import AsyncEmbeddingClient
 from persona_llm.embeddings import DEFAULT_BATCH_SIZE, batched, check_vectors
+from persona_llm.routing import EMBEDDINGS
+from persona_llm.usage import track_usage
 
 __all__ = ["generate_embeddings"]
 
@@ -27,6 +29,7 @@ async def generate_embeddings(
         return []
     embedder = client if client is not None else facades.get_async_embedding_client()
     vectors: list[list[float]] = []
-    for batch in batches:
-        vectors.extend(check_vectors(batch, await embedder.embeddings(batch)))
+    with track_usage(task=EMBEDDINGS):  # the task's label in the usage totals
+        for batch in batches:
+            vectors.extend(check_vectors(batch, await embedder.embeddings(batch)))
     return vectors

@@ -1,19 +1,23 @@
 """Asyncio twins of `persona_llm.graph`: same names, same arguments, same results.
 
 Only the client call differs (``await`` on the asyncio client from
-`persona_llm.get_async_chat_client()`); prompts and reply parsing are shared through
-`persona_llm.graph_tasks`. See the blocking functions for the full documentation.
+``persona_llm.get_async_chat_client(task=...)``); tasks, prompts and reply parsing are the
+same (`persona_llm.routing`, `persona_llm.graph_tasks`). See the blocking functions for the
+full documentation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from persona_llm import facades
 from persona_llm import graph_tasks as tasks
 from persona_llm.clients import AsyncChatClient
 from persona_llm.graph_types import CommunityStructure, Node, Relationship
+from persona_llm.routing import ANSWER, COMMUNITIES, EXTRACTION, INSIGHTS, RELATIONSHIPS
+from persona_llm.routing import task_scope as _task_scope
 from persona_llm.structured import achat_validated
 
 __all__ = [
@@ -25,8 +29,9 @@ __all__ = [
 ]
 
 
-def _client(client: AsyncChatClient | None) -> AsyncChatClient:
-    return client if client is not None else facades.get_async_chat_client()
+def _chat(task: str, client: AsyncChatClient | None) -> AbstractContextManager[AsyncChatClient]:
+    """The client of `task` for one block, its calls labelled `task` in the usage totals."""
+    return _task_scope(task, client, facades.get_async_chat_client)
 
 
 async def get_nodes(
@@ -36,9 +41,8 @@ async def get_nodes(
     if not text.strip():
         return []
     task = tasks.nodes_task(text, graph_context)
-    return await achat_validated(
-        _client(client), task.messages, task.validate, max_reasks=max_reasks
-    )
+    with _chat(EXTRACTION, client) as chat:
+        return await achat_validated(chat, task.messages, task.validate, max_reasks=max_reasks)
 
 
 async def get_relationships(
@@ -54,9 +58,8 @@ async def get_relationships(
     if len(checked) < 2:
         return [], ids
     task = tasks.relationships_task(checked, ids, graph_context)
-    found = await achat_validated(
-        _client(client), task.messages, task.validate, max_reasks=max_reasks
-    )
+    with _chat(RELATIONSHIPS, client) as chat:
+        found = await achat_validated(chat, task.messages, task.validate, max_reasks=max_reasks)
     return found, ids
 
 
@@ -65,7 +68,8 @@ async def generate_response_with_context(
 ) -> str:
     """Asyncio twin of `persona_llm.graph.generate_response_with_context`."""
     messages = tasks.answer_messages(query, context)
-    return tasks.answer_text(await _client(client).chat(messages))
+    with _chat(ANSWER, client) as chat:
+        return tasks.answer_text(await chat.chat(messages))
 
 
 async def detect_communities(
@@ -74,11 +78,12 @@ async def detect_communities(
     """Asyncio twin of `persona_llm.graph.detect_communities`."""
     if not subgraphs_text.strip():
         return CommunityStructure(communityHeaders=[])
-    response = await _client(client).chat(
-        tasks.communities_messages(subgraphs_text),
-        response_model=CommunityStructure,
-        max_reasks=max_reasks,
-    )
+    with _chat(COMMUNITIES, client) as chat:
+        response = await chat.chat(
+            tasks.communities_messages(subgraphs_text),
+            response_model=CommunityStructure,
+            max_reasks=max_reasks,
+        )
     structure: CommunityStructure = response.parsed
     return structure
 
@@ -93,6 +98,5 @@ async def generate_structured_insights(
 ) -> dict[str, Any]:
     """Asyncio twin of `persona_llm.graph.generate_structured_insights`."""
     task = tasks.insights_task(query, context, output_schema)
-    return await achat_validated(
-        _client(client), task.messages, task.validate, max_reasks=max_reasks
-    )
+    with _chat(INSIGHTS, client) as chat:
+        return await achat_validated(chat, task.messages, task.validate, max_reasks=max_reasks)

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from persona_llm.reliability.config import ReliabilityConfig
     from persona_llm.settings import Settings
 
-__all__ = ["chat_adapter", "embedding_adapter", "retry_policy"]
+__all__ = ["chat_adapter", "embedding_adapter", "retry_policy", "target_adapter"]
 
 AdapterFactories = Mapping[str, Callable[[], ProviderAdapter]]
 _OPENAI_FAMILY = frozenset({"openai", "azure", *OPENAI_COMPATIBLE})
@@ -71,7 +71,7 @@ def chat_adapter(
     if config.pool:
         members = [Target(first.adapter, None, config.pool[0].weight)]
         members += [
-            Target(_target_adapter(settings, m.target, adapters, policy), m.target.model, m.weight)
+            Target(target_adapter(settings, m.target, adapters, policy), m.target.model, m.weight)
             for m in config.pool[1:]
         ]
         pool = PoolAdapter(
@@ -85,7 +85,7 @@ def chat_adapter(
     if not config.fallbacks:
         return first.adapter
     chain = [first] + [
-        Target(_target_adapter(settings, target, adapters, policy), target.model)
+        Target(target_adapter(settings, target, adapters, policy), target.model)
         for target in config.fallbacks
     ]
     return FallbackAdapter(chain, policy)
@@ -104,10 +104,10 @@ def _retried(adapter: ProviderAdapter, provider: str, policy: RetryPolicy) -> Pr
     return RetryingAdapter(adapter, policy)
 
 
-def _target_adapter(
+def target_adapter(
     settings: Settings, target: ServiceTarget, adapters: AdapterFactories, policy: RetryPolicy
 ) -> ProviderAdapter:
-    """The (retried) adapter of a pool member or fallback."""
+    """The (retried) adapter of a pool member, fallback or route target."""
     if target.profile is None and target.provider in adapters:
         adapter = adapters[target.provider]()
     else:
