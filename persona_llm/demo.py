@@ -83,7 +83,16 @@ def _offline_settings(settings: Settings, out: TextIO) -> Settings | None:
             out.write("Running offline on the fake provider with scripted replies.\n\n")
             model = "offline-demo"
     service = f"fake/{model}"
-    return settings.model_copy(update={"llm_service": service, "embedding_service": service})
+    # Routes, pools and fallbacks name providers without keys too: offline, everything is fake.
+    return settings.model_copy(
+        update={
+            "llm_service": service,
+            "embedding_service": service,
+            "llm_routes": "",
+            "llm_pool": "",
+            "llm_fallbacks": "",
+        }
+    )
 
 
 def run_demo(out: TextIO, *, service: str | None = None) -> int:

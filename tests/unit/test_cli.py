@@ -333,3 +333,10 @@ def test_the_plain_progress_counter_used_without_tqdm() -> None:
     progress.update(3)
     progress.close()
     assert err.getvalue() == ("\rembedded 0/5 texts\rembedded 2/5 texts\rembedded 5/5 texts\n")
+
+
+def test_offline_demo_ignores_routes_to_unconfigured_providers(env) -> None:  # type: ignore[no-untyped-def]
+    with env(LLM_ROUTES="answer=anthropic/claude-sonnet-4-6", LLM_FALLBACKS="gemini/"):
+        status, out, err = run("demo")
+    assert (status, err) == (0, "")
+    assert "Answered by fake/offline-demo." in out
