@@ -65,8 +65,13 @@ def _hints(function: Callable[..., Any]) -> dict[str, Any]:
     target = function if inspect.isroutine(function) else type(function).__call__
     try:
         return typing.get_type_hints(target, include_extras=True)
-    except Exception:  # unresolvable forward references: fall back to the raw annotations
-        return {}
+    except Exception as exc:  # e.g. a forward reference to a name the module does not define
+        # Guessing would send the model a schema without types: say what to fix instead.
+        name = getattr(function, "__name__", repr(function))
+        raise InvalidRequestError(
+            f"the type hints of tool {name!r} cannot be resolved ({exc}); "
+            "define the names its annotations use, or pass the tool as a JSON-schema dict"
+        ) from None
 
 
 def arguments_model(

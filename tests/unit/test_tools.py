@@ -309,3 +309,15 @@ def test_overrides_of_a_tool_are_validated_too() -> None:
     assert tool(base, name="forecast").function is get_weather
     with pytest.raises(InvalidRequestError, match="not valid"):
         tool(base, name="bad name!")
+
+
+def test_a_tool_whose_hints_cannot_be_resolved_is_refused() -> None:
+    from persona_llm.errors import InvalidRequestError
+    from persona_llm.tools import tool as make_tool
+
+    def lookup(city: UndefinedCityType) -> str:  # type: ignore[name-defined]  # noqa: F821
+        """Look a city up."""
+        return city
+
+    with pytest.raises(InvalidRequestError, match="type hints of tool 'lookup'"):
+        make_tool(lookup)
