@@ -16,9 +16,9 @@ abandoned asyncio stream is recorded when it is closed: use ``contextlib.aclosin
 ``aclose()``; otherwise that happens when the event loop finalizes it. A stream that is
 never iterated at all is never recorded (its request hook has run, its span is not ended).
 
-Embeddings: adapters return only vectors, so token counts (and cost) are recorded only when
-the wrapped adapter offers ``embeddings_with_usage``/``aembeddings_with_usage`` returning
-``(vectors, Usage | None)``; otherwise an embeddings call records its count and latency.
+Embeddings: token counts (and so cost) come from the `Embeddings.usage` the adapter returns
+(OpenAI, Azure and the fake report it; Gemini's batch endpoint does not, so its embedding calls
+record count and latency only).
 """
 
 from __future__ import annotations
@@ -206,16 +206,12 @@ class ObservedAdapter(ProviderAdapter):
         call, span, started = self._begin("embeddings", model, texts=len(texts))
         try:
             with self.tracing.current(span):
-                with_usage = getattr(self.inner, "embeddings_with_usage", None)
-                if with_usage is not None:
-                    vectors, usage = with_usage(model, texts, options)
-                else:
-                    vectors, usage = self.inner.embeddings(model, texts, options), None
+                vectors = self.inner.embeddings(model, texts, options)
         except BaseException as exc:
             self._failed(call, span, started, exc)
             raise
-        self._embedded(call, span, started, len(vectors), usage)
-        return list(vectors)
+        self._embedded(call, span, started, len(vectors), getattr(vectors, "usage", None))
+        return vectors
 
     async def aembeddings(
         self, model: str, texts: Sequence[str], options: dict[str, Any]
@@ -224,16 +220,12 @@ class ObservedAdapter(ProviderAdapter):
         call, span, started = self._begin("embeddings", model, texts=len(texts))
         try:
             with self.tracing.current(span):
-                with_usage = getattr(self.inner, "aembeddings_with_usage", None)
-                if with_usage is not None:
-                    vectors, usage = await with_usage(model, texts, options)
-                else:
-                    vectors, usage = await self.inner.aembeddings(model, texts, options), None
+                vectors = await self.inner.aembeddings(model, texts, options)
         except BaseException as exc:
             self._failed(call, span, started, exc)
             raise
-        self._embedded(call, span, started, len(vectors), usage)
-        return list(vectors)
+        self._embedded(call, span, started, len(vectors), getattr(vectors, "usage", None))
+        return vectors
 
     # -- lifecycle ----------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ __all__ = [
     "ChatMessage",
     "ChatRequest",
     "ChatResponse",
+    "Embeddings",
     "FinishReason",
     "MessageInput",
     "Role",
@@ -324,6 +325,19 @@ class ChatRequest(BaseModel):
         if not self.response_format:
             return False
         return self.response_format.get("type") in {"json_object", "json_schema"}
+
+
+class Embeddings(list[list[float]]):
+    """Vectors, one per input text in input order, with the call's token `usage` when the
+    provider reports it (OpenAI and Azure do; Gemini's batch endpoint does not).
+
+    A plain list in every other respect, so it passes unchanged through every wrapper and
+    compares equal to a list of the same vectors.
+    """
+
+    def __init__(self, vectors: Iterable[list[float]] = (), usage: Usage | None = None) -> None:
+        super().__init__(vectors)
+        self.usage = usage
 
 
 def lookup_finish_reason(

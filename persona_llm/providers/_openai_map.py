@@ -341,6 +341,15 @@ def vectors_from_openai(
     return [[float(value) for value in item.embedding] for item in data]
 
 
+def add_embedding_usage(total: Usage | None, response: Any) -> Usage | None:
+    """`total` plus the token counts of one embeddings reply (None once a reply has none)."""
+    usage = getattr(response, "usage", None)
+    tokens = getattr(usage, "prompt_tokens", None)
+    if total is None or tokens is None:
+        return None
+    return Usage(prompt_tokens=total.prompt_tokens + int(tokens))
+
+
 def error_details(body: object) -> tuple[str | None, str | None]:
     """Message and machine-readable code of an error body (the SDK's ``exc.body``).
 

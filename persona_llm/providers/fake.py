@@ -31,6 +31,7 @@ from persona_llm.types import (
     ChatMessage,
     ChatRequest,
     ChatResponse,
+    Embeddings,
     FinishReason,
     ToolCall,
     Usage,
@@ -189,7 +190,8 @@ class FakeProvider(ProviderAdapter):
         with self._lock:
             self.calls.append(FakeCall("embeddings", model, texts=tuple(texts), options=options))
         dimensions = int(options.get("dimensions") or self.embedding_dimensions)
-        return [fake_vector(text, dimensions) for text in texts]
+        vectors = (fake_vector(text, dimensions) for text in texts)
+        return Embeddings(vectors, usage=Usage(prompt_tokens=sum(_words(t) for t in texts)))
 
     async def aembeddings(
         self, model: str, texts: Sequence[str], options: dict[str, Any]

@@ -30,7 +30,14 @@ from persona_llm.providers._errors import error_from_status
 from persona_llm.providers._openai_stream import OpenAIStreamState
 from persona_llm.providers.base import PerLoop, ProviderAdapter
 from persona_llm.settings import OPENAI_COMPATIBLE, ProviderConfig
-from persona_llm.types import Capabilities, ChatChunk, ChatRequest, ChatResponse
+from persona_llm.types import (
+    Capabilities,
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    Embeddings,
+    Usage,
+)
 
 __all__ = ["OpenAIAdapter", "async_client", "client_options", "sync_client"]
 
@@ -192,29 +199,29 @@ class OpenAIAdapter(ProviderAdapter):
         self, model: str, texts: Sequence[str], options: dict[str, Any]
     ) -> list[list[float]]:
         """One vector per text, in input order, in requests of `embedding_batch_size` texts."""
-        vectors: list[list[float]] = []
+        result = Embeddings(usage=Usage())
         for batch in self._batches(texts):
             params = self._embedding_kwargs(model, batch, options)
             with self._map_errors(model):
                 response = self._client.embeddings.create(**params)
-                vectors += mapping.vectors_from_openai(
-                    response, len(batch), provider=self.name, model=model
-                )
-        return vectors
+                self._add_batch(result, response, len(batch), model)
+        return result
 
     async def aembeddings(
         self, model: str, texts: Sequence[str], options: dict[str, Any]
     ) -> list[list[float]]:
         """Asyncio twin of `embeddings` (batches are sent one after another)."""
-        vectors: list[list[float]] = []
+        result = Embeddings(usage=Usage())
         for batch in self._batches(texts):
             params = self._embedding_kwargs(model, batch, options)
             with self._map_errors(model):
                 response = await self._async.get().embeddings.create(**params)
-                vectors += mapping.vectors_from_openai(
-                    response, len(batch), provider=self.name, model=model
-                )
-        return vectors
+                self._add_batch(result, response, len(batch), model)
+        return result
+
+    def _add_batch(self, result: Embeddings, response: Any, expected: int, model: str) -> None:
+        result += mapping.vectors_from_openai(response, expected, provider=self.name, model=model)
+        result.usage = mapping.add_embedding_usage(result.usage, response)
 
     def _batches(self, texts: Sequence[str]) -> Iterator[Sequence[str]]:
         size = self.embedding_batch_size

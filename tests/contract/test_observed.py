@@ -193,10 +193,30 @@ def test_embeddings_record_calls_and_tokens_when_reported(
     assert len(adapter.embeddings("text-embedding-3-small", ["a", "b"], {})) == 2
     row = only_row(adapter)
     assert row.calls == 1
-    if hasattr(adapter.inner, "embeddings_with_usage"):
-        assert row.prompt_tokens == 6 and row.cost_usd == pytest.approx(6 * 0.02 / 1e6)
-    else:  # adapters report only vectors today: count and latency, cost unknown
-        assert row.prompt_tokens == 0 and row.unpriced_calls == 1
+    assert row.prompt_tokens == 6 and row.cost_usd == pytest.approx(6 * 0.02 / 1e6)
+
+
+def test_embedding_tokens_are_summed_over_batches_and_survive_retries(
+    emu: ProviderEmulator, container_with: Any
+) -> None:
+    from persona_llm.providers.openai import OpenAIAdapter
+
+    emu.enqueue("openai", Reply(wire.openai_embeddings([[0.1, 0.2]], prompt_tokens=4)))
+    emu.enqueue("openai", Reply(wire.openai_embeddings([[0.3, 0.4]], prompt_tokens=5)))
+    own = container_with(
+        llm_service="openai/gpt-4o-mini",
+        openai_api_key="sk-test-embed-123456",
+        openai_base_url=emu.openai_base_url,
+        llm_max_retries=2,  # so the retry wrapper sits between the observer and the adapter
+    )
+    config = own.openai_config()
+    own.openai.override(
+        OpenAIAdapter(config, own.openai_sdk(), lambda: None, embedding_batch_size=1)  # type: ignore[arg-type,return-value]
+    )
+    vectors = own.embedding_client().embeddings(["a", "b"])
+    assert vectors.usage is not None and vectors.usage.prompt_tokens == 9  # type: ignore[attr-defined]
+    (row,) = own.usage_tracker().report().rows
+    assert (row.calls, row.prompt_tokens) == (1, 9)
 
 
 def test_sdk_call_span_carries_the_reported_model_and_usage(

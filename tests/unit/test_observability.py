@@ -231,20 +231,12 @@ async def test_async_calls_and_embeddings_are_observed() -> None:
     vectors = await adapter.aembeddings("m1", ["a", "b"], {})
     assert reply.content == "hello" and len(vectors) == 2
     report = adapter.tracker.report().total
-    assert report.calls == 2 and report.unpriced_calls == 1  # the fake reports no embedding tokens
-
-
-class FakeWithEmbeddingUsage(FakeProvider):
-    """A fake that reports embedding tokens the way adapters are asked to (one per text)."""
-
-    def embeddings_with_usage(
-        self, model: str, texts: list[str], options: dict[str, Any]
-    ) -> tuple[list[list[float]], Usage]:
-        return self.embeddings(model, texts, options), Usage(prompt_tokens=len(texts))
+    assert report.calls == 2 and report.unpriced_calls == 0
+    assert report.prompt_tokens == 1 + 2  # "hello", then one word per embedded text
 
 
 def test_embedding_tokens_and_cost_are_recorded_when_the_adapter_reports_them() -> None:
-    adapter = observed(FakeWithEmbeddingUsage())
+    adapter = observed(FakeProvider())  # Embeddings.usage: one token per word
     assert len(adapter.embeddings("m1", ["a", "b", "c"], {})) == 3
     total = adapter.tracker.report().total
     assert (total.prompt_tokens, total.unpriced_calls) == (3, 0)
