@@ -8,13 +8,20 @@ by `Settings.provider_config`, which is also where a missing key becomes a
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from persona_llm._services import (
+    EMBEDDING_PROVIDERS,
+    KEY_VARIABLES,
+    OPENAI_COMPATIBLE,
+    PROVIDERS,
+    ProviderConfig,
+    ServiceTarget,
+    parse_service,
+)
 from persona_llm.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -31,100 +38,6 @@ __all__ = [
     "load_settings",
     "parse_service",
 ]
-
-OPENAI_COMPATIBLE: dict[str, tuple[str, str | None]] = {
-    "ollama": ("http://localhost:11434/v1", "ollama"),
-    "vllm": ("http://localhost:8000/v1", "EMPTY"),
-    "openrouter": ("https://openrouter.ai/api/v1", None),
-    "groq": ("https://api.groq.com/openai/v1", None),
-    "mistral": ("https://api.mistral.ai/v1", None),
-    "deepseek": ("https://api.deepseek.com/v1", None),
-}
-"""OpenAI-compatible servers served by the OpenAI adapter: default base URL, and the key to
-send when none is configured (local servers need none; hosted ones must have ``<NAME>_API_KEY``).
-``<NAME>_BASE_URL`` overrides the URL."""
-
-PROVIDERS = ("openai", "azure", "anthropic", "gemini", "fake", *OPENAI_COMPATIBLE)
-"""Provider names accepted before the ``/`` of ``LLM_SERVICE``."""
-
-EMBEDDING_PROVIDERS = frozenset({"openai", "azure", "gemini", "fake", "ollama", "vllm", "mistral"})
-"""Providers with an embeddings endpoint (Anthropic has none)."""
-
-_KEY_VARIABLES = {
-    "openai": "OPENAI_API_KEY",
-    "azure": "AZURE_API_KEY",
-    "anthropic": "ANTHROPIC_API_KEY",
-    "gemini": "GEMINI_API_KEY",
-    **{name: f"{name.upper()}_API_KEY" for name in OPENAI_COMPATIBLE},
-}
-
-
-@dataclass(frozen=True)
-class ServiceTarget:
-    """A parsed ``provider[@profile]/model`` value; `model` is None when only the provider
-    was named. A `profile` (``azure@us/...``, in LLM_FALLBACKS, LLM_POOL, LLM_ROUTES) reads the
-    provider's variables with the prefix ``<PROFILE>_`` first (``US_AZURE_API_KEY``)."""
-
-    provider: str
-    model: str | None
-    profile: str | None = None
-
-    def __str__(self) -> str:
-        at = f"@{self.profile}" if self.profile else ""
-        return f"{self.provider}{at}/{self.model or ''}"
-
-
-def parse_service(
-    value: str, variable: str = "LLM_SERVICE", *, profiles: bool = False
-) -> ServiceTarget:
-    """Parse ``provider/model`` (the model may itself contain ``/``; ``provider/`` means default).
-
-    Args:
-        profiles: accept ``provider@profile/model`` (LLM_FALLBACKS, LLM_POOL, LLM_ROUTES do).
-
-    Raises:
-        ConfigurationError: no ``/``, or an unknown provider; the message shows the expected form.
-    """
-    text = value.strip()
-    provider, slash, model = text.partition("/")
-    provider, at, profile = provider.strip().lower().partition("@")
-    if at and not (profiles and re.fullmatch(r"[a-z0-9_]+", profile)):
-        raise ConfigurationError(
-            f"{variable}={value!r}: a profile (provider@name, name of letters, digits and _) "
-            "is allowed only in LLM_FALLBACKS, LLM_POOL and LLM_ROUTES"
-        )
-    if not slash or not provider:
-        raise ConfigurationError(
-            f"{variable}={value!r} is not of the form provider/model; set it to e.g. "
-            f"'openai/gpt-4o-mini' or 'anthropic/' (provider default model). "
-            f"Providers: {', '.join(PROVIDERS)}"
-        )
-    if provider not in PROVIDERS:
-        raise ConfigurationError(
-            f"{variable}={value!r} names an unknown provider {provider!r}; "
-            f"use one of: {', '.join(PROVIDERS)}"
-        )
-    return ServiceTarget(provider, model.strip() or None, profile or None)
-
-
-@dataclass(frozen=True)
-class ProviderConfig:
-    """Plain values an adapter is built from (no environment access past this point)."""
-
-    name: str
-    api_key: str | None = None
-    base_url: str | None = None
-    api_version: str | None = None
-    timeout: float = 60.0
-    connect_timeout: float = 10.0
-    max_retries: int = 2
-    chat_model: str | None = None
-    embedding_model: str | None = None
-    embedding_dimensions: int | None = None
-
-    def __repr__(self) -> str:  # never show the key
-        key = "set" if self.api_key else "unset"
-        return f"ProviderConfig(name={self.name!r}, api_key={key}, base_url={self.base_url!r})"
 
 
 def _secret(*names: str) -> Any:
@@ -374,8 +287,8 @@ class Settings(BaseSettings):
             common["base_url"] = getattr(self, f"{name}_base_url") or default_url
         if key is None or not key.get_secret_value().strip():
             raise ConfigurationError(
-                f"{_KEY_VARIABLES[name]} is not set: the {name} provider needs an API key. "
-                f"Set {_KEY_VARIABLES[name]} in the environment or in .env"
+                f"{KEY_VARIABLES[name]} is not set: the {name} provider needs an API key. "
+                f"Set {KEY_VARIABLES[name]} in the environment or in .env"
             )
         common["api_key"] = key.get_secret_value().strip()
         if name == "openai":
@@ -403,7 +316,7 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> tuple[str, ...]:
         """Every configured key, for redaction."""
-        keys = [getattr(self, f"{name}_api_key") for name in _KEY_VARIABLES]
+        keys = [getattr(self, f"{name}_api_key") for name in KEY_VARIABLES]
         return tuple(k.get_secret_value() for k in keys if k and k.get_secret_value())
 
 
