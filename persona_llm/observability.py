@@ -255,6 +255,13 @@ class Tracing:
         if tracer is None:
             return None
         trace = importlib.import_module("opentelemetry.trace")
+        if self._tracer_provider is None and isinstance(
+            trace.get_tracer_provider(), trace.ProxyTracerProvider
+        ):
+            # No SDK configured (opentelemetry-api arrives with the anthropic SDK): the span
+            # would record nothing, so skip building it. Checked per call: an app may set
+            # its provider after the first call.
+            return None
         operation = "chat" if call.operation == "stream" else call.operation
         return tracer.start_span(
             f"{operation} {call.model}",

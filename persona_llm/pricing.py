@@ -106,6 +106,8 @@ class PriceTable:
         self._prices = {p: {m: tuple(v) for m, v in models.items()} for p, models in prices.items()}
         self.as_of = as_of
         self.notes = tuple(notes)
+        # lookup() runs twice per call: remember answers (a plain dict; races only recompute).
+        self._found: dict[tuple[str, str, dt.date], ModelPrice | None] = {}
 
     def providers(self) -> list[str]:
         """Provider names that have at least one price."""
@@ -121,6 +123,17 @@ class PriceTable:
         if not models or not model:
             return None
         day = on or dt.datetime.now(dt.timezone.utc).date()
+        key = (provider, model, day)
+        if key not in self._found:
+            if len(self._found) > 4096:  # model names come from replies: keep it bounded
+                self._found.clear()
+            self._found[key] = self._find(models, model, day)
+        return self._found[key]
+
+    @staticmethod
+    def _find(
+        models: Mapping[str, tuple[ModelPrice, ...]], model: str, day: dt.date
+    ) -> ModelPrice | None:
         for name in _candidates(model):
             entries = models.get(name)
             if entries:

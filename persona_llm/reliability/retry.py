@@ -114,18 +114,47 @@ class RetryingAdapter(AdapterWrapper):
 
     # -- the retry loops ----------------------------------------------------------------
 
+    # The first attempt runs outside tenacity: most calls succeed at once, and building the
+    # retry machinery per call cost about as much as the whole adapter. After a retryable
+    # failure tenacity takes over, replaying that failure as its attempt 1, so numbering,
+    # backoff, logging and the stop rule are exactly as if it had made the call itself.
+
     def _call(self, model: str, call: Callable[[], T]) -> T:
         deadline = start_deadline(self.policy)
         with deadline_scope(deadline):
+            try:
+                return call()
+            except LLMError as error:
+                if not is_retryable(error) or self.policy.max_retries == 0:
+                    raise
+                first: LLMError | None = error
             retrying = Retrying(sleep=self.policy.sleep, **self._options(model, deadline))
-            return retrying(call)
+
+            def attempt() -> T:
+                nonlocal first
+                if first is not None:
+                    failed, first = first, None
+                    raise failed
+                return call()
+
+            return retrying(attempt)
 
     async def _acall(self, model: str, call: Callable[[], Awaitable[T]]) -> T:
         deadline = start_deadline(self.policy)
         with deadline_scope(deadline):
+            try:
+                return await call()
+            except LLMError as error:
+                if not is_retryable(error) or self.policy.max_retries == 0:
+                    raise
+                first: LLMError | None = error
             retrying = AsyncRetrying(sleep=self.policy.asleep, **self._options(model, deadline))
 
             async def attempt() -> T:  # tenacity awaits only coroutine functions
+                nonlocal first
+                if first is not None:
+                    failed, first = first, None
+                    raise failed
                 return await call()
 
             return await retrying(attempt)
