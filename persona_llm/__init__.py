@@ -56,7 +56,52 @@ _EXPORTS: dict[str, str] = {
     "usage_table": "persona_llm.usage",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+# A literal list, so type checkers see what the package exports (tested equal to _EXPORTS).
+__all__ = [
+    "APIConnectionError",
+    "AsyncChatClient",
+    "AsyncEmbeddingClient",
+    "AuthenticationError",
+    "BudgetExceededError",
+    "Capabilities",
+    "ChatChunk",
+    "ChatClient",
+    "ChatMessage",
+    "ChatResponse",
+    "ConfigurationError",
+    "Container",
+    "ContentFilterError",
+    "EmbeddingClient",
+    "InvalidRequestError",
+    "LLMError",
+    "LLMTimeoutError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ProviderUnavailableError",
+    "RateLimitError",
+    "ResponseParseError",
+    "Settings",
+    "Tool",
+    "ToolCall",
+    "ToolStepLimitError",
+    "Usage",
+    "__version__",
+    "acollect_stream",
+    "arun_tools",
+    "collect_stream",
+    "container",
+    "get_async_chat_client",
+    "get_async_embedding_client",
+    "get_chat_client",
+    "get_embedding_client",
+    "reset_clients",
+    "reset_usage",
+    "run_tools",
+    "tool",
+    "track_usage",
+    "usage_report",
+    "usage_table",
+]
 
 if TYPE_CHECKING:
     from persona_llm.clients import (

@@ -320,7 +320,8 @@ def from_gemini_embeddings(response: Any, expected: int, model: str) -> list[lis
             provider=PROVIDER,
             model=model,
         )
-    return [[float(v) for v in (embedding.values or [])] for embedding in embeddings]
+    # The SDK has already parsed the values into a list of floats: keep it, don't copy it.
+    return [embedding.values or [] for embedding in embeddings]
 
 
 # -- errors -----------------------------------------------------------------------------

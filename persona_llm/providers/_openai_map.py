@@ -338,7 +338,8 @@ def vectors_from_openai(
             provider=provider,
             model=model,
         )
-    return [[float(value) for value in item.embedding] for item in data]
+    # The SDK has already decoded the base64 into a list of floats: keep it, don't copy it.
+    return [item.embedding for item in data]
 
 
 def add_embedding_usage(total: Usage | None, response: Any) -> Usage | None:

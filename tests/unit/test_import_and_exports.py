@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import persona_llm
 
@@ -87,3 +89,28 @@ def test_no_submodule_shadows_an_exported_name() -> None:
 
     for name in persona_llm.__all__:
         assert importlib.util.find_spec(f"persona_llm.{name}") is None, name
+
+
+def test_literal_all_matches_the_lazy_export_table() -> None:
+    assert set(persona_llm.__all__) == {"__version__", *persona_llm._EXPORTS}
+    assert len(persona_llm.__all__) == len(set(persona_llm.__all__))
+
+
+def test_a_user_module_type_checks_against_the_package(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    user = tmp_path / "user_app.py"
+    user.write_text(
+        "from persona_llm import ChatResponse, get_chat_client\n\n\n"
+        "def ask(question: str) -> ChatResponse:\n"
+        "    return get_chat_client().chat([{'role': 'user', 'content': question}])\n"
+    )
+    # mypy does not follow setuptools' editable-install hooks: point it at the source.
+    source_root = str(Path(persona_llm.__file__).resolve().parents[1])
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(user)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "MYPYPATH": source_root},
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout
