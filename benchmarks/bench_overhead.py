@@ -1,0 +1,91 @@
+"""Figure 2: per-call overhead of blocking ``chat()`` against the raw SDK call.
+
+One process, zero server latency, identical request and reply (checked on the wire before
+timing). The raw SDK call, ``get_chat_client().chat()`` (container) and
+``ChatClient(build_adapter(...)).chat()`` (direct) are interleaved call by call, in an order
+that rotates each round so neither side always runs first; each figure is the median of the
+per-call wall times. Target: persona-llm / raw ≤ 1.05.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+from benchmarks import _clients as clients
+from benchmarks._common import BenchServer, Row, bench_server, main_for, median, ratio_row
+
+TARGET = 1.05
+WARMUP = 200
+
+
+def same_request(server: BenchServer, provider: str, calls: dict[str, Callable[[], str]]) -> bool:
+    """True when every variant sends the same path and JSON body for the benchmark call."""
+    seen = []
+    for call in calls.values():
+        call()
+        last = server.last_request(f"{provider}-chat") or {}
+        seen.append((last.get("path"), json.loads(last.get("body") or "null")))
+    return all(item == seen[0] for item in seen)
+
+
+def interleaved(calls: dict[str, Callable[[], str]], rounds: int) -> dict[str, list[float]]:
+    """Per-call wall times (µs) of each variant, interleaved A/B/C in a rotating order."""
+    names = list(calls)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    clock = time.perf_counter_ns
+    for index in range(rounds):
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
+            call = calls[name]
+            start = clock()
+            call()
+            times[name].append((clock() - start) / 1000)
+    return times
+
+
+def run_provider(server: BenchServer, provider: str, rounds: int) -> list[Row]:
+    """The container and direct rows for one provider."""
+    raw_client = clients.raw_client(provider, server.root)
+    _, direct = clients.direct_chat(provider, server.root)
+    clients.point_container_at(provider, server.root)
+    calls = {
+        "raw": clients.raw_chat(provider, raw_client),
+        "container": clients.container_chat(),
+        "direct": direct,
+    }
+    identical = same_request(server, provider, calls)
+    interleaved(calls, WARMUP)
+    times = interleaved(calls, rounds)
+    raw = median(times["raw"])
+    note = f"median of {rounds} calls each" + ("" if identical else "; REQUESTS DIFFER")
+    rows = []
+    for variant, label in (("container", "get_chat_client()"), ("direct", "ChatClient")):
+        ours = median(times[variant])
+        row = ratio_row(
+            f"chat() per call, {provider}, {label}",
+            ours,
+            raw,
+            "µs",
+            limit=TARGET,
+            note=f"{note}; +{ours - raw:.0f} µs",
+            group="2. per-call overhead",
+        )
+        row.extra = {"identical_request": identical}
+        rows.append(row)
+    return rows
+
+
+def run(quick: bool = False) -> list[Row]:
+    """All providers, one server, zero latency."""
+    rounds = 300 if quick else 1200
+    rows: list[Row] = []
+    with bench_server(latency=0.0) as server:
+        for provider in clients.PROVIDERS:
+            rows += run_provider(server, provider, rounds)
+    return rows
+
+
+if __name__ == "__main__":
+    main_for(run, __doc__ or "")
