@@ -194,24 +194,16 @@ class Container(containers.DeclarativeContainer):
         lazy("persona_llm.observability.Tracing"),
         enabled=settings.provided.llm_otel,
     )
-    observed_chat_adapter = di.ThreadSafeSingleton(
+    observe = di.Factory(  # called with inner=<the adapter to observe>
         lazy("persona_llm.observed.ObservedAdapter"),
-        inner=chat_adapter,
         tracker=usage_tracker,
         hooks=hooks,
         prices=prices,
         log_content=settings.provided.llm_log_content,
         tracing=tracing,
     )
-    observed_embedding_adapter = di.ThreadSafeSingleton(
-        lazy("persona_llm.observed.ObservedAdapter"),
-        inner=embedding_adapter,
-        tracker=usage_tracker,
-        hooks=hooks,
-        prices=prices,
-        log_content=settings.provided.llm_log_content,
-        tracing=tracing,
-    )
+    observed_chat_adapter = di.ThreadSafeSingleton(observe, inner=chat_adapter)
+    observed_embedding_adapter = di.ThreadSafeSingleton(observe, inner=embedding_adapter)
 
     # Facades
     chat_client = di.ThreadSafeSingleton(
@@ -238,20 +230,12 @@ class Container(containers.DeclarativeContainer):
     # Task routing (persona_llm.routing): LLM_ROUTES, checked when the router is first built.
     # A client per distinct route target list, over the adapters above, observed like the
     # facades; unrouted tasks get chat_client / async_chat_client.
-    observed_route_adapter = di.Factory(
-        lazy("persona_llm.observed.ObservedAdapter"),
-        tracker=usage_tracker,
-        hooks=hooks,
-        prices=prices,
-        log_content=settings.provided.llm_log_content,
-        tracing=tracing,
-    )
     router = Owned(
         lazy("persona_llm.task_router.Router"),
         settings=settings,
         adapters=adapters,
         policy=retry_policy,
-        observe=observed_route_adapter.provider,
+        observe=observe.provider,
         default=chat_client.provider,
         default_async=async_chat_client.provider,
     )
