@@ -20,8 +20,8 @@ import importlib
 import itertools
 import logging
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -42,6 +42,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _call_ids = itertools.count(1)
+_NO_SPAN: AbstractContextManager[None] = nullcontext()  # stateless: one serves every call
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,17 @@ class CallInfo:
     call_id: int = 0
 
     @classmethod
-    def start(cls, provider: str, model: str, operation: str, **fields: Any) -> CallInfo:
+    def start(
+        cls,
+        provider: str,
+        model: str,
+        operation: str,
+        request: ChatRequest | None = None,
+        texts: int = 0,
+        task: str | None = None,
+    ) -> CallInfo:
         """A `CallInfo` with the next call id of this process."""
-        return cls(provider, model, operation, call_id=next(_call_ids), **fields)
+        return cls(provider, model, operation, request, texts, task, next(_call_ids))
 
     def where(self) -> str:
         """``provider/model`` for log lines."""
@@ -139,6 +148,10 @@ class Hooks:
         """Unregister every hook."""
         with self._lock:
             self._hooks = dict.fromkeys(self._hooks, ())
+
+    def wants(self, kind: str) -> bool:
+        """Whether any `kind` hook is registered (so an event is worth building)."""
+        return bool(self._hooks[kind])
 
     def emit(self, kind: str, event: Any) -> None:
         """Call the `kind` hooks with `event`; a hook that raises is logged and skipped."""
@@ -231,6 +244,7 @@ class Tracing:
         self.enabled = enabled is not False
         self._tracer_provider = tracer_provider
         self._tracer: Any = None
+        self._trace: Any = None  # the opentelemetry.trace module, once imported
         self._lock = threading.Lock()
 
     def _get_tracer(self) -> Any:
@@ -244,6 +258,7 @@ class Tracing:
                     except ImportError:
                         self.enabled = False
                         return None
+                    self._trace = trace
                     self._tracer = trace.get_tracer(
                         "persona_llm", tracer_provider=self._tracer_provider
                     )
@@ -254,7 +269,7 @@ class Tracing:
         tracer = self._get_tracer()
         if tracer is None:
             return None
-        trace = importlib.import_module("opentelemetry.trace")
+        trace = self._trace
         if self._tracer_provider is None and isinstance(
             trace.get_tracer_provider(), trace.ProxyTracerProvider
         ):
@@ -269,18 +284,15 @@ class Tracing:
             attributes=_request_attributes(call, operation),
         )
 
-    @contextmanager
-    def current(self, span: Any) -> Iterator[None]:
+    def current(self, span: Any) -> AbstractContextManager[Any]:
         """Make `span` the current span for the block (so SDK HTTP spans nest under it)."""
         if span is None:
-            yield
-            return
-        trace = importlib.import_module("opentelemetry.trace")
+            return _NO_SPAN
         # The exception is reported by `fail` (type only): its text could hold request data.
-        with trace.use_span(
+        use: AbstractContextManager[Any] = self._trace.use_span(
             span, end_on_exit=False, record_exception=False, set_status_on_exception=False
-        ):
-            yield
+        )
+        return use
 
     @staticmethod
     def finish(span: Any, event: ResponseEvent) -> None:
@@ -305,7 +317,7 @@ class Tracing:
         """Mark `span` as failed with the error's type and end it."""
         if span is None:
             return
-        trace = importlib.import_module("opentelemetry.trace")
+        trace = importlib.import_module("opentelemetry.trace")  # imported by then: cheap
         span.set_attribute("error.type", type(error).__name__)
         span.set_status(trace.Status(trace.StatusCode.ERROR, type(error).__name__))
         span.end()

@@ -23,6 +23,7 @@ record count and latency only).
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -239,14 +240,20 @@ class ObservedAdapter(ProviderAdapter):
 
     # -- the steps of one call ----------------------------------------------------------
 
-    def _begin(self, operation: str, model: str, **fields: Any) -> tuple[CallInfo, Any, float]:
-        priced = self.prices.lookup(self.name, model) is not None
-        try:
-            self.tracker.check_budget(self.name, model, priced=priced)
-        except Exception as exc:
-            logger.warning("%s %s/%s refused: %s", operation, self.name, model, exc)
-            raise
-        call = CallInfo.start(self.name, model, operation, task=current_task(), **fields)
+    def _begin(
+        self, operation: str, model: str, request: ChatRequest | None = None, texts: int = 0
+    ) -> tuple[CallInfo, Any, float]:
+        # Every step is skipped when it has nothing to do (no budget, hook, DEBUG log or
+        # tracer): this runs on every call, and the benchmarks hold it to a few microseconds.
+        tracker = self.tracker
+        if tracker.budgeted():
+            priced = self.prices.lookup(self.name, model) is not None
+            try:
+                tracker.check_budget(self.name, model, priced=priced)
+            except Exception as exc:
+                logger.warning("%s %s/%s refused: %s", operation, self.name, model, exc)
+                raise
+        call = CallInfo.start(self.name, model, operation, request, texts, current_task())
         self.hooks.emit("request", call)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
@@ -265,69 +272,96 @@ class ObservedAdapter(ProviderAdapter):
     ) -> ChatResponse:
         latency = self._clock() - started
         provider = response.provider or call.provider
-        cost = self.prices.cost(provider, [response.model, call.model], response.usage, None)
-        if "cost_usd" in type(response).model_fields:
-            response = response.model_copy(update={"cost_usd": cost})
-        event = ResponseEvent(
+        cost = self.prices.cost(provider, (response.model, call.model), response.usage, None)
+        if cost is not None and cost != response.cost_usd:
+            response = _with_cost(response, cost)
+        self._succeeded(
             call,
+            span,
             latency,
+            provider,
             usage=response.usage,
-            cost_usd=cost,
+            cost=cost,
             finish_reason=response.finish_reason,
             response=response,
-            response_model=response.model,
         )
-        self._succeeded(event, span, provider)
         return response
 
     def _stream_ended(
         self, call: CallInfo, span: Any, started: float, seen: _StreamSeen, *, abandoned: bool
     ) -> None:
         latency = self._clock() - started
-        cost = self.prices.cost(call.provider, [call.model], seen.usage, None)
-        event = ResponseEvent(
+        cost = self.prices.cost(call.provider, (call.model,), seen.usage, None)
+        self._succeeded(
             call,
+            span,
             latency,
+            call.provider,
             usage=seen.usage,
-            cost_usd=cost,
+            cost=cost,
             finish_reason=seen.finish_reason,
             abandoned=abandoned,
         )
-        self._succeeded(event, span, call.provider)
 
     def _embedded(
         self, call: CallInfo, span: Any, started: float, count: int, usage: Usage | None
     ) -> None:
         latency = self._clock() - started
-        cost = self.prices.cost(call.provider, [call.model], usage, None)
-        event = ResponseEvent(call, latency, usage=usage, cost_usd=cost, vectors=count)
-        self._succeeded(event, span, call.provider)
+        cost = self.prices.cost(call.provider, (call.model,), usage, None)
+        self._succeeded(call, span, latency, call.provider, usage=usage, cost=cost, vectors=count)
 
-    def _succeeded(self, event: ResponseEvent, span: Any, provider: str) -> None:
-        call = event.call
+    def _succeeded(
+        self,
+        call: CallInfo,
+        span: Any,
+        latency: float,
+        provider: str,
+        *,
+        usage: Usage | None,
+        cost: float | None,
+        finish_reason: str | None = None,
+        response: ChatResponse | None = None,
+        vectors: int = 0,
+        abandoned: bool = False,
+    ) -> None:
+        response_model = response.model if response is not None else None
         # A fallback inside `inner` may have answered from another provider: report its model.
-        model = call.model if provider == call.provider else (event.response_model or call.model)
+        model = call.model if provider == call.provider else (response_model or call.model)
         self.tracker.record(
             UsageRecord(
                 provider=provider,
                 model=model,
                 operation=call.operation,
-                latency_s=event.latency_s,
-                usage=event.usage,
-                cost_usd=event.cost_usd,
+                latency_s=latency,
+                usage=usage,
+                cost_usd=cost,
                 task=call.task,
-                response_model=event.response_model,
+                response_model=response_model,
             )
         )
-        if logger.isEnabledFor(logging.DEBUG):
+        debug = logger.isEnabledFor(logging.DEBUG)
+        if span is None and not debug and not self.hooks.wants("response"):
+            return  # nobody would read the event
+        event = ResponseEvent(
+            call,
+            latency,
+            usage=usage,
+            cost_usd=cost,
+            finish_reason=finish_reason,
+            response=response,
+            response_model=response_model,
+            vectors=vectors,
+            abandoned=abandoned,
+        )
+        if debug:
             logger.debug(
                 "%s response %s in %.3fs: %s [call %d]",
                 call.operation,
                 call.where(),
-                event.latency_s,
+                latency,
                 response_summary(event, log_content=self.log_content),
                 call.call_id,
-                extra=_extra(call, event.latency_s),
+                extra=_extra(call, latency),
             )
         self.tracing.finish(span, event)
         self.hooks.emit("response", event)
@@ -359,6 +393,18 @@ class ObservedAdapter(ProviderAdapter):
         )
         self.tracing.fail(span, error)
         self.hooks.emit("error", ErrorEvent(call, error, latency))
+
+
+def _with_cost(response: ChatResponse, cost: float) -> ChatResponse:
+    """A copy of `response` with its cost: `model_copy(update=...)`, without its overhead.
+
+    The inner adapter's response is not changed in place: a fake or a test double may hand
+    out the same object twice.
+    """
+    priced = copy.copy(response)  # BaseModel.__copy__: new __dict__ and fields-set
+    priced.__dict__["cost_usd"] = cost
+    priced.__pydantic_fields_set__.add("cost_usd")
+    return priced
 
 
 def _extra(call: CallInfo, latency: float | None = None) -> dict[str, Any]:

@@ -27,6 +27,7 @@ import datetime as dt
 import functools
 import json
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -40,6 +41,8 @@ __all__ = ["ModelPrice", "PriceTable", "cost_of", "default_prices", "load_prices
 
 _MILLION = 1_000_000
 _DATE_SUFFIX = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8})$")
+_SECONDS_PER_DAY = 86_400
+_EPOCH = dt.date(1970, 1, 1)
 _PRICE_FIELDS = ("input", "output", "cached_input", "cache_write", "reasoning")
 
 
@@ -107,7 +110,7 @@ class PriceTable:
         self.as_of = as_of
         self.notes = tuple(notes)
         # lookup() runs twice per call: remember answers (a plain dict; races only recompute).
-        self._found: dict[tuple[str, str, dt.date], ModelPrice | None] = {}
+        self._found: dict[tuple[str, str, dt.date | int], ModelPrice | None] = {}
 
     def providers(self) -> list[str]:
         """Provider names that have at least one price."""
@@ -122,13 +125,18 @@ class PriceTable:
         models = self._prices.get(provider)
         if not models or not model:
             return None
-        day = on or dt.datetime.now(dt.timezone.utc).date()
-        key = (provider, model, day)
-        if key not in self._found:
-            if len(self._found) > 4096:  # model names come from replies: keep it bounded
-                self._found.clear()
-            self._found[key] = self._find(models, model, day)
-        return self._found[key]
+        # Today is keyed by its UTC day number: cheaper than building a date on every call.
+        when: dt.date | int = on or int(time.time() // _SECONDS_PER_DAY)
+        key = (provider, model, when)
+        try:
+            return self._found[key]
+        except KeyError:
+            pass
+        day = when if isinstance(when, dt.date) else _EPOCH + dt.timedelta(days=when)
+        if len(self._found) > 4096:  # model names come from replies: keep it bounded
+            self._found.clear()
+        found = self._found[key] = self._find(models, model, day)
+        return found
 
     @staticmethod
     def _find(

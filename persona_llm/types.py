@@ -349,6 +349,33 @@ def lookup_finish_reason(
     return table.get(value, "other")
 
 
+_PLAIN_ROLES = frozenset({"system", "user", "assistant"})
+_set_attribute = object.__setattr__
+
+
+def _plain_message(message: object) -> ChatMessage | None:
+    """The `ChatMessage` of ``{"role": "system" | "user" | "assistant", "content": str}``
+    built without running validation, or None for any other shape.
+
+    Such a dict always validates, to exactly this: filling the fields directly, as
+    `BaseModel.model_construct` does, costs half as much, and every call sends at least
+    one. tests/unit/test_types.py checks it against `ChatMessage.model_validate`.
+    """
+    if type(message) is not dict or len(message) != 2:
+        return None
+    role, content = message.get("role"), message.get("content")
+    if role not in _PLAIN_ROLES or type(content) is not str:
+        return None
+    built = ChatMessage.__new__(ChatMessage)
+    fields = {"role": role, "content": content, "tool_calls": (), "tool_call_id": None}
+    fields["name"] = None
+    _set_attribute(built, "__dict__", fields)
+    _set_attribute(built, "__pydantic_fields_set__", {"role", "content"})
+    _set_attribute(built, "__pydantic_extra__", None)
+    _set_attribute(built, "__pydantic_private__", None)
+    return built
+
+
 def to_messages(messages: Iterable[MessageInput]) -> tuple[ChatMessage, ...]:
     """Validate messages given as `ChatMessage`s or dicts.
 
@@ -367,6 +394,10 @@ def to_messages(messages: Iterable[MessageInput]) -> tuple[ChatMessage, ...]:
     for index, message in enumerate(messages):
         if isinstance(message, ChatMessage):
             result.append(message)
+            continue
+        plain = _plain_message(message)
+        if plain is not None:
+            result.append(plain)
             continue
         try:
             result.append(ChatMessage.model_validate(message))

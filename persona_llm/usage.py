@@ -30,7 +30,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from persona_llm._usage_table import ModelStats, UsageRecord, UsageReport, usage_table
+from persona_llm._usage_table import (
+    ModelStats,
+    RunningStats,
+    UsageRecord,
+    UsageReport,
+    usage_table,
+)
 from persona_llm.errors import ConfigurationError, LLMError
 
 __all__ = [
@@ -70,14 +76,16 @@ class _Ledger:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._rows: dict[tuple[str, str, str | None], ModelStats] = {}
+        self._rows: dict[tuple[str, str, str | None], RunningStats] = {}
         self._spent = 0.0
 
     def add(self, record: UsageRecord) -> None:
         key = (record.provider, record.model, record.task)
         with self._lock:
-            row = self._rows.get(key) or ModelStats(*key)
-            self._rows[key] = row.add(record)
+            row = self._rows.get(key)
+            if row is None:
+                row = self._rows[key] = RunningStats(*key)
+            row.add(record)
             self._spent += record.cost_usd or 0.0
 
     def spent(self) -> float:
@@ -86,7 +94,7 @@ class _Ledger:
 
     def report(self) -> UsageReport:
         with self._lock:
-            rows = list(self._rows.values())
+            rows = [row.stats() for row in self._rows.values()]
         rows.sort(key=lambda r: (r.provider, r.model, r.task or ""))
         return UsageReport(tuple(rows))
 
@@ -198,6 +206,13 @@ class UsageTracker(UsageScope):
         for scope in active_scopes():
             scope._add(record)
 
+    def budgeted(self) -> bool:
+        """Whether this tracker or a scope open in this context has a budget to check."""
+        scopes = active_scopes()  # usually none: skip building a generator
+        return self.budget_usd is not None or (
+            bool(scopes) and any(scope.budget_usd is not None for scope in scopes)
+        )
+
     def check_budget(self, provider: str, model: str, *, priced: bool) -> None:
         """Refuse a call that this tracker's or an open scope's budget does not allow."""
         self.check(provider, model, priced=priced)
@@ -221,7 +236,10 @@ def active_scopes() -> tuple[UsageScope, ...]:
 
 def current_task() -> str | None:
     """The task label of the innermost labelled scope, if any."""
-    return next((s.task for s in reversed(active_scopes()) if s.task), None)
+    for scope in reversed(_ACTIVE_SCOPES.get()):
+        if scope.task:
+            return scope.task
+    return None
 
 
 @contextmanager

@@ -12,7 +12,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -79,12 +79,21 @@ def time_left(policy: RetryPolicy, deadline: float | None) -> float | None:
     return None if deadline is None else deadline - policy.clock()
 
 
-@contextmanager
-def deadline_scope(deadline: float | None) -> Iterator[None]:
+def deadline_scope(deadline: float | None) -> AbstractContextManager[None]:
     """Publish `deadline` to the wrappers called inside this block.
 
     Keep the block free of ``yield``: a generator must set and reset it within one step.
     """
+    if deadline is None and _DEADLINE.get() is None:
+        return _UNCHANGED  # nothing to publish: the common case costs no context switch
+    return _published(deadline)
+
+
+_UNCHANGED: AbstractContextManager[None] = nullcontext()
+
+
+@contextmanager
+def _published(deadline: float | None) -> Iterator[None]:
     token = _DEADLINE.set(deadline)
     try:
         yield

@@ -15,10 +15,28 @@ def test_dict_messages_are_accepted_and_validated() -> None:
     assert [m.role for m in messages] == ["system", "user"]
 
 
+@pytest.mark.parametrize("role", ["system", "user", "assistant"])
+def test_plain_dict_messages_build_exactly_what_validation_builds(role: str) -> None:
+    # to_messages fills plain {"role", "content"} messages without running validation.
+    given = {"role": role, "content": "Hi ✓"}
+    (fast,) = to_messages([given])
+    validated = ChatMessage.model_validate(given)
+    assert fast == validated and hash(fast) == hash(validated)
+    assert repr(fast) == repr(validated)
+    assert fast.model_dump() == validated.model_dump() == given
+    assert fast.model_fields_set == validated.model_fields_set
+    assert fast.model_dump_json() == validated.model_dump_json()
+    with pytest.raises(ValueError, match="frozen"):
+        fast.content = "changed"  # type: ignore[misc]
+    assert fast.model_copy(update={"content": "x"}).content == "x"
+
+
 @pytest.mark.parametrize(
     "bad",
     [
         [{"role": "robot", "content": "hi"}],
+        [{"role": "tool", "content": "hi"}],
+        [{"role": "user", "content": None}],
         [{"role": "user"}],
         [{"role": "user", "content": "hi", "name": "x"}],
     ],
