@@ -243,23 +243,36 @@ def test_embedding_tokens_and_cost_are_recorded_when_the_adapter_reports_them() 
     assert total.cost_usd == pytest.approx(3e-6)
 
 
-class PricedResponse(ChatResponse):
-    """`ChatResponse` with the `cost_usd` field the integration adds."""
+class TaggedResponse(ChatResponse):
+    """A `ChatResponse` subclass, as an application's adapter might return."""
 
-    cost_usd: float | None = None
+    tag: str = "mine"
 
 
-def test_the_cost_is_put_on_responses_that_have_the_field() -> None:
-    scripted = PricedResponse(
+def test_the_cost_goes_on_a_copy_equal_to_model_copy() -> None:
+    scripted = TaggedResponse(
         content="ok",
         model="m1",
         provider="fake",
         usage=Usage(prompt_tokens=10, completion_tokens=5),
+        raw={"id": 1},
     )
-    reply = observed(FakeProvider([scripted, "plain"])).chat("m1", ask())
-    assert isinstance(reply, PricedResponse) and reply.cost_usd == pytest.approx(20e-6)
-    plain = observed().chat("m1", ask())
-    assert "cost_usd" not in type(plain).model_fields or plain.cost_usd is not None  # type: ignore[attr-defined]
+    reply = observed(FakeProvider([scripted])).chat("m1", ask())
+    assert isinstance(reply, TaggedResponse) and reply.tag == "mine"
+    assert reply.cost_usd == pytest.approx(20e-6)
+    assert scripted.cost_usd is None  # the fake's object is not changed in place
+    expected = scripted.model_copy(update={"cost_usd": reply.cost_usd})
+    assert reply == expected and reply.raw == {"id": 1}
+    assert reply.model_fields_set == expected.model_fields_set
+    assert reply.model_dump() == expected.model_dump()
+    reply.content = "edited"  # a mutable copy of its own
+    assert scripted.content == "ok"
+
+
+def test_an_unpriced_reply_is_passed_through_unchanged() -> None:
+    scripted = ChatResponse(content="ok", model="unknown-model", provider="fake")
+    reply = observed(FakeProvider([scripted])).chat("unknown-model", ask())
+    assert reply is scripted and reply.cost_usd is None
 
 
 # -- OpenTelemetry ------------------------------------------------------------------------
