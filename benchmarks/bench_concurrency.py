@@ -143,7 +143,7 @@ def thread_rows(provider: str, root: str, rounds: int) -> list[Row]:
 
 def run(quick: bool = False) -> list[Row]:
     """asyncio then thread-pool rows, every provider, one server with 100 ms latency."""
-    rounds = 1 if quick else 3
+    rounds = 1 if quick else 5
     rows: list[Row] = []
     with bench_server(latency=LATENCY) as server:
         for provider in clients.PROVIDERS:

@@ -19,6 +19,8 @@ from __future__ import annotations
 import importlib
 import itertools
 import logging
+import os
+import sys
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -42,6 +44,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _call_ids = itertools.count(1)
+_OTEL_TRACE = "opentelemetry.trace"
+_OTEL_PROVIDER_VARIABLE = "OTEL_PYTHON_TRACER_PROVIDER"  # a provider OpenTelemetry loads itself
 _NO_SPAN: AbstractContextManager[None] = nullcontext()  # stateless: one serves every call
 
 
@@ -245,6 +249,7 @@ class Tracing:
         self._tracer_provider = tracer_provider
         self._tracer: Any = None
         self._trace: Any = None  # the opentelemetry.trace module, once imported
+        self._provider_from_environment = _OTEL_PROVIDER_VARIABLE in os.environ
         self._lock = threading.Lock()
 
     def _get_tracer(self) -> Any:
@@ -254,7 +259,7 @@ class Tracing:
             with self._lock:
                 if self._tracer is None:
                     try:
-                        trace = importlib.import_module("opentelemetry.trace")
+                        trace = importlib.import_module(_OTEL_TRACE)
                     except ImportError:
                         self.enabled = False
                         return None
@@ -266,6 +271,14 @@ class Tracing:
 
     def start(self, call: CallInfo) -> Any:
         """A started span for `call` (not made current), or None without tracing."""
+        if (
+            self._tracer_provider is None
+            and _OTEL_TRACE not in sys.modules
+            and not self._provider_from_environment
+        ):
+            # Nothing in the process has imported OpenTelemetry, so no SDK is configured:
+            # skip importing it (3 ms of the first call). Checked per call, like the below.
+            return None
         tracer = self._get_tracer()
         if tracer is None:
             return None

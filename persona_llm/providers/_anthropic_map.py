@@ -49,10 +49,9 @@ import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-import pydantic
-
 from persona_llm.errors import InvalidRequestError
 from persona_llm.providers._anthropic_tools import (
+    field_of,
     json_tool_choice,
     merge_content,
     message_turn,
@@ -136,15 +135,6 @@ _FINISH_REASONS: dict[str, FinishReason] = {
     "tool_use": "tool_calls",
     "refusal": "content_filter",
 }
-
-
-def _get(obj: Any, name: str, default: Any = None) -> Any:
-    """A field of an SDK model or of the same reply as a plain dict."""
-    # SDK models first, by a plain type check: an ABC check per field read was a fifth of
-    # the reply mapping's time.
-    if isinstance(obj, pydantic.BaseModel) or not isinstance(obj, Mapping):
-        return getattr(obj, name, default)
-    return obj.get(name, default)
 
 
 @functools.lru_cache(maxsize=256)
@@ -299,16 +289,16 @@ def to_usage(usage: Any) -> Usage | None:
     """Anthropic usage → `Usage` (cache reads and writes count as prompt tokens)."""
     if usage is None:
         return None
-    cache_read = _get(usage, "cache_read_input_tokens") or 0
-    cache_write = _get(usage, "cache_creation_input_tokens") or 0
-    prompt = (_get(usage, "input_tokens") or 0) + cache_write + cache_read
-    completion = _get(usage, "output_tokens") or 0
-    details = _get(usage, "output_tokens_details")
+    cache_read = field_of(usage, "cache_read_input_tokens") or 0
+    cache_write = field_of(usage, "cache_creation_input_tokens") or 0
+    prompt = (field_of(usage, "input_tokens") or 0) + cache_write + cache_read
+    completion = field_of(usage, "output_tokens") or 0
+    details = field_of(usage, "output_tokens_details")
     return Usage(
         prompt_tokens=prompt,
         completion_tokens=completion,
         total_tokens=prompt + completion,
-        reasoning_tokens=(_get(details, "thinking_tokens") or 0) if details is not None else 0,
+        reasoning_tokens=(field_of(details, "thinking_tokens") or 0) if details is not None else 0,
         cached_tokens=cache_read,
         cache_write_tokens=cache_write,
     )
@@ -316,8 +306,8 @@ def to_usage(usage: Any) -> Usage | None:
 
 def refusal_message(stop_details: Any) -> str:
     """A short explanation for a ``refusal`` stop, from ``stop_details`` when present."""
-    explanation = _get(stop_details, "explanation") if stop_details is not None else None
-    category = _get(stop_details, "category") if stop_details is not None else None
+    explanation = field_of(stop_details, "explanation") if stop_details is not None else None
+    category = field_of(stop_details, "category") if stop_details is not None else None
     if explanation:
         return str(explanation)
     suffix = f" (category: {category})" if category else ""
@@ -325,7 +315,7 @@ def refusal_message(stop_details: Any) -> str:
 
 
 def _blocks(message: Any) -> Sequence[Any]:
-    content = _get(message, "content")
+    content = field_of(message, "content")
     if not isinstance(content, Sequence) or isinstance(content, (str, bytes)):
         raise ValueError(f"reply has no content block list (content={content!r:.80})")
     return content
@@ -341,26 +331,25 @@ def from_anthropic_message(message: Any, *, model: str, json_mode: bool = False)
     Raises:
         ValueError: the reply is not a Messages reply (no content list, no stop reason).
     """
-    if _get(message, "type") not in ("message", None) or _get(message, "role") is None:
+    if field_of(message, "type") not in ("message", None) or field_of(message, "role") is None:
         raise ValueError(f"not a Messages API reply: {str(message)[:120]!r}")
     texts: list[str] = []
     calls: list[ToolCall] = []
     thinking: list[dict[str, Any]] = []
     json_input: Any = None
     for block in _blocks(message):
-        kind = _get(block, "type")
+        kind = field_of(block, "type")
         if (kept := thinking_block(block)) is not None:
             thinking.append(kept)
         elif kind == "text":
-            texts.append(_get(block, "text") or "")
-        elif kind == "tool_use" and json_mode and _get(block, "name") == JSON_TOOL_NAME:
-            json_input = _get(block, "input")
+            texts.append(field_of(block, "text") or "")
+        elif kind == "tool_use" and json_mode and field_of(block, "name") == JSON_TOOL_NAME:
+            json_input = field_of(block, "input")
         elif kind == "tool_use":
-            arguments = _get(block, "input") or {}
-            calls.append(
-                ToolCall(id=_get(block, "id"), name=_get(block, "name"), arguments=arguments)
-            )
-    stop_reason = _get(message, "stop_reason")
+            arguments = field_of(block, "input") or {}
+            call_id, name = field_of(block, "id"), field_of(block, "name")
+            calls.append(ToolCall(id=call_id, name=name, arguments=arguments))
+    stop_reason = field_of(message, "stop_reason")
     finish = to_finish_reason(stop_reason)
     content = "".join(texts)
     if json_input is not None:
@@ -369,11 +358,11 @@ def from_anthropic_message(message: Any, *, model: str, json_mode: bool = False)
             finish = "stop"
     return ChatResponse(
         content=content,
-        model=_get(message, "model") or model,
+        model=field_of(message, "model") or model,
         provider=PROVIDER,
         finish_reason=finish,
-        usage=to_usage(_get(message, "usage")),
-        refusal=refusal_message(_get(message, "stop_details"))
+        usage=to_usage(field_of(message, "usage")),
+        refusal=refusal_message(field_of(message, "stop_details"))
         if stop_reason == "refusal"
         else None,
         tool_calls=with_thinking(calls, thinking),

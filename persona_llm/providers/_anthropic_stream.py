@@ -14,12 +14,11 @@ from typing import Any
 from persona_llm.providers._anthropic_map import (
     JSON_TOOL_NAME,
     PROVIDER,
-    _get,
     refusal_message,
     to_finish_reason,
     to_usage,
 )
-from persona_llm.providers._anthropic_tools import thinking_block, with_thinking
+from persona_llm.providers._anthropic_tools import field_of, thinking_block, with_thinking
 from persona_llm.providers._tool_calls import ToolCallAssembler
 from persona_llm.types import ChatChunk
 
@@ -55,20 +54,20 @@ class StreamState:
 
     def feed(self, event: Any) -> ChatChunk | None:
         """The chunk this event yields, if any (``None`` for bookkeeping events)."""
-        kind = _get(event, "type")
+        kind = field_of(event, "type")
         if kind == "message_start":
-            message = _get(event, "message")
-            self.model = _get(message, "model") or self.model
-            self._add_usage(_get(message, "usage"))
+            message = field_of(event, "message")
+            self.model = field_of(message, "model") or self.model
+            self._add_usage(field_of(message, "usage"))
         elif kind == "content_block_start":
-            return self._start_block(_get(event, "index"), _get(event, "content_block"))
+            return self._start_block(field_of(event, "index"), field_of(event, "content_block"))
         elif kind == "content_block_delta":
-            return self._delta(_get(event, "index"), _get(event, "delta"))
+            return self._delta(field_of(event, "index"), field_of(event, "delta"))
         elif kind == "message_delta":
-            delta = _get(event, "delta")
-            self.stop_reason = _get(delta, "stop_reason") or self.stop_reason
-            self.stop_details = _get(delta, "stop_details") or self.stop_details
-            self._add_usage(_get(event, "usage"))
+            delta = field_of(event, "delta")
+            self.stop_reason = field_of(delta, "stop_reason") or self.stop_reason
+            self.stop_details = field_of(delta, "stop_details") or self.stop_details
+            self._add_usage(field_of(event, "usage"))
         elif kind == "message_stop":
             self.finished = True
             return self.final_chunk()
@@ -97,35 +96,35 @@ class StreamState:
         )
 
     def _start_block(self, index: Any, block: Any) -> ChatChunk | None:
-        kind = _get(block, "type")
+        kind = field_of(block, "type")
         if kind == "tool_use":
-            is_json = self.json_mode and _get(block, "name") == JSON_TOOL_NAME
+            is_json = self.json_mode and field_of(block, "name") == JSON_TOOL_NAME
             kind = "json" if is_json else "tool"
             if kind == "tool":
                 self._calls.add(
                     index,
-                    id=_get(block, "id"),
-                    name=_get(block, "name"),
-                    initial=_get(block, "input") or None,
+                    id=field_of(block, "id"),
+                    name=field_of(block, "name"),
+                    initial=field_of(block, "input") or None,
                 )
         elif (thinking := thinking_block(block)) is not None:
             self._thinking[index] = thinking
         self._blocks[index] = str(kind)
-        text = _get(block, "text") if kind == "text" else None
+        text = field_of(block, "text") if kind == "text" else None
         return ChatChunk(delta=text) if text else None
 
     def _delta(self, index: Any, delta: Any) -> ChatChunk | None:
-        kind = _get(delta, "type")
+        kind = field_of(delta, "type")
         if kind == "text_delta":
-            text = _get(delta, "text")
+            text = field_of(delta, "text")
         elif kind == "input_json_delta" and self._blocks.get(index) == "json":
-            text = _get(delta, "partial_json")
+            text = field_of(delta, "partial_json")
         elif kind == "input_json_delta" and self._blocks.get(index) == "tool":
-            self._calls.add(index, arguments=_get(delta, "partial_json"))
+            self._calls.add(index, arguments=field_of(delta, "partial_json"))
             return None
         elif kind in ("thinking_delta", "signature_delta") and index in self._thinking:
             field = "thinking" if kind == "thinking_delta" else "signature"
-            self._thinking[index][field] += _get(delta, field) or ""
+            self._thinking[index][field] += field_of(delta, field) or ""
             return None
         else:
             return None
@@ -135,6 +134,6 @@ class StreamState:
         if usage is None:
             return
         for name in _USAGE_FIELDS:
-            value = _get(usage, name)
+            value = field_of(usage, name)
             if value is not None:
                 self._usage[name] = value

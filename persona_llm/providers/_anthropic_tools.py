@@ -17,10 +17,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pydantic
+
 from persona_llm.types import ChatMessage, Tool, ToolCall
 
 __all__ = [
     "THINKING_KEY",
+    "field_of",
     "json_tool_choice",
     "merge_content",
     "message_turn",
@@ -111,21 +114,26 @@ def merge_content(
     return sorted(blocks, key=lambda block: block.get("type") not in _LEADING_BLOCKS)
 
 
-def _field(obj: Any, name: str) -> Any:
-    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+def field_of(obj: Any, name: str, default: Any = None) -> Any:
+    """A field of an SDK model or of the same reply as a plain dict."""
+    # SDK models first, by a plain type check: an ABC check per field read was a fifth of
+    # the reply mapping's time.
+    if isinstance(obj, pydantic.BaseModel) or not isinstance(obj, Mapping):
+        return getattr(obj, name, default)
+    return obj.get(name, default)
 
 
 def thinking_block(block: Any) -> dict[str, Any] | None:
     """A reply's ``thinking``/``redacted_thinking`` block as the dict to send back."""
-    kind = _field(block, "type")
+    kind = field_of(block, "type")
     if kind == "thinking":
         return {
             "type": "thinking",
-            "thinking": _field(block, "thinking") or "",
-            "signature": _field(block, "signature") or "",
+            "thinking": field_of(block, "thinking") or "",
+            "signature": field_of(block, "signature") or "",
         }
     if kind == "redacted_thinking":
-        return {"type": "redacted_thinking", "data": _field(block, "data") or ""}
+        return {"type": "redacted_thinking", "data": field_of(block, "data") or ""}
     return None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, ClassVar, cast
@@ -119,7 +120,11 @@ class OpenAIAdapter(ProviderAdapter):
         # Options the SDK methods do not take go into the body (extra_body) instead of
         # failing with a TypeError: OpenAI-compatible servers have parameters of their own.
         self._chat_params = _parameter_names(client.chat.completions.create)
-        self._embedding_params = _parameter_names(client.embeddings.create)
+
+    @functools.cached_property
+    def _embedding_params(self) -> frozenset[str]:
+        # On first use: the SDK imports its embeddings resource then (2 ms a chat app skips).
+        return _parameter_names(self._client.embeddings.create)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.config.base_url!r})"

@@ -66,6 +66,22 @@ def test_using_the_container_still_loads_no_sdk() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_a_call_that_needs_no_retry_or_span_loads_neither_tenacity_nor_opentelemetry() -> None:
+    # Both are needed only after a retryable failure / once the app imports OpenTelemetry.
+    code = (
+        "import sys, os\n"
+        "os.environ['LLM_SERVICE'] = 'fake/echo'\n"
+        "from persona_llm import get_chat_client\n"
+        "get_chat_client().chat([{'role': 'user', 'content': 'hi'}])\n"
+        "print([m for m in ('tenacity', 'opentelemetry.trace') if m in sys.modules])\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=environment
+    )
+    assert out.stdout.strip() == "[]"
+
+
 def test_all_is_sorted_complete_and_resolves() -> None:
     names = [n for n in persona_llm.__all__ if n != "__version__"]
     assert names == sorted(names)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import subprocess
 import sys
 from typing import Any
@@ -380,3 +381,34 @@ def test_a_hook_runs_in_the_calling_task() -> None:
 
     asyncio.run(main())
     assert sorted(seen) == ["a", "b"]  # type: ignore[type-var]
+
+
+def test_a_global_provider_set_after_the_first_call_gets_the_next_spans() -> None:
+    # Before the application imports OpenTelemetry no span is built (nor is it imported);
+    # once it installs an SDK provider, the next call is traced. Fresh process: the global
+    # provider can be set only once.
+    pytest.importorskip("opentelemetry.sdk.trace")
+    code = """
+import sys
+from persona_llm.observability import CallInfo, Tracing
+tracing = Tracing()
+call = CallInfo.start("openai", "m1", "chat")
+assert tracing.start(call) is None and "opentelemetry.trace" not in sys.modules
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+span = tracing.start(call)
+span.end()
+print([s.name for s in exporter.get_finished_spans()])
+"""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['chat m1']"
