@@ -17,8 +17,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import pydantic
-
 from persona_llm.types import ChatMessage, Tool, ToolCall
 
 __all__ = [
@@ -116,11 +114,17 @@ def merge_content(
 
 def field_of(obj: Any, name: str, default: Any = None) -> Any:
     """A field of an SDK model or of the same reply as a plain dict."""
-    # SDK models first, by a plain type check: an ABC check per field read was a fifth of
-    # the reply mapping's time.
-    if isinstance(obj, pydantic.BaseModel) or not isinstance(obj, Mapping):
-        return getattr(obj, name, default)
-    return obj.get(name, default)
+    # Plain type checks and one getattr: an ABC isinstance per field read (Mapping, or
+    # pydantic's BaseModel) was a fifth of the reply mapping's time.
+    if type(obj) is dict:
+        return obj.get(name, default)
+    value = getattr(obj, name, _MISSING)
+    if value is not _MISSING:
+        return value
+    return obj.get(name, default) if isinstance(obj, Mapping) else default
+
+
+_MISSING: Any = object()
 
 
 def thinking_block(block: Any) -> dict[str, Any] | None:
