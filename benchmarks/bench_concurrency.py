@@ -6,11 +6,17 @@
   sampled while the calls are in flight: the asyncio facade must not use a thread per request.
 * threads: the blocking facade (``get_chat_client().chat``) from a 64-thread pool, 512
   calls, against the raw blocking SDK client shared by the same pool. Target ≤ 1.2x.
+
+Every round starts with ``gc.collect()``: a round of 512 calls triggers one or two full
+collections (about 90 ms each here, most of the objects being the SDKs' modules), and which
+of the two a round happened to get moved a ratio by ±5 % from run to run. From the same
+collector state, a side pays only for what it allocates itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +41,7 @@ async def _round(call: Callable[[], Awaitable[str]], peak: list[int]) -> float:
             peak.append(os_thread_count())
             await asyncio.sleep(LATENCY / 10)
 
+    gc.collect()
     sampler = asyncio.create_task(sample())
     start = time.perf_counter()
     await asyncio.gather(*(call() for _ in range(CONCURRENT)))
@@ -106,6 +113,7 @@ def asyncio_rows(provider: str, root: str, rounds: int) -> list[Row]:
 
 
 def _pool_round(pool: ThreadPoolExecutor, call: Callable[[], str]) -> float:
+    gc.collect()
     start = time.perf_counter()
     futures = [pool.submit(call) for _ in range(CONCURRENT)]
     for future in futures:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -93,6 +94,7 @@ async def _asyncio_rounds(provider: str, root: str, rounds: int) -> dict[str, li
     times: dict[str, list[float]] = {label: [] for label in calls}
     for index in range(rounds + 1):  # round 0 warms every pool up
         for label, call in calls.items():
+            gc.collect()  # as bench_concurrency: every round from the same collector state
             start = time.perf_counter()
             await asyncio.gather(*(call() for _ in range(CONCURRENT)))
             if index:
