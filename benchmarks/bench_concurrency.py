@@ -7,10 +7,13 @@
 * threads: the blocking facade (``get_chat_client().chat``) from a 64-thread pool, 512
   calls, against the raw blocking SDK client shared by the same pool. Target ≤ 1.2x.
 
-Every round starts with ``gc.collect()``: a round of 512 calls triggers one or two full
-collections (about 90 ms each here, most of the objects being the SDKs' modules), and which
-of the two a round happened to get moved a ratio by ±5 % from run to run. From the same
-collector state, a side pays only for what it allocates itself.
+Every round starts with `_fresh_collector()`: ``gc.collect()`` then ``gc.freeze()``. A full
+collection walks every object in the process, mostly the SDKs' modules (80-90 ms here), and a
+round of 512 calls triggers none, one or two of them, depending on where the collector's
+counters stood: which side a full collection landed on moved a ratio by 5-15 % from run to
+run. Each round now starts from the same collector state, and the objects alive before it
+(modules, clients, pools) are frozen, as servers that load before forking do, so a full
+collection walks what the round allocated: each side pays for its own allocations.
 """
 
 from __future__ import annotations
@@ -32,6 +35,12 @@ ASYNC_TARGET, THREAD_TARGET = 1.10, 1.2
 THREADS_PER_REQUEST_LIMIT = 8  # more extra threads than this for 512 calls is "a thread each"
 
 
+def _fresh_collector() -> None:
+    """Collect, then freeze what is left: see the module docstring."""
+    gc.collect()
+    gc.freeze()
+
+
 async def _round(call: Callable[[], Awaitable[str]], peak: list[int]) -> float:
     """Seconds for `CONCURRENT` concurrent calls; the highest OS thread count goes in `peak`."""
     done = asyncio.Event()
@@ -41,7 +50,7 @@ async def _round(call: Callable[[], Awaitable[str]], peak: list[int]) -> float:
             peak.append(os_thread_count())
             await asyncio.sleep(LATENCY / 10)
 
-    gc.collect()
+    _fresh_collector()
     sampler = asyncio.create_task(sample())
     start = time.perf_counter()
     await asyncio.gather(*(call() for _ in range(CONCURRENT)))
@@ -113,7 +122,7 @@ def asyncio_rows(provider: str, root: str, rounds: int) -> list[Row]:
 
 
 def _pool_round(pool: ThreadPoolExecutor, call: Callable[[], str]) -> float:
-    gc.collect()
+    _fresh_collector()
     start = time.perf_counter()
     futures = [pool.submit(call) for _ in range(CONCURRENT)]
     for future in futures:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -72,7 +71,7 @@ def blocking(provider: str, root: str, rounds: int) -> None:
 
 
 async def _asyncio_rounds(provider: str, root: str, rounds: int) -> dict[str, list[float]]:
-    from benchmarks.bench_concurrency import CONCURRENT
+    from benchmarks.bench_concurrency import CONCURRENT, _fresh_collector
     from persona_llm.clients import AsyncChatClient
     from persona_llm.providers import build_adapter
 
@@ -94,7 +93,7 @@ async def _asyncio_rounds(provider: str, root: str, rounds: int) -> dict[str, li
     times: dict[str, list[float]] = {label: [] for label in calls}
     for index in range(rounds + 1):  # round 0 warms every pool up
         for label, call in calls.items():
-            gc.collect()  # as bench_concurrency: every round from the same collector state
+            _fresh_collector()  # every round from the same collector state
             start = time.perf_counter()
             await asyncio.gather(*(call() for _ in range(CONCURRENT)))
             if index:
