@@ -227,6 +227,32 @@ def test_a_bad_route_fails_at_the_first_use_of_any_client(routed: Routed, first_
         first_use()
 
 
+@pytest.mark.parametrize("get_client", [get_chat_client, get_async_chat_client])
+def test_routes_are_checked_again_after_a_reset(routed: Routed, get_client: Any) -> None:
+    # Once the router is built, an unrouted get_*() skips it; a reset must undo that.
+    routed(llm_service="openai/gpt-4o-mini", llm_routes="answer=gemini/g")
+    first = get_client()
+    assert get_client() is first and get_client(task="other") is first
+    routed(llm_service="openai/gpt-4o-mini", llm_routes="answer=gemini/;embeddings=anthropic/")
+    reset_clients()
+    with pytest.raises(ConfigurationError, match=r"LLM_ROUTES\[embeddings\].*no embeddings API"):
+        get_client()
+
+
+def test_an_overridden_router_answers_unrouted_calls_too(routed: Routed) -> None:
+    routed(llm_service="openai/gpt-4o-mini")
+    get_chat_client()  # the real router is built
+    mine = FakeChatClient()
+
+    class OneClientRouter:
+        def chat_client(self, task: str | None = None) -> ChatClient:
+            return mine
+
+    with container.router.override(providers.Object(OneClientRouter())):
+        assert get_chat_client() is mine
+    assert get_chat_client() is container.chat_client()
+
+
 def test_an_embeddings_route_without_a_model_fails_at_configuration_time(
     routed: Routed,
 ) -> None:
