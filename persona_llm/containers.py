@@ -47,14 +47,19 @@ class Kept(di.ThreadSafeSingleton):  # type: ignore[type-arg]
 
 
 class Owned(di.ThreadSafeSingleton):  # type: ignore[type-arg]
-    """A singleton whose object is closed when the container resets it (SDK connections)."""
+    """A singleton whose object is closed when the container resets it (SDK connections).
+
+    `built` is the object, or None before the first call and after a reset.
+    """
+
+    built: Any = None
 
     def _provide(self, args: Any, kwargs: Any) -> Any:
         self.built = super()._provide(args, kwargs)  # type: ignore[misc]
         return self.built
 
     def reset(self) -> Any:
-        built, self.built = getattr(self, "built", None), None
+        built, self.built = self.built, None
         if built is not None and hasattr(built, "close"):
             built.close()
         return super().reset()

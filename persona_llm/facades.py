@@ -83,7 +83,7 @@ def _routes_checked() -> bool:
     through it on every call cost 10-25 µs (benchmarks/README.md).
     """
     router = container.router
-    return getattr(router, "built", None) is not None and not router.overridden
+    return router.built is not None and not router.overridden
 
 
 def _check_routes(overridden: object) -> None:

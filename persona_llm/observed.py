@@ -40,7 +40,7 @@ from persona_llm.observability import (
 )
 from persona_llm.pricing import PriceTable, default_prices
 from persona_llm.providers.base import ProviderAdapter
-from persona_llm.types import Capabilities, ChatChunk, ChatRequest, ChatResponse, Usage
+from persona_llm.types import Capabilities, ChatChunk, ChatRequest, ChatResponse, Usage, filled
 from persona_llm.usage import UsageRecord, UsageTracker, current_task
 
 __all__ = ["ObservedAdapter"]
@@ -48,8 +48,6 @@ __all__ = ["ObservedAdapter"]
 logger = logging.getLogger(__name__)
 
 Vectors = list[list[float]]
-
-_set_attribute = object.__setattr__
 
 
 class _StreamSeen:
@@ -403,14 +401,8 @@ def _with_cost(response: ChatResponse, cost: float) -> ChatResponse:
     The inner adapter's response is not changed in place: a fake or a test double may hand
     out the same object twice. tests/unit/test_observability.py checks the copy.
     """
-    priced = object.__new__(type(response))
-    fields = response.__dict__.copy()
-    fields["cost_usd"] = cost
-    _set_attribute(priced, "__dict__", fields)
-    _set_attribute(priced, "__pydantic_fields_set__", {*response.model_fields_set, "cost_usd"})
-    _set_attribute(priced, "__pydantic_extra__", response.__pydantic_extra__)
-    _set_attribute(priced, "__pydantic_private__", response.__pydantic_private__)
-    return priced
+    fields = response.__dict__ | {"cost_usd": cost}
+    return filled(type(response), fields, {*response.model_fields_set, "cost_usd"}, response)
 
 
 def _extra(call: CallInfo, latency: float | None = None) -> dict[str, Any]:
