@@ -9,7 +9,7 @@ fetched), then interleaves calls on all of them and on the raw SDK, zero server 
 * raw SDK;
 * ``ChatClient(build_adapter(config))``: our mapping and validation, no wrapper;
 * container, ``LLM_MAX_RETRIES=0 LLM_OTEL=false``: + usage/cost recording and hooks
-  (`persona_llm.observed.ObservedAdapter`), no retry wrapper, no spans;
+  (`persona_llm.usage.observed.ObservedAdapter`), no retry wrapper, no spans;
 * container, ``LLM_OTEL=false``: + the retry wrapper (`persona_llm.reliability`);
 * container, defaults: + OpenTelemetry spans when ``opentelemetry-api`` is importable
   (with the global no-op tracer provider unless the application installs one);

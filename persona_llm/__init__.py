@@ -16,7 +16,7 @@ _EXPORTS: dict[str, str] = {
     "AsyncChatClient": "persona_llm.clients",
     "AsyncEmbeddingClient": "persona_llm.clients",
     "AuthenticationError": "persona_llm.errors",
-    "BudgetExceededError": "persona_llm.usage",
+    "BudgetExceededError": "persona_llm.usage.tracker",
     "Capabilities": "persona_llm.types",
     "ChatChunk": "persona_llm.types",
     "ChatClient": "persona_llm.clients",
@@ -37,23 +37,23 @@ _EXPORTS: dict[str, str] = {
     "Settings": "persona_llm.settings",
     "Tool": "persona_llm.types",
     "ToolCall": "persona_llm.types",
-    "ToolStepLimitError": "persona_llm.tools",
+    "ToolStepLimitError": "persona_llm.features.tools",
     "Usage": "persona_llm.types",
-    "acollect_stream": "persona_llm.streaming",
-    "arun_tools": "persona_llm.tools",
-    "collect_stream": "persona_llm.streaming",
+    "acollect_stream": "persona_llm.features.streaming",
+    "arun_tools": "persona_llm.features.tools",
+    "collect_stream": "persona_llm.features.streaming",
     "container": "persona_llm.containers",
     "get_async_chat_client": "persona_llm.facades",
     "get_async_embedding_client": "persona_llm.facades",
     "get_chat_client": "persona_llm.facades",
     "get_embedding_client": "persona_llm.facades",
     "reset_clients": "persona_llm.facades",
-    "reset_usage": "persona_llm.usage",
-    "run_tools": "persona_llm.tools",
-    "tool": "persona_llm.tools",
-    "track_usage": "persona_llm.usage",
-    "usage_report": "persona_llm.usage",
-    "usage_table": "persona_llm.usage",
+    "reset_usage": "persona_llm.usage.tracker",
+    "run_tools": "persona_llm.features.tools",
+    "tool": "persona_llm.features.tools",
+    "track_usage": "persona_llm.usage.tracker",
+    "usage_report": "persona_llm.usage.tracker",
+    "usage_table": "persona_llm.usage.tracker",
 }
 
 # A literal list, so type checkers see what the package exports (tested equal to _EXPORTS).
@@ -132,9 +132,9 @@ if TYPE_CHECKING:
         get_embedding_client,
         reset_clients,
     )
+    from persona_llm.features.streaming import acollect_stream, collect_stream
+    from persona_llm.features.tools import ToolStepLimitError, arun_tools, run_tools, tool
     from persona_llm.settings import Settings
-    from persona_llm.streaming import acollect_stream, collect_stream
-    from persona_llm.tools import ToolStepLimitError, arun_tools, run_tools, tool
     from persona_llm.types import (
         Capabilities,
         ChatChunk,
@@ -144,7 +144,7 @@ if TYPE_CHECKING:
         ToolCall,
         Usage,
     )
-    from persona_llm.usage import (
+    from persona_llm.usage.tracker import (
         BudgetExceededError,
         reset_usage,
         track_usage,

@@ -4,7 +4,7 @@
 method for method over a shared base that does no I/O: it validates the messages and options,
 then hands a `ChatRequest` to the provider adapter.
 
-Tools (``tools=[...]``, ``tool_choice=...``) are normalized by `persona_llm.tools` before the
+Tools (``tools=[...]``, ``tool_choice=...``) are normalized by `features.tools` before the
 call; a provider without tool calling raises `InvalidRequestError` before sending. In JSON mode
 with tools, a reply that calls tools is returned as it is (``parsed`` stays None): the tools
 must run before there is an answer to parse.
@@ -17,11 +17,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from persona_llm import structured
 from persona_llm.errors import InvalidRequestError
-from persona_llm.observability import log_client_created
+from persona_llm.features import structured
+from persona_llm.features.tools import ToolChoiceLike, ToolLike, to_tool_choice, to_tools
 from persona_llm.providers.base import ProviderAdapter
-from persona_llm.tools import ToolChoiceLike, ToolLike, to_tool_choice, to_tools
 from persona_llm.types import (
     Capabilities,
     ChatChunk,
@@ -31,6 +30,7 @@ from persona_llm.types import (
     MessageInput,
     to_messages,
 )
+from persona_llm.usage.observability import log_client_created
 
 __all__ = ["AsyncChatClient", "AsyncEmbeddingClient", "ChatClient", "EmbeddingClient"]
 
@@ -184,9 +184,9 @@ class ChatClient(_ClientBase):
         In JSON mode (``response_format`` of type ``json_object`` or ``json_schema``, or a
         pydantic ``response_model``) the reply is parsed into `ChatResponse.parsed` (a dict or
         list, or a `response_model` instance); an unusable reply is re-asked up to
-        `max_reasks` times, then raises `ResponseParseError`. See `persona_llm.structured`.
+        `max_reasks` times, then raises `ResponseParseError`. See `persona_llm.features.structured`.
 
-        `tools` (functions, pydantic models, schema dicts or `Tool`s, see `persona_llm.tools`)
+        `tools` (functions, pydantic models, schema dicts or `Tool`s, see `features.tools`)
         are offered to the model; its calls come back in `ChatResponse.tool_calls`.
         `tool_choice` is ``"auto"``, ``"none"``, ``"required"`` or a tool (name).
         """
@@ -230,7 +230,7 @@ class ChatClient(_ClientBase):
         **provider_options: Any,
     ) -> Iterator[ChatChunk]:
         """Stream the reply; the last chunk carries `finish_reason`, `usage` and the
-        assembled `tool_calls`. `persona_llm.streaming.collect_stream` makes a
+        assembled `tool_calls`. `persona_llm.features.streaming.collect_stream` makes a
         `ChatResponse` of the chunks."""
         request = self._request(
             messages,

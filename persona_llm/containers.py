@@ -74,10 +74,12 @@ class Container(containers.DeclarativeContainer):
     # adapters. A missing key raises ConfigurationError when the provider is first built.
     # openai
     openai_config = settings.provided.provider_config.call("openai")
-    openai_sdk = Owned(lazy("persona_llm.providers.openai.sync_client"), openai_config)
-    openai_async_sdk = di.Factory(lazy("persona_llm.providers.openai.async_client"), openai_config)
+    openai_sdk = Owned(lazy("persona_llm.providers.openai.adapter.sync_client"), openai_config)
+    openai_async_sdk = di.Factory(
+        lazy("persona_llm.providers.openai.adapter.async_client"), openai_config
+    )
     openai = di.ThreadSafeSingleton(
-        lazy("persona_llm.providers.openai.OpenAIAdapter"),
+        lazy("persona_llm.providers.openai.adapter.OpenAIAdapter"),
         config=openai_config,
         client=openai_sdk,
         async_client_factory=openai_async_sdk.provider,
@@ -98,12 +100,14 @@ class Container(containers.DeclarativeContainer):
 
     # anthropic
     anthropic_config = settings.provided.provider_config.call("anthropic")
-    anthropic_sdk = Owned(lazy("persona_llm.providers.anthropic.sync_client"), anthropic_config)
+    anthropic_sdk = Owned(
+        lazy("persona_llm.providers.anthropic.adapter.sync_client"), anthropic_config
+    )
     anthropic_async_sdk = di.Factory(
-        lazy("persona_llm.providers.anthropic.async_client"), anthropic_config
+        lazy("persona_llm.providers.anthropic.adapter.async_client"), anthropic_config
     )
     anthropic = di.ThreadSafeSingleton(
-        lazy("persona_llm.providers.anthropic.AnthropicAdapter"),
+        lazy("persona_llm.providers.anthropic.adapter.AnthropicAdapter"),
         config=anthropic_config,
         client=anthropic_sdk,
         async_client_factory=anthropic_async_sdk.provider,
@@ -111,10 +115,12 @@ class Container(containers.DeclarativeContainer):
 
     # gemini
     gemini_config = settings.provided.provider_config.call("gemini")
-    gemini_sdk = Owned(lazy("persona_llm.providers.gemini.sync_client"), gemini_config)
-    gemini_async_sdk = di.Factory(lazy("persona_llm.providers.gemini.async_client"), gemini_config)
+    gemini_sdk = Owned(lazy("persona_llm.providers.gemini.adapter.sync_client"), gemini_config)
+    gemini_async_sdk = di.Factory(
+        lazy("persona_llm.providers.gemini.adapter.async_client"), gemini_config
+    )
     gemini = di.ThreadSafeSingleton(
-        lazy("persona_llm.providers.gemini.GeminiAdapter"),
+        lazy("persona_llm.providers.gemini.adapter.GeminiAdapter"),
         config=gemini_config,
         client=gemini_sdk,
         async_client_factory=gemini_async_sdk.provider,
@@ -122,12 +128,14 @@ class Container(containers.DeclarativeContainer):
 
     # OpenAI-compatible servers (ollama, vllm, groq, ...): the OpenAI adapter on another URL
     compatible_config = settings.provided.compatible_config
-    compatible_sdk = Owned(lazy("persona_llm.providers.openai.sync_client"), compatible_config)
+    compatible_sdk = Owned(
+        lazy("persona_llm.providers.openai.adapter.sync_client"), compatible_config
+    )
     compatible_async_sdk = di.Factory(
-        lazy("persona_llm.providers.openai.async_client"), compatible_config
+        lazy("persona_llm.providers.openai.adapter.async_client"), compatible_config
     )
     compatible = di.ThreadSafeSingleton(
-        lazy("persona_llm.providers.openai.OpenAIAdapter"),
+        lazy("persona_llm.providers.openai.adapter.OpenAIAdapter"),
         config=compatible_config,
         client=compatible_sdk,
         async_client_factory=compatible_async_sdk.provider,
@@ -186,21 +194,21 @@ class Container(containers.DeclarativeContainer):
         policy=retry_policy,
     )
 
-    # Usage, cost and observability (persona_llm.observed): one record per facade call,
+    # Usage, cost and observability (persona_llm.usage.observed): one record per facade call,
     # around everything above, so retries and failovers count once and show who answered.
     prices = di.ThreadSafeSingleton(
-        lazy("persona_llm.pricing.load_prices"),
+        lazy("persona_llm.usage.prices.load_prices"),
         file=settings.provided.llm_prices_file,
         overrides=settings.provided.llm_prices,
     )
-    usage_tracker = Kept(lazy("persona_llm.usage.UsageTracker"))
-    hooks = Kept(lazy("persona_llm.observability.Hooks"))
+    usage_tracker = Kept(lazy("persona_llm.usage.tracker.UsageTracker"))
+    hooks = Kept(lazy("persona_llm.usage.observability.Hooks"))
     tracing = di.ThreadSafeSingleton(
-        lazy("persona_llm.observability.Tracing"),
+        lazy("persona_llm.usage.observability.Tracing"),
         enabled=settings.provided.llm_otel,
     )
     observe = di.Factory(  # called with inner=<the adapter to observe>
-        lazy("persona_llm.observed.ObservedAdapter"),
+        lazy("persona_llm.usage.observed.ObservedAdapter"),
         tracker=usage_tracker,
         hooks=hooks,
         prices=prices,
@@ -232,11 +240,11 @@ class Container(containers.DeclarativeContainer):
         model=settings.provided.embedding_target.model,
     )
 
-    # Task routing (persona_llm.routing): LLM_ROUTES, checked when the router is first built.
+    # Task routing (persona_llm.routing.routes): LLM_ROUTES, checked when the router is first built.
     # A client per distinct route target list, over the adapters above, observed like the
     # facades; unrouted tasks get chat_client / async_chat_client.
     router = Owned(
-        lazy("persona_llm.task_router.Router"),
+        lazy("persona_llm.routing.router.Router"),
         settings=settings,
         adapters=adapters,
         policy=retry_policy,

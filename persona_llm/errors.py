@@ -14,8 +14,8 @@ The hierarchy::
     ├── LLMTimeoutError           the request timed out (retryable)
     ├── APIConnectionError        could not connect, or the connection dropped (retryable)
     ├── ResponseParseError        a reply that should be JSON (or match a schema) does not
-    ├── BudgetExceededError       a track_usage() scope's spend limit is reached (persona_llm.usage)
-    └── ToolStepLimitError        run_tools() hit max_steps (persona_llm.tools)
+    ├── BudgetExceededError       a track_usage() scope's spend limit is reached (usage.tracker)
+    └── ToolStepLimitError        run_tools() hit max_steps (persona_llm.features.tools)
 
 Provider SDK exceptions are translated at the adapter boundary and chained with
 ``raise ... from``; `sanitize_exception` scrubs the chained SDK exception as well, so a

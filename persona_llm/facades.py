@@ -5,7 +5,7 @@ this costs a dictionary lookup. A client object fetched *before* a test override
 keeps talking to what it was built with; only later `get_*` calls see the override.
 
 Tasks: ``get_chat_client(task="extraction")`` is the client of that task's ``LLM_ROUTES``
-route, or the ``LLM_SERVICE`` client when the task has none (see `persona_llm.routing`). An
+route, or the ``LLM_SERVICE`` client when the task has none (see `persona_llm.routing.routes`). An
 override of ``container.chat_client`` (``async_chat_client``) answers *every* task, routed or
 not, so a test that replaces the model replaces it for all the workflows; to test routing,
 override the provider adapters (``container.openai``, ...) or route to ``fake/<model>``.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from persona_llm.clients import AsyncChatClient, AsyncEmbeddingClient, ChatClient, EmbeddingClient
 from persona_llm.containers import container
-from persona_llm.routing import check_task_name
+from persona_llm.routing.routes import check_task_name
 
 __all__ = [
     "get_async_chat_client",

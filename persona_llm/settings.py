@@ -26,7 +26,7 @@ from persona_llm.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from persona_llm.reliability.config import ReliabilityConfig
-    from persona_llm.routing import RouteTable
+    from persona_llm.routing.routes import RouteTable
 
 __all__ = [
     "EMBEDDING_PROVIDERS",
@@ -110,10 +110,10 @@ class Settings(BaseSettings):
     llm_circuit_failures: int = Field(default=5, ge=0)
     llm_circuit_cooldown: float = Field(default=30.0, ge=0)
 
-    # Task routing (persona_llm.routing)
+    # Task routing (persona_llm.routing.routes)
     llm_routes: str = ""
 
-    # Usage, cost and observability (persona_llm.observed)
+    # Usage, cost and observability (persona_llm.usage.observed)
     llm_prices_file: str | None = None
     llm_prices: str | None = None
     llm_log_content: bool = False
@@ -134,8 +134,8 @@ class Settings(BaseSettings):
 
     @property
     def routes(self) -> RouteTable:
-        """`LLM_ROUTES` parsed: the task routes (see `persona_llm.routing`)."""
-        from persona_llm.routing import RouteTable
+        """`LLM_ROUTES` parsed: the task routes (see `persona_llm.routing.routes`)."""
+        from persona_llm.routing.routes import RouteTable
 
         return RouteTable.from_settings(self)
 

@@ -3,7 +3,7 @@
 Whatever the provider, a chat call returns a `ChatResponse`, a stream yields `ChatChunk`s, and
 token counts come as a `Usage`. Messages go in as `ChatMessage` or as a plain
 ``{"role": ..., "content": ...}`` dict. A `Tool` describes a function the model may call
-(build one with `persona_llm.tools.tool`); the calls come back as `ToolCall`s.
+(build one with `persona_llm.features.tools.tool`); the calls come back as `ToolCall`s.
 
 Tool calling in a conversation:
 
@@ -109,7 +109,7 @@ class Tool(BaseModel):
     """A function the model may call: its name, description and JSON-schema parameters.
 
     Build one from a Python function, a pydantic model or a schema dict with
-    `persona_llm.tools.tool`. `function` is the Python callable `run_tools` executes (None for
+    `features.tools.tool`. `function` is the Python callable `run_tools` executes (None for
     tools declared by schema only); it is left out of ``repr()`` and ``model_dump()``.
     """
 
@@ -290,7 +290,7 @@ class ChatChunk(BaseModel):
     `delta` is the next piece of text, `refusal` the next piece of a refusal (OpenAI streams
     refusals apart from the text). The last chunk carries `finish_reason`, `usage`, the
     assembled `tool_calls`, and the `model` and `provider` that answered;
-    `persona_llm.streaming.collect_stream` turns the chunks into the `ChatResponse` that
+    `persona_llm.features.streaming.collect_stream` turns the chunks into the `ChatResponse` that
     ``chat()`` would have returned.
     """
 

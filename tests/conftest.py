@@ -52,7 +52,8 @@ def clean_library_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
         for provider in container.traverse():
             provider.reset_override()
         container.reset_singletons()
-        if "persona_llm.usage" in sys.modules:  # Kept across reset_clients(), not across tests
+        # Kept across reset_clients(), not across tests
+        if "persona_llm.usage.tracker" in sys.modules:
             container.usage_tracker().reset()
             container.hooks().clear()
 

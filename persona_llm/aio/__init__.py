@@ -1,27 +1,15 @@
-"""Asyncio twins of the workflows: `persona_llm.aio.graph` and `persona_llm.aio.embeddings`.
-
-Each function has the name and arguments of its blocking twin in `persona_llm.graph` or
-`persona_llm.embeddings`, takes the asyncio client from the container
-(`persona_llm.get_async_chat_client()` / `get_async_embedding_client()`) unless one is passed
-as ``client=``, and is awaited.
-"""
+"""Deprecated import path, removed in 0.3.0: use `persona_llm.workflows.aio`."""
 
 from __future__ import annotations
 
-from persona_llm.aio.embeddings import generate_embeddings
-from persona_llm.aio.graph import (
-    detect_communities,
-    generate_response_with_context,
-    generate_structured_insights,
-    get_nodes,
-    get_relationships,
-)
+import warnings
 
-__all__ = [
-    "detect_communities",
-    "generate_embeddings",
-    "generate_response_with_context",
-    "generate_structured_insights",
-    "get_nodes",
-    "get_relationships",
-]
+from persona_llm.workflows.aio import *  # noqa: F403
+from persona_llm.workflows.aio import __all__ as __all__
+
+warnings.warn(
+    "persona_llm.aio moved to persona_llm.workflows.aio; import it from there "
+    "(or from persona_llm). The old path is removed in 0.3.0.",
+    DeprecationWarning,
+    stacklevel=2,
+)

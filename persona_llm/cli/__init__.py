@@ -95,7 +95,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> i
         from persona_llm.cli._doctor import run_doctor
 
         return run_doctor(out, online=args.online)
-    from persona_llm.demo import run_demo
+    from persona_llm.cli._demo import run_demo
 
     return run_demo(out, service=args.service)
 

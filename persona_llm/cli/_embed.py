@@ -88,8 +88,8 @@ def _read_texts(args: argparse.Namespace, stdin: TextIO) -> list[str]:
 
 def run_embed(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     """Run ``embed``; returns the exit status."""
-    from persona_llm.embeddings import batched, check_vectors
     from persona_llm.facades import get_embedding_client
+    from persona_llm.workflows.embeddings import batched, check_vectors
 
     use_service(embedding=args.service)
     texts = _read_texts(args, stdin)

@@ -1,4 +1,6 @@
-"""Provider adapters, one module per provider; each imports its SDK only when loaded.
+"""Provider adapters, one package per provider (adapter, mapping, stream, tools).
+
+Each imports its SDK only when its adapter module is loaded.
 
 The container builds adapters for the application. `build_adapter` builds one outside it,
 from a `ProviderConfig`, with the same SDK clients — for scripts and HTTP-level tests.
@@ -16,10 +18,10 @@ if TYPE_CHECKING:
 __all__ = ["adapter_class", "build_adapter"]
 
 _ADAPTERS = {
-    "openai": ("openai", "OpenAIAdapter"),
+    "openai": ("openai.adapter", "OpenAIAdapter"),
     "azure": ("azure", "AzureAdapter"),
-    "anthropic": ("anthropic", "AnthropicAdapter"),
-    "gemini": ("gemini", "GeminiAdapter"),
+    "anthropic": ("anthropic.adapter", "AnthropicAdapter"),
+    "gemini": ("gemini.adapter", "GeminiAdapter"),
     "fake": ("fake", "FakeProvider"),
 }
 

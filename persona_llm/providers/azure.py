@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import openai
 
-from persona_llm.providers.openai import OpenAIAdapter, client_options
+from persona_llm.providers.openai.adapter import OpenAIAdapter, client_options
 from persona_llm.settings import ProviderConfig
 
 __all__ = ["AzureAdapter", "async_client", "sync_client"]

@@ -23,7 +23,7 @@ from persona_llm.errors import (
     RateLimitError,
 )
 from persona_llm.providers import build_adapter
-from persona_llm.providers.anthropic import AnthropicAdapter
+from persona_llm.providers.anthropic.adapter import AnthropicAdapter
 from persona_llm.settings import ProviderConfig
 from persona_llm.testing import wire
 from persona_llm.testing.emulator import Fault, ProviderEmulator, Reply, SSEReply

@@ -29,7 +29,7 @@ from persona_llm.errors import (
     RateLimitError,
 )
 from persona_llm.providers import build_adapter as build_any_adapter
-from persona_llm.providers.gemini import GeminiAdapter, sync_client
+from persona_llm.providers.gemini.adapter import GeminiAdapter, sync_client
 from persona_llm.settings import ProviderConfig, load_settings
 from persona_llm.testing import wire
 from persona_llm.testing.emulator import Fault, ProviderEmulator, Reply, SSEReply

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 
 from persona_llm.errors import RateLimitError
-from persona_llm.observability import Hooks, ResponseEvent, Tracing
-from persona_llm.observed import ObservedAdapter
-from persona_llm.pricing import load_prices
 from persona_llm.providers import build_adapter
 from persona_llm.testing import wire
 from persona_llm.testing.emulator import Fault, ProviderEmulator, Reply
 from persona_llm.types import ChatMessage, ChatRequest, Usage
-from persona_llm.usage import UsageTracker, track_usage
+from persona_llm.usage.observability import Hooks, ResponseEvent, Tracing
+from persona_llm.usage.observed import ObservedAdapter
+from persona_llm.usage.prices import load_prices
+from persona_llm.usage.tracker import UsageTracker, track_usage
 
 # Anthropic cache writes are priced at the write price once `Usage` reports them separately;
 # until then they are inside prompt_tokens and priced as input.
@@ -167,7 +167,7 @@ def test_an_abandoned_sdk_stream_is_closed_and_recorded(
 def test_a_provider_error_is_recorded_and_logged_without_the_key(
     emu: ProviderEmulator, observe: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="persona_llm.observed")
+    caplog.set_level(logging.DEBUG, logger="persona_llm.usage.observed")
     emu.enqueue(
         "openai",
         Fault(
@@ -199,7 +199,7 @@ def test_embeddings_record_calls_and_tokens_when_reported(
 def test_embedding_tokens_are_summed_over_batches_and_survive_retries(
     emu: ProviderEmulator, container_with: Any
 ) -> None:
-    from persona_llm.providers.openai import OpenAIAdapter
+    from persona_llm.providers.openai.adapter import OpenAIAdapter
 
     emu.enqueue("openai", Reply(wire.openai_embeddings([[0.1, 0.2]], prompt_tokens=4)))
     emu.enqueue("openai", Reply(wire.openai_embeddings([[0.3, 0.4]], prompt_tokens=5)))

@@ -28,7 +28,7 @@ from persona_llm.errors import (
     ResponseParseError,
 )
 from persona_llm.providers import build_adapter
-from persona_llm.providers.openai import OpenAIAdapter
+from persona_llm.providers.openai.adapter import OpenAIAdapter
 from persona_llm.settings import ProviderConfig
 from persona_llm.testing import wire
 from persona_llm.testing.emulator import Fault, ProviderEmulator, Reply, SSEReply

@@ -17,9 +17,9 @@ import pytest
 from pydantic import BaseModel
 
 from persona_llm.clients import AsyncChatClient, ChatClient
+from persona_llm.features.structured import strict_schema
 from persona_llm.providers import build_adapter
 from persona_llm.providers.base import ProviderAdapter
-from persona_llm.structured import strict_schema
 from persona_llm.testing import wire
 from persona_llm.testing.emulator import ProviderEmulator, RecordedRequest, Reply
 

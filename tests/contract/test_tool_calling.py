@@ -17,12 +17,12 @@ import pytest
 
 from persona_llm import ChatResponse, ToolCall
 from persona_llm.clients import AsyncChatClient, ChatClient
+from persona_llm.features.streaming import acollect_stream, collect_stream
+from persona_llm.features.tools import arun_tools, run_tools
 from persona_llm.providers import build_adapter
 from persona_llm.providers.base import ProviderAdapter
-from persona_llm.streaming import acollect_stream, collect_stream
 from persona_llm.testing import wire
 from persona_llm.testing.emulator import ProviderEmulator, Reply, SSEReply
-from persona_llm.tools import arun_tools, run_tools
 
 PROVIDERS = ("openai", "azure", "anthropic", "gemini")
 MODES = ("blocking", "asyncio")

@@ -21,24 +21,24 @@ from typing import Any
 import pytest
 from dependency_injector import providers
 
-from persona_llm import aio
 from persona_llm.clients import AsyncChatClient, AsyncEmbeddingClient, ChatClient, EmbeddingClient
 from persona_llm.containers import container
-from persona_llm.embeddings import generate_embeddings
-from persona_llm.graph import (
-    Node,
-    Relationship,
-    generate_response_with_context,
-    get_nodes,
-    get_relationships,
-)
-from persona_llm.prompts import NODES_PROMPT, RAG_ANSWER_PROMPT, RELATIONSHIPS_PROMPT
 from persona_llm.providers import build_adapter
 from persona_llm.providers.base import ProviderAdapter
 from persona_llm.providers.fake import FakeProvider
 from persona_llm.testing import wire
 from persona_llm.testing.emulator import PROVIDERS, ProviderEmulator, RecordedRequest, Reply
 from persona_llm.types import ChatMessage
+from persona_llm.workflows import aio
+from persona_llm.workflows.embeddings import generate_embeddings
+from persona_llm.workflows.graph import (
+    Node,
+    Relationship,
+    generate_response_with_context,
+    get_nodes,
+    get_relationships,
+)
+from persona_llm.workflows.prompts import NODES_PROMPT, RAG_ANSWER_PROMPT, RELATIONSHIPS_PROMPT
 
 JOURNAL = (
     "I moved to Lisbon in 2019 to work as a pastry chef. "

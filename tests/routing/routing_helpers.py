@@ -13,24 +13,24 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from persona_llm import aio
-from persona_llm.embeddings import generate_embeddings
-from persona_llm.graph import (
+from persona_llm.providers.fake import FakeProvider
+from persona_llm.types import ChatMessage
+from persona_llm.workflows import aio
+from persona_llm.workflows.embeddings import generate_embeddings
+from persona_llm.workflows.graph import (
     detect_communities,
     generate_response_with_context,
     generate_structured_insights,
     get_nodes,
     get_relationships,
 )
-from persona_llm.prompts import (
+from persona_llm.workflows.prompts import (
     COMMUNITIES_PROMPT,
     INSIGHTS_PROMPT,
     NODES_PROMPT,
     RAG_ANSWER_PROMPT,
     RELATIONSHIPS_PROMPT,
 )
-from persona_llm.providers.fake import FakeProvider
-from persona_llm.types import ChatMessage
 
 KEYS = {
     "openai_api_key": "sk-test-openai-key-0123456789",

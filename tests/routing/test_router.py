@@ -13,7 +13,6 @@ import pytest
 from dependency_injector import providers
 from routing_helpers import Fakes, arun_workflows, check_results, persona_answer, run_workflows
 
-from persona_llm import aio
 from persona_llm.clients import ChatClient
 from persona_llm.containers import container
 from persona_llm.errors import ConfigurationError, RateLimitError
@@ -24,15 +23,16 @@ from persona_llm.facades import (
     get_embedding_client,
     reset_clients,
 )
-from persona_llm.graph import get_nodes
 from persona_llm.providers.fake import FakeProvider
 from persona_llm.reliability import FallbackAdapter, PoolAdapter
-from persona_llm.routing import Route, RouteMember, RouteTable
+from persona_llm.routing.router import Router
+from persona_llm.routing.routes import Route, RouteMember, RouteTable
 from persona_llm.settings import ServiceTarget, load_settings
-from persona_llm.task_router import Router
 from persona_llm.testing import FakeChatClient, override_llm
 from persona_llm.types import Capabilities
-from persona_llm.usage import track_usage, usage_report
+from persona_llm.usage.tracker import track_usage, usage_report
+from persona_llm.workflows import aio
+from persona_llm.workflows.graph import get_nodes
 
 Routed = Callable[..., Fakes]
 
@@ -194,7 +194,7 @@ def test_embedding_service_wins_over_the_embeddings_route_with_a_warning(
     routed: Routed, caplog: pytest.LogCaptureFixture
 ) -> None:
     routed(embedding_service="openai/e-1", llm_routes="embeddings=gemini/embed-x")
-    with caplog.at_level(logging.WARNING, logger="persona_llm.task_router"):
+    with caplog.at_level(logging.WARNING, logger="persona_llm.routing.router"):
         client = get_embedding_client()
     assert (client.provider, client.model) == ("openai", "e-1")
     assert "EMBEDDING_SERVICE=openai/e-1 wins over the LLM_ROUTES route" in caplog.text

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from persona_llm.errors import ConfigurationError
-from persona_llm.routing import (
+from persona_llm.routing.routes import (
     JSON_TASKS,
     WORKFLOW_TASKS,
     Route,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from persona_llm.errors import InvalidRequestError
-from persona_llm.providers._anthropic_map import (
+from persona_llm.providers.anthropic.mapping import (
     FALLBACK_MAX_TOKENS,
     JSON_TOOL_NAME,
     default_max_tokens,
@@ -19,7 +19,7 @@ from persona_llm.providers._anthropic_map import (
     to_sdk_kwargs,
     to_usage,
 )
-from persona_llm.providers._anthropic_stream import StreamState
+from persona_llm.providers.anthropic.stream import StreamState
 from persona_llm.testing import wire
 from persona_llm.types import ChatChunk, ChatMessage, ChatRequest, ToolCall, Usage
 

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 
 from persona_llm.errors import InvalidRequestError
-from persona_llm.providers._anthropic_map import (
+from persona_llm.providers.anthropic.mapping import (
     JSON_TOOL_NAME,
     from_anthropic_message,
     to_anthropic_messages,
     to_anthropic_params,
 )
-from persona_llm.providers._anthropic_stream import StreamState
+from persona_llm.providers.anthropic.stream import StreamState
 from persona_llm.testing import wire
 from persona_llm.types import ChatChunk, ChatMessage, ChatRequest, Tool, ToolCall
 

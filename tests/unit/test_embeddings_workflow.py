@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from dependency_injector import providers
 
-from persona_llm import aio
 from persona_llm.clients import AsyncEmbeddingClient, EmbeddingClient
 from persona_llm.containers import container
-from persona_llm.embeddings import DEFAULT_BATCH_SIZE, generate_embeddings
 from persona_llm.errors import InvalidRequestError, RateLimitError, ResponseParseError
 from persona_llm.providers.fake import FakeProvider, fake_vector
+from persona_llm.workflows import aio
+from persona_llm.workflows.embeddings import DEFAULT_BATCH_SIZE, generate_embeddings
 
 TEXTS = [f"memory number {i}" for i in range(250)]
 

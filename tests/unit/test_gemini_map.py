@@ -9,7 +9,7 @@ import pytest
 from google.genai import types
 
 from persona_llm.errors import ContentFilterError, ProviderUnavailableError
-from persona_llm.providers._gemini_map import (
+from persona_llm.providers.gemini.mapping import (
     EMBED_BATCH_LIMIT,
     embedding_batches,
     from_gemini_chunk,

@@ -8,8 +8,8 @@ import pytest
 from google.genai import types
 
 from persona_llm.errors import InvalidRequestError
-from persona_llm.providers._gemini_map import from_gemini_response, to_gemini_request
-from persona_llm.providers._gemini_stream import GeminiStreamState
+from persona_llm.providers.gemini.mapping import from_gemini_response, to_gemini_request
+from persona_llm.providers.gemini.stream import GeminiStreamState
 from persona_llm.testing import wire
 from persona_llm.types import ChatMessage, ChatRequest, Tool, ToolCall
 

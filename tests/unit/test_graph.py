@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 from dependency_injector import providers
 
-from persona_llm import aio
 from persona_llm.clients import AsyncChatClient, ChatClient
 from persona_llm.containers import container
 from persona_llm.errors import ContentFilterError, InvalidRequestError, ResponseParseError
-from persona_llm.graph import (
+from persona_llm.providers.fake import FakeProvider
+from persona_llm.types import ChatResponse
+from persona_llm.workflows import aio
+from persona_llm.workflows.graph import (
     CommunityStructure,
     Node,
     Relationship,
@@ -24,15 +26,13 @@ from persona_llm.graph import (
     get_nodes,
     get_relationships,
 )
-from persona_llm.prompts import (
+from persona_llm.workflows.prompts import (
     COMMUNITIES_PROMPT,
     INSIGHTS_PROMPT,
     NODES_PROMPT,
     RAG_ANSWER_PROMPT,
     RELATIONSHIPS_PROMPT,
 )
-from persona_llm.providers.fake import FakeProvider
-from persona_llm.types import ChatResponse
 
 TEXT = "I moved to Lisbon in 2019 for a job at a bakery. My sister Ana visits every summer."
 CONTEXT = "Known: the user is called Sam."
@@ -142,7 +142,7 @@ def test_a_malformed_node_is_skipped_and_logged(
             ]
         }
     )
-    with caplog.at_level(logging.WARNING, logger="persona_llm.graph_tasks"):
+    with caplog.at_level(logging.WARNING, logger="persona_llm.workflows.tasks"):
         nodes = get_nodes(TEXT, CONTEXT)
     assert names(nodes) == ["Ana", "Run a marathon"]
     skipped = [r.getMessage() for r in caplog.records if "malformed node" in r.getMessage()]
@@ -247,7 +247,7 @@ def test_unknown_ids_and_malformed_items_are_dropped_and_logged(
             ]
         }
     )
-    with caplog.at_level(logging.WARNING, logger="persona_llm.graph_tasks"):
+    with caplog.at_level(logging.WARNING, logger="persona_llm.workflows.tasks"):
         relationships, _ = get_relationships(NODES, CONTEXT)
     assert [(r.source, r.relation, r.target) for r in relationships] == [
         ("Sam", "SIBLING_OF", "Ana")

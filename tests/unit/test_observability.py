@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from persona_llm.errors import AuthenticationError
-from persona_llm.observability import (
+from persona_llm.providers.fake import FakeProvider
+from persona_llm.types import ChatMessage, ChatRequest, ChatResponse, Usage
+from persona_llm.usage.observability import (
     CallInfo,
     ErrorEvent,
     Hooks,
@@ -21,11 +23,9 @@ from persona_llm.observability import (
     Tracing,
     log_client_created,
 )
-from persona_llm.observed import ObservedAdapter
-from persona_llm.pricing import PriceTable
-from persona_llm.providers.fake import FakeProvider
-from persona_llm.types import ChatMessage, ChatRequest, ChatResponse, Usage
-from persona_llm.usage import UsageTracker, track_usage
+from persona_llm.usage.observed import ObservedAdapter
+from persona_llm.usage.prices import PriceTable
+from persona_llm.usage.tracker import UsageTracker, track_usage
 
 PRICES = PriceTable.from_dict({"fake": {"*": {"input": 1.0, "output": 2.0}}})
 SECRET_TEXT = "the merger closes on friday"
@@ -357,9 +357,10 @@ def test_tracing_can_be_switched_off(spans: Any) -> None:
 def test_importing_and_building_the_wrapper_loads_no_opentelemetry() -> None:
     code = (
         "import sys\n"
-        "import persona_llm, persona_llm.observed, persona_llm.usage, persona_llm.pricing\n"
+        "import persona_llm, persona_llm.usage.observed, persona_llm.usage.tracker\n"
+        "import persona_llm.usage.prices\n"
         "from persona_llm.providers.fake import FakeProvider\n"
-        "persona_llm.observed.ObservedAdapter(FakeProvider())\n"
+        "persona_llm.usage.observed.ObservedAdapter(FakeProvider())\n"
         "print([m for m in sys.modules if m.startswith('opentelemetry')])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -390,7 +391,7 @@ def test_a_global_provider_set_after_the_first_call_gets_the_next_spans() -> Non
     pytest.importorskip("opentelemetry.sdk.trace")
     code = """
 import sys
-from persona_llm.observability import CallInfo, Tracing
+from persona_llm.usage.observability import CallInfo, Tracing
 tracing = Tracing()
 call = CallInfo.start("openai", "m1", "chat")
 assert tracing.start(call) is None and "opentelemetry.trace" not in sys.modules

@@ -10,7 +10,7 @@ from openai.types import CreateEmbeddingResponse
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from persona_llm.errors import InvalidRequestError, ProviderUnavailableError, ResponseParseError
-from persona_llm.providers import _openai_map as m
+from persona_llm.providers.openai import mapping as m
 from persona_llm.testing import wire
 from persona_llm.types import ChatMessage, ChatRequest, Usage
 

@@ -8,8 +8,8 @@ import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from persona_llm.errors import ProviderUnavailableError, ResponseParseError
-from persona_llm.providers import _openai_map as m
-from persona_llm.providers._openai_stream import OpenAIStreamState
+from persona_llm.providers.openai import mapping as m
+from persona_llm.providers.openai.stream import OpenAIStreamState
 from persona_llm.testing import wire
 from persona_llm.types import ChatChunk, ChatMessage, ChatRequest, Tool, ToolCall
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from persona_llm.errors import ConfigurationError
-from persona_llm.pricing import PriceTable, cost_of, default_prices, load_prices, usage_cost
 from persona_llm.types import Usage
+from persona_llm.usage.prices import PriceTable, cost_of, default_prices, load_prices, usage_cost
 
 DEFAULTS = [
     ("openai", "gpt-4o-mini"),

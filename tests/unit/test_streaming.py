@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from persona_llm import ChatChunk, ChatResponse, InvalidRequestError, ToolCall, Usage
-from persona_llm.streaming import acollect_stream, collect_stream
+from persona_llm.features.streaming import acollect_stream, collect_stream
 from persona_llm.testing import FakeChatClient
 
 ASK = [{"role": "user", "content": "Hi"}]

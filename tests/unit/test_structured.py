@@ -12,9 +12,7 @@ from persona_llm.clients import AsyncChatClient, ChatClient
 from persona_llm.containers import container
 from persona_llm.errors import ContentFilterError, InvalidRequestError, ResponseParseError
 from persona_llm.facades import get_async_chat_client, get_chat_client
-from persona_llm.prompts import REASK_PROMPT
-from persona_llm.providers.fake import FakeProvider
-from persona_llm.structured import (
+from persona_llm.features.structured import (
     OutputValidationError,
     achat_validated,
     chat_validated,
@@ -22,7 +20,9 @@ from persona_llm.structured import (
     response_format_for,
     strict_schema,
 )
+from persona_llm.providers.fake import FakeProvider
 from persona_llm.types import ChatResponse, ToolCall
+from persona_llm.workflows.prompts import REASK_PROMPT
 
 ASK = [{"role": "user", "content": "Who is the user?"}]
 JSON_MODE = {"type": "json_object"}

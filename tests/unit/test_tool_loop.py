@@ -20,8 +20,8 @@ from persona_llm import (
     get_chat_client,
 )
 from persona_llm.clients import ChatClient
+from persona_llm.features.tools import ToolStepLimitError, arun_tools, run_tools, tool
 from persona_llm.testing import FakeChatClient, FakeProvider, override_llm
-from persona_llm.tools import ToolStepLimitError, arun_tools, run_tools, tool
 
 ASK = [{"role": "user", "content": "Weather in Paris and Rome?"}]
 seen: list[tuple[str, Any]] = []
@@ -90,7 +90,7 @@ def test_invalid_arguments_are_told_to_the_model(
     fake: FakeProvider, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake.enqueue(call("get_weather", when="soon"), "sorry")
-    with caplog.at_level(logging.WARNING, logger="persona_llm.tools"):
+    with caplog.at_level(logging.WARNING, logger="persona_llm.features.tools"):
         run_tools(get_chat_client(), ASK, [get_weather])
     (result,) = tool_messages(fake)
     assert result.content.startswith("Error: invalid arguments for tool 'get_weather'")
@@ -103,7 +103,7 @@ def test_a_tool_that_raises_returns_the_error_to_the_model_and_logs_it(
     fake: FakeProvider, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake.enqueue(call("broken", city="Paris"), "The station is down.")
-    with caplog.at_level(logging.WARNING, logger="persona_llm.tools"):
+    with caplog.at_level(logging.WARNING, logger="persona_llm.features.tools"):
         reply = run_tools(get_chat_client(), ASK, [broken])
     assert reply.content == "The station is down."
     (result,) = tool_messages(fake)

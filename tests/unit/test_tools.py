@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from persona_llm import ChatMessage, ChatResponse, InvalidRequestError, ToolCall
-from persona_llm.tools import Tool, to_tool_choice, to_tools, tool
+from persona_llm.features.tools import Tool, to_tool_choice, to_tools, tool
 from persona_llm.types import to_messages
 
 
@@ -313,7 +313,7 @@ def test_overrides_of_a_tool_are_validated_too() -> None:
 
 def test_a_tool_whose_hints_cannot_be_resolved_is_refused() -> None:
     from persona_llm.errors import InvalidRequestError
-    from persona_llm.tools import tool as make_tool
+    from persona_llm.features.tools import tool as make_tool
 
     def lookup(city: UndefinedCityType) -> str:  # type: ignore[name-defined]  # noqa: F821
         """Look a city up."""

@@ -9,11 +9,11 @@ import pytest
 
 from persona_llm.clients import ChatClient
 from persona_llm.errors import ConfigurationError, LLMError, RateLimitError
-from persona_llm.observed import ObservedAdapter
-from persona_llm.pricing import PriceTable
 from persona_llm.providers.fake import FakeProvider
 from persona_llm.types import ChatMessage, ChatRequest, Usage
-from persona_llm.usage import (
+from persona_llm.usage.observed import ObservedAdapter
+from persona_llm.usage.prices import PriceTable
+from persona_llm.usage.tracker import (
     BudgetExceededError,
     ModelStats,
     UsageRecord,

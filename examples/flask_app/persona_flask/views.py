@@ -23,7 +23,7 @@ from persona_llm import (
     LLMTimeoutError,
     RateLimitError,
 )
-from persona_llm.graph import get_nodes, get_relationships
+from persona_llm.workflows.graph import get_nodes, get_relationships
 
 blueprint = Blueprint("llm", __name__)
 

@@ -1,6 +1,6 @@
 """Usage reports: one record per call, totals per provider/model/task, and a text table.
 
-`persona_llm.usage` builds these; `usage_table` renders a report for the CLI and the demo.
+`persona_llm.usage.tracker` builds these; `usage_table` renders a report for the CLI and the demo.
 """
 
 from __future__ import annotations

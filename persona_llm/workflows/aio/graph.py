@@ -1,8 +1,8 @@
-"""Asyncio twins of `persona_llm.graph`: same names, same arguments, same results.
+"""Asyncio twins of `persona_llm.workflows.graph`: same names, same arguments, same results.
 
 Only the client call differs (``await`` on the asyncio client from
 ``persona_llm.get_async_chat_client(task=...)``); tasks, prompts and reply parsing are the
-same (`persona_llm.routing`, `persona_llm.graph_tasks`). See the blocking functions for the
+same (`routing.routes`, `workflows.tasks`). See the blocking functions for the
 full documentation.
 """
 
@@ -13,12 +13,12 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from persona_llm import facades
-from persona_llm import graph_tasks as tasks
 from persona_llm.clients import AsyncChatClient
-from persona_llm.graph_types import CommunityStructure, Node, Relationship
-from persona_llm.routing import ANSWER, COMMUNITIES, EXTRACTION, INSIGHTS, RELATIONSHIPS
-from persona_llm.routing import task_scope as _task_scope
-from persona_llm.structured import achat_validated
+from persona_llm.features.structured import achat_validated
+from persona_llm.routing.routes import ANSWER, COMMUNITIES, EXTRACTION, INSIGHTS, RELATIONSHIPS
+from persona_llm.routing.routes import task_scope as _task_scope
+from persona_llm.workflows import tasks
+from persona_llm.workflows.types import CommunityStructure, Node, Relationship
 
 __all__ = [
     "detect_communities",
@@ -37,7 +37,7 @@ def _chat(task: str, client: AsyncChatClient | None) -> AbstractContextManager[A
 async def get_nodes(
     text: str, graph_context: str, *, client: AsyncChatClient | None = None, max_reasks: int = 1
 ) -> list[Node]:
-    """Asyncio twin of `persona_llm.graph.get_nodes`."""
+    """Asyncio twin of `persona_llm.workflows.graph.get_nodes`."""
     if not text.strip():
         return []
     task = tasks.nodes_task(text, graph_context)
@@ -52,7 +52,7 @@ async def get_relationships(
     client: AsyncChatClient | None = None,
     max_reasks: int = 1,
 ) -> tuple[list[Relationship], dict[str, str]]:
-    """Asyncio twin of `persona_llm.graph.get_relationships`."""
+    """Asyncio twin of `persona_llm.workflows.graph.get_relationships`."""
     checked = tasks.as_nodes(nodes)
     ids = tasks.node_ids(checked)
     if len(checked) < 2:
@@ -66,7 +66,7 @@ async def get_relationships(
 async def generate_response_with_context(
     query: str, context: str, *, client: AsyncChatClient | None = None
 ) -> str:
-    """Asyncio twin of `persona_llm.graph.generate_response_with_context`."""
+    """Asyncio twin of `persona_llm.workflows.graph.generate_response_with_context`."""
     messages = tasks.answer_messages(query, context)
     with _chat(ANSWER, client) as chat:
         return tasks.answer_text(await chat.chat(messages))
@@ -75,7 +75,7 @@ async def generate_response_with_context(
 async def detect_communities(
     subgraphs_text: str, *, client: AsyncChatClient | None = None, max_reasks: int = 1
 ) -> CommunityStructure:
-    """Asyncio twin of `persona_llm.graph.detect_communities`."""
+    """Asyncio twin of `persona_llm.workflows.graph.detect_communities`."""
     if not subgraphs_text.strip():
         return CommunityStructure(communityHeaders=[])
     with _chat(COMMUNITIES, client) as chat:
@@ -96,7 +96,7 @@ async def generate_structured_insights(
     client: AsyncChatClient | None = None,
     max_reasks: int = 1,
 ) -> dict[str, Any]:
-    """Asyncio twin of `persona_llm.graph.generate_structured_insights`."""
+    """Asyncio twin of `persona_llm.workflows.graph.generate_structured_insights`."""
     task = tasks.insights_task(query, context, output_schema)
     with _chat(INSIGHTS, client) as chat:
         return await achat_validated(chat, task.messages, task.validate, max_reasks=max_reasks)

@@ -1,4 +1,4 @@
-"""Asyncio twin of `persona_llm.embeddings.generate_embeddings`."""
+"""Asyncio twin of `persona_llm.workflows.embeddings.generate_embeddings`."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from persona_llm import facades
 from persona_llm.clients import AsyncEmbeddingClient
-from persona_llm.embeddings import DEFAULT_BATCH_SIZE, batched, check_vectors
-from persona_llm.routing import EMBEDDINGS
-from persona_llm.usage import track_usage
+from persona_llm.routing.routes import EMBEDDINGS
+from persona_llm.usage.tracker import track_usage
+from persona_llm.workflows.embeddings import DEFAULT_BATCH_SIZE, batched, check_vectors
 
 __all__ = ["generate_embeddings"]
 
@@ -19,7 +19,7 @@ async def generate_embeddings(
     client: AsyncEmbeddingClient | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> list[list[float]]:
-    """Asyncio twin of `persona_llm.embeddings.generate_embeddings`.
+    """Asyncio twin of `persona_llm.workflows.embeddings.generate_embeddings`.
 
     Batches are sent one after another, not concurrently, so a long list does not burst
     past the provider's rate limit.

@@ -32,7 +32,7 @@ from typing import Any
 
 from persona_llm.errors import ContentFilterError, ProviderUnavailableError
 from persona_llm.providers._errors import looks_like_html
-from persona_llm.providers._gemini_tools import (
+from persona_llm.providers.gemini.tools import (
     function_call_part,
     function_response_part,
     gemini_tool_calls,

@@ -1,6 +1,6 @@
 """The container's `Router`: task → chat client, following ``LLM_ROUTES``.
 
-`persona_llm.routing` parses and checks the routes; the router checks their capabilities
+`persona_llm.routing.routes` parses and checks the routes; the router checks their capabilities
 when the container builds it (at the first ``get_*_client()`` call) and builds each route's
 client on first use: retried targets, pools and fallbacks (`persona_llm.reliability`), under
 the same usage tracking as the facades.
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from persona_llm.clients import AsyncChatClient, ChatClient
 from persona_llm.errors import ConfigurationError
 from persona_llm.providers import adapter_class
-from persona_llm.routing import (
+from persona_llm.routing.routes import (
     EMBEDDINGS,
     Route,
     RouteMember,

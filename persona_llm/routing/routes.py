@@ -21,7 +21,7 @@ workflows' tasks (`WORKFLOW_TASKS`) or any name of your own. The ``embeddings`` 
 the embedding service (one target; ``EMBEDDING_SERVICE`` wins when both are set).
 
 `Settings.routes` parses and checks the syntax (`RouteTable`); the container's
-`persona_llm.task_router.Router` checks capabilities (`check_capabilities`) when it is built,
+`persona_llm.routing.router.Router` checks capabilities (`check_capabilities`) when it is built,
 at the first ``get_*_client()`` call, and builds one client per distinct target list.
 """
 
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from persona_llm.errors import ConfigurationError
 from persona_llm.settings import EMBEDDING_PROVIDERS, ServiceTarget, parse_service
-from persona_llm.usage import track_usage
+from persona_llm.usage.tracker import track_usage
 
 if TYPE_CHECKING:
     from persona_llm.settings import Settings
@@ -66,7 +66,7 @@ COMMUNITIES = "communities"
 INSIGHTS = "insights"
 EMBEDDINGS = "embeddings"
 WORKFLOW_TASKS = (EXTRACTION, RELATIONSHIPS, ANSWER, COMMUNITIES, INSIGHTS, EMBEDDINGS)
-"""The tasks the Persona workflows declare (`persona_llm.graph`, `persona_llm.embeddings`)."""
+"""The tasks the Persona workflows declare (`workflows.graph`, `workflows.embeddings`)."""
 JSON_TASKS = frozenset({EXTRACTION, RELATIONSHIPS, COMMUNITIES, INSIGHTS})
 """Workflow tasks that call in JSON mode: their routes must name targets that have it."""
 

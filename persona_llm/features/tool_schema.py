@@ -1,6 +1,6 @@
 """How a Python function, a pydantic model or a schema dict becomes a `Tool` (private).
 
-The public entry point is `persona_llm.tools.tool`; the rules are documented there.
+The public entry point is `persona_llm.features.tools.tool`; the rules are documented there.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from persona_llm.errors import InvalidRequestError
-from persona_llm.providers._anthropic_tools import (
+from persona_llm.providers.anthropic.tools import (
     field_of,
     json_tool_choice,
     merge_content,

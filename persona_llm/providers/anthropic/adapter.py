@@ -1,7 +1,7 @@
 """The Anthropic adapter: Claude through the official ``anthropic`` SDK's Messages API.
 
 Mapping rules (system prompt, turn merging, ``max_tokens`` defaults, JSON mode through a
-forced ``json_output`` tool) are documented in `persona_llm.providers._anthropic_map`.
+forced ``json_output`` tool) are documented in `persona_llm.providers.anthropic.mapping`.
 Anthropic has no embeddings API; ``capabilities.embeddings`` is False and the embedding
 client falls back to another provider (DESIGN.md §3).
 
@@ -29,15 +29,15 @@ from persona_llm.errors import (
     ProviderUnavailableError,
     sanitize_exception,
 )
-from persona_llm.providers._anthropic_map import (
+from persona_llm.providers._errors import error_from_status
+from persona_llm.providers.anthropic.mapping import (
     ERROR_TYPE_STATUS,
     PROVIDER,
     from_anthropic_message,
     to_anthropic_params,
     to_sdk_kwargs,
 )
-from persona_llm.providers._anthropic_stream import StreamState
-from persona_llm.providers._errors import error_from_status
+from persona_llm.providers.anthropic.stream import StreamState
 from persona_llm.providers.base import PerLoop, ProviderAdapter
 from persona_llm.settings import ProviderConfig
 from persona_llm.types import Capabilities, ChatChunk, ChatRequest, ChatResponse

@@ -1,7 +1,7 @@
 """Hooks, log lines and OpenTelemetry spans for every call.
 
 - `Hooks`: request/response/error callbacks that applications register to send metrics
-  anywhere. A hook that raises is logged (WARNING, ``persona_llm.observability``) and
+  anywhere. A hook that raises is logged (WARNING, ``persona_llm.usage.observability``) and
   skipped: a broken metrics hook never breaks a call. Hooks run inline, in the calling
   thread or task; keep them fast.
 - Logging (standard `logging`, loggers under ``persona_llm.``): one INFO line when a client

@@ -29,7 +29,9 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 from persona_llm.errors import LLMError, redact
-from persona_llm.observability import (
+from persona_llm.providers.base import ProviderAdapter
+from persona_llm.types import Capabilities, ChatChunk, ChatRequest, ChatResponse, Usage, filled
+from persona_llm.usage.observability import (
     CallInfo,
     ErrorEvent,
     Hooks,
@@ -38,10 +40,8 @@ from persona_llm.observability import (
     request_summary,
     response_summary,
 )
-from persona_llm.pricing import PriceTable, default_prices
-from persona_llm.providers.base import ProviderAdapter
-from persona_llm.types import Capabilities, ChatChunk, ChatRequest, ChatResponse, Usage, filled
-from persona_llm.usage import UsageRecord, UsageTracker, current_task
+from persona_llm.usage.prices import PriceTable, default_prices
+from persona_llm.usage.tracker import UsageRecord, UsageTracker, current_task
 
 __all__ = ["ObservedAdapter"]
 

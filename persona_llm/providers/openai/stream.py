@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from persona_llm.errors import ProviderUnavailableError
-from persona_llm.providers._openai_map import from_openai_chunk, tool_calls_finish
 from persona_llm.providers._tool_calls import ToolCallAssembler
+from persona_llm.providers.openai.mapping import from_openai_chunk, tool_calls_finish
 from persona_llm.types import ChatChunk, FinishReason, Usage
 
 __all__ = ["OpenAIStreamState"]

@@ -46,7 +46,8 @@ from persona_llm.errors import (
     sanitize_exception,
 )
 from persona_llm.providers._errors import error_from_status
-from persona_llm.providers._gemini_map import (
+from persona_llm.providers.base import PerLoop, ProviderAdapter
+from persona_llm.providers.gemini.mapping import (
     EMBED_BATCH_LIMIT,
     embedding_batches,
     from_gemini_embeddings,
@@ -55,12 +56,11 @@ from persona_llm.providers._gemini_map import (
     to_gemini_embed_config,
     to_gemini_request,
 )
-from persona_llm.providers._gemini_stream import (
+from persona_llm.providers.gemini.stream import (
     GeminiStreamState,
     collect_response,
     next_event,
 )
-from persona_llm.providers.base import PerLoop, ProviderAdapter
 from persona_llm.settings import ProviderConfig
 from persona_llm.types import Capabilities, ChatChunk, ChatRequest, ChatResponse
 

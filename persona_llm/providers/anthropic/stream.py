@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from persona_llm.providers._anthropic_map import (
+from persona_llm.providers._tool_calls import ToolCallAssembler
+from persona_llm.providers.anthropic.mapping import (
     JSON_TOOL_NAME,
     PROVIDER,
     refusal_message,
     to_finish_reason,
     to_usage,
 )
-from persona_llm.providers._anthropic_tools import field_of, thinking_block, with_thinking
-from persona_llm.providers._tool_calls import ToolCallAssembler
+from persona_llm.providers.anthropic.tools import field_of, thinking_block, with_thinking
 from persona_llm.types import ChatChunk
 
 __all__ = ["StreamState"]

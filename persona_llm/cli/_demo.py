@@ -32,7 +32,7 @@ QUESTION = "What goals does the writer have?"
 
 def demo_replies(messages: Sequence[ChatMessage]) -> str:
     """Scripted replies for the offline demo, chosen by the workflow's system prompt."""
-    from persona_llm import prompts
+    from persona_llm.workflows import prompts
 
     system = messages[0].content if messages and messages[0].role == "system" else ""
     if system == prompts.NODES_PROMPT:
@@ -120,7 +120,7 @@ def run_demo(out: TextIO, *, service: str | None = None) -> int:
 
 
 def _pipeline(out: TextIO) -> int:
-    from persona_llm.usage import track_usage, usage_table
+    from persona_llm.usage.tracker import track_usage, usage_table
 
     with track_usage() as usage:
         _steps(out)
@@ -129,9 +129,13 @@ def _pipeline(out: TextIO) -> int:
 
 
 def _steps(out: TextIO) -> None:
-    from persona_llm.embeddings import generate_embeddings
     from persona_llm.facades import get_chat_client, get_embedding_client
-    from persona_llm.graph import generate_response_with_context, get_nodes, get_relationships
+    from persona_llm.workflows.embeddings import generate_embeddings
+    from persona_llm.workflows.graph import (
+        generate_response_with_context,
+        get_nodes,
+        get_relationships,
+    )
 
     chat, embedder = get_chat_client(), get_embedding_client()
     out.write(

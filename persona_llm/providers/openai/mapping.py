@@ -30,7 +30,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal
 
 from persona_llm.errors import InvalidRequestError, ProviderUnavailableError
-from persona_llm.providers._openai_tools import (
+from persona_llm.providers.openai.tools import (
     openai_tool_calls,
     to_openai_tool_choice,
     to_openai_tools,

@@ -1,6 +1,6 @@
 """Usage and cost tracking: a tracker for the process, scopes for one block, budgets.
 
-Every observed call (see `persona_llm.observed.ObservedAdapter`) becomes a `UsageRecord`
+Every observed call (see `persona_llm.usage.observed.ObservedAdapter`) becomes a `UsageRecord`
 that the `UsageTracker` adds to its totals per provider, model and task label, and to every
 `track_usage()` scope open in the caller's context::
 
@@ -30,14 +30,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from persona_llm._usage_table import (
+from persona_llm.errors import ConfigurationError, LLMError
+from persona_llm.usage.table import (
     ModelStats,
     RunningStats,
     UsageRecord,
     UsageReport,
     usage_table,
 )
-from persona_llm.errors import ConfigurationError, LLMError
 
 __all__ = [
     "BudgetExceededError",

@@ -26,10 +26,10 @@ from persona_llm.errors import (
     ProviderUnavailableError,
     sanitize_exception,
 )
-from persona_llm.providers import _openai_map as mapping
 from persona_llm.providers._errors import error_from_status
-from persona_llm.providers._openai_stream import OpenAIStreamState
 from persona_llm.providers.base import PerLoop, ProviderAdapter
+from persona_llm.providers.openai import mapping as mapping
+from persona_llm.providers.openai.stream import OpenAIStreamState
 from persona_llm.settings import OPENAI_COMPATIBLE, ProviderConfig
 from persona_llm.types import (
     Capabilities,

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx2
 
-from persona_llm.providers._gemini_map import PROVIDER, candidate_parts, from_gemini_chunk
-from persona_llm.providers._gemini_tools import gemini_tool_calls
+from persona_llm.providers.gemini.mapping import PROVIDER, candidate_parts, from_gemini_chunk
+from persona_llm.providers.gemini.tools import gemini_tool_calls
 from persona_llm.types import ChatChunk, ToolCall
 
 __all__ = ["GeminiStreamState", "collect_response", "next_event"]

@@ -1,6 +1,6 @@
 """Prompt building and reply parsing of the Persona workflows, without I/O.
 
-`persona_llm.graph` (blocking) and `persona_llm.aio.graph` (asyncio) differ only in how they
+`workflows.graph` (blocking) and `workflows.aio.graph` (asyncio) differ only in how they
 call the client; everything they send and everything they make of the reply is built here.
 """
 
@@ -15,21 +15,21 @@ from typing import Any, Generic, TypeVar
 from pydantic import ValidationError
 
 from persona_llm.errors import InvalidRequestError, ResponseParseError
-from persona_llm.graph_types import Node, Relationship
-from persona_llm.prompts import (
-    COMMUNITIES_PROMPT,
-    INSIGHTS_PROMPT,
-    NODES_PROMPT,
-    RAG_ANSWER_PROMPT,
-    RELATIONSHIPS_PROMPT,
-)
-from persona_llm.structured import (
+from persona_llm.features.structured import (
     OutputValidationError,
     Validator,
     check_refusal,
     json_schema_validator,
 )
 from persona_llm.types import ChatMessage, ChatResponse
+from persona_llm.workflows.prompts import (
+    COMMUNITIES_PROMPT,
+    INSIGHTS_PROMPT,
+    NODES_PROMPT,
+    RAG_ANSWER_PROMPT,
+    RELATIONSHIPS_PROMPT,
+)
+from persona_llm.workflows.types import Node, Relationship
 
 __all__ = [
     "JsonTask",

@@ -1,6 +1,6 @@
 """Prices per model, and the arithmetic that turns a `Usage` into US dollars.
 
-The packaged table (``persona_llm/data/prices.json``) carries its date (`PriceTable.as_of`)
+The packaged table (``persona_llm/usage/prices.json``) carries its date (`PriceTable.as_of`)
 and where its figures come from. A user file (``LLM_PRICES_FILE``) or inline JSON
 (``LLM_PRICES``) of the same shape is laid over it, model by model. A model that is in no
 table has no cost: `cost_of` returns None, never a guess.
@@ -252,8 +252,8 @@ def _date(value: Any, where: str) -> dt.date | None:
 @functools.lru_cache(maxsize=1)
 def default_prices() -> PriceTable:
     """The packaged price table (read once)."""
-    text = resources.files("persona_llm").joinpath("data/prices.json").read_text("utf-8")
-    return PriceTable.from_dict(json.loads(text), "persona_llm/data/prices.json")
+    text = resources.files("persona_llm.usage").joinpath("prices.json").read_text("utf-8")
+    return PriceTable.from_dict(json.loads(text), "persona_llm/usage/prices.json")
 
 
 def load_prices(

@@ -1,0 +1,392 @@
+"""Tools the model may call: built from Python functions, pydantic models or schema dicts.
+
+`tool` turns any of these into a `Tool` (name, description, JSON-schema parameters):
+
+* a plain function: the name is the function's, the description its docstring's summary, the
+  parameters come from the type hints (through pydantic, so ``Optional``, ``list[...]``,
+  ``Literal``, enums, dataclasses and pydantic models work) with each argument's description
+  from the Google-style ``Args:`` section; parameters with a default are optional;
+* a pydantic model class: its fields are the parameters, its docstring the description;
+* a dict: ``{"name", "description", "parameters"}`` (or Anthropic's ``input_schema``), or
+  OpenAI's ``{"type": "function", "function": {...}}``.
+
+``tool_choice`` is normalized by `to_tool_choice` to ``"auto"``, ``"none"``, ``"required"``
+(``"any"`` is accepted for it) or one tool's name.
+
+`run_tools` / `arun_tools` run the loop: call the model with the tools, run the Python
+functions it asks for, send the results back, until it answers without tool calls:
+
+* a step is one chat call; when the reply of call number `max_steps` still asks for tools,
+  `ToolStepLimitError` is raised (it carries the conversation so far, tool results included,
+  and the last reply);
+* ``tool_choice`` applies to the first call only (later calls leave it to the model), so
+  that ``"required"`` or a tool name cannot loop forever;
+* arguments are validated (and converted: dates, enums, models) against the function's type
+  hints first; invalid arguments, an unknown tool name, or an exception raised by the tool
+  become an ``Error: ...`` tool result the model sees (and can correct), logged at WARNING;
+* a result that is not a string is sent as JSON; calls of one reply run one after another,
+  in order. `arun_tools` awaits coroutine functions and runs plain functions in a worker
+  thread (`asyncio.to_thread`), so a blocking tool does not stall the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Union
+
+import pydantic_core
+from pydantic import BaseModel, ValidationError
+
+from persona_llm.errors import InvalidRequestError, LLMError
+from persona_llm.features.tool_schema import (
+    arguments_model,
+    build_tool,
+    dict_tool,
+    function_tool,
+    model_tool,
+)
+from persona_llm.types import (
+    TOOL_CHOICE_MODES,
+    ChatMessage,
+    ChatResponse,
+    MessageInput,
+    Tool,
+    ToolCall,
+    ToolChoice,
+    to_messages,
+)
+
+if TYPE_CHECKING:
+    from persona_llm.clients import AsyncChatClient, ChatClient
+
+__all__ = [
+    "Tool",
+    "ToolChoiceLike",
+    "ToolLike",
+    "ToolStepLimitError",
+    "arun_tools",
+    "run_tools",
+    "to_tool_choice",
+    "to_tools",
+    "tool",
+]
+
+logger = logging.getLogger(__name__)
+
+ToolLike = Union[Tool, Callable[..., Any], type[BaseModel], Mapping[str, Any]]  # noqa: UP007
+"""What ``tools=`` accepts: a `Tool`, a function, a pydantic model class or a schema dict."""
+
+ToolChoiceLike = Union[str, Tool, Callable[..., Any], Mapping[str, Any]]  # noqa: UP007
+"""What ``tool_choice=`` accepts: a mode, a tool name, a tool, or a provider-style dict."""
+
+
+def tool(
+    obj: ToolLike,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    function: Callable[..., Any] | None = None,
+) -> Tool:
+    """A `Tool` from a function, a pydantic model class, a schema dict or a `Tool`.
+
+    Args:
+        obj: what to describe.
+        name: overrides the derived name.
+        description: overrides the derived description.
+        function: the Python function `run_tools` calls (a function `obj` is its own).
+
+    Raises:
+        InvalidRequestError: `obj` cannot be described as a tool (the message says why).
+    """
+    if isinstance(obj, Tool):
+        result = obj
+    elif isinstance(obj, type) and issubclass(obj, BaseModel):
+        result = model_tool(obj, name)
+    elif isinstance(obj, Mapping):
+        result = dict_tool({**obj, **({"name": name} if name else {})})
+    elif callable(obj):
+        result = function_tool(obj, name)
+    else:
+        raise InvalidRequestError(
+            f"cannot make a tool of {type(obj).__name__!r}: pass a function, a pydantic model "
+            "class, a dict {'name', 'description', 'parameters'} or a Tool"
+        )
+    updates = {"name": name, "description": description, "function": function}
+    updates = {key: value for key, value in updates.items() if value is not None}
+    return build_tool(**{**dict(result), **updates}) if updates else result
+
+
+def to_tools(tools: Iterable[ToolLike] | None) -> tuple[Tool, ...]:
+    """Every tool normalized; None or an empty list gives ``()``.
+
+    Raises:
+        InvalidRequestError: a tool is malformed, or two tools share a name.
+    """
+    if tools is None:
+        return ()
+    if isinstance(tools, (str, bytes, Mapping)) or callable(tools):
+        raise InvalidRequestError("tools must be a list, e.g. tools=[get_weather]")
+    result = tuple(tool(item) for item in tools)
+    names = [item.name for item in result]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise InvalidRequestError(f"tool names must be unique; repeated: {duplicates}")
+    return result
+
+
+def _choice_name(choice: ToolChoiceLike) -> str:
+    if isinstance(choice, str):
+        return "required" if choice == "any" else choice
+    if isinstance(choice, Tool):
+        return choice.name
+    if isinstance(choice, Mapping):
+        kind = choice.get("type")
+        function = choice.get("function")
+        if kind == "function" and isinstance(function, Mapping) and function.get("name"):
+            return str(function["name"])  # OpenAI
+        if kind == "tool" and choice.get("name"):
+            return str(choice["name"])  # Anthropic
+        if kind in ("auto", "none", "any", "required"):
+            return "required" if kind == "any" else str(kind)
+        raise InvalidRequestError(f"tool_choice {dict(choice)!r} is not understood")
+    name = getattr(choice, "__name__", None)
+    if callable(choice) and name:
+        return str(name)
+    raise InvalidRequestError(f"tool_choice of type {type(choice).__name__} is not understood")
+
+
+def to_tool_choice(choice: ToolChoiceLike | None, tools: Iterable[Tool]) -> ToolChoice | None:
+    """``"auto"``, ``"none"``, ``"required"``, or the name of one of `tools`; None: not sent.
+
+    Raises:
+        InvalidRequestError: a choice without tools, or naming a tool that is not given.
+    """
+    if choice is None:
+        return None
+    name = _choice_name(choice)
+    names = [item.name for item in tools]
+    if not names:
+        raise InvalidRequestError("tool_choice needs tools: pass tools=[...] as well")
+    if name not in TOOL_CHOICE_MODES and name not in names:
+        raise InvalidRequestError(
+            f"tool_choice {name!r} is not one of the tools ({', '.join(names)}); use "
+            "'auto', 'none', 'required' or a tool's name"
+        )
+    return name
+
+
+# -- the tool-calling loop ------------------------------------------------------------------
+
+
+class ToolStepLimitError(LLMError):
+    """`run_tools` made `max_steps` chat calls and the model still asks for tools.
+
+    Attributes:
+        max_steps: the limit that was reached.
+        messages: the conversation so far, the last tool results included: pass it to
+            ``chat(..., tool_choice="none")`` for a final answer, or to `run_tools` again.
+        response: the last reply (the one asking for more tools).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        max_steps: int,
+        messages: tuple[ChatMessage, ...],
+        response: ChatResponse,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.max_steps = max_steps
+        self.messages = messages
+        self.response = response
+
+
+def _is_async(function: Callable[..., Any]) -> bool:
+    call = getattr(function, "__call__", None)  # noqa: B004 (callable objects)
+    return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(call)
+
+
+def _result_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return pydantic_core.to_json(value, fallback=str).decode()
+
+
+class _Runner:
+    """The tools of one loop, by name, with their argument models; runs one call at a time."""
+
+    def __init__(self, tools: Iterable[ToolLike], *, asyncio_loop: bool) -> None:
+        self.tools = to_tools(tools)
+        if not self.tools:
+            raise InvalidRequestError("run_tools needs at least one tool")
+        self._entries: dict[str, tuple[Callable[..., Any], type[BaseModel]]] = {}
+        for item in self.tools:
+            if item.function is None:
+                raise InvalidRequestError(
+                    f"tool {item.name!r} has no Python function to run: build it with "
+                    "tool(spec, function=...), or call chat(tools=...) and run the calls yourself"
+                )
+            if not asyncio_loop and _is_async(item.function):
+                raise InvalidRequestError(
+                    f"tool {item.name!r} is a coroutine function: use arun_tools"
+                )
+            self._entries[item.name] = (item.function, arguments_model(item.function, item.name))
+
+    def prepare(self, call: ToolCall) -> tuple[Callable[..., Any], dict[str, Any]] | str:
+        """The function and its validated keyword arguments, or the error for the model."""
+        entry = self._entries.get(call.name)
+        if entry is None:
+            return self._problem(
+                call,
+                f"there is no tool named {call.name!r}; the tools are: {', '.join(self._entries)}",
+            )
+        function, model = entry
+        try:
+            values = model.model_validate(call.arguments)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            return self._problem(call, f"invalid arguments for tool {call.name!r}: {problems}")
+        # Only the arguments the model gave: the function's own defaults apply to the rest.
+        fields = model.model_fields
+        kwargs = {fields[key].alias or key: getattr(values, key) for key in values.model_fields_set}
+        return function, kwargs
+
+    def _problem(self, call: ToolCall, problem: str) -> str:
+        logger.warning("tool call %s: %s; told the model", call.id, problem)
+        return f"Error: {problem}"
+
+    def failed(self, call: ToolCall, exc: Exception) -> str:
+        """The tool result for a tool that raised: the error, for the model to see."""
+        logger.warning(
+            "tool %r raised %s: %s; the error was returned to the model",
+            call.name,
+            type(exc).__name__,
+            exc,
+            exc_info=exc,
+        )
+        return f"Error: {type(exc).__name__}: {exc}"
+
+    def run(self, call: ToolCall) -> ChatMessage:
+        """Run one call and return its ``tool`` message."""
+        prepared = self.prepare(call)
+        if isinstance(prepared, str):
+            return _tool_message(call, prepared)
+        function, kwargs = prepared
+        try:
+            text = _result_text(function(**kwargs))
+        except Exception as exc:
+            text = self.failed(call, exc)
+        return _tool_message(call, text)
+
+    async def arun(self, call: ToolCall) -> ChatMessage:
+        """Asyncio twin of `run`."""
+        prepared = self.prepare(call)
+        if isinstance(prepared, str):
+            return _tool_message(call, prepared)
+        function, kwargs = prepared
+        try:
+            if _is_async(function):
+                value = await function(**kwargs)
+            else:
+                value = await asyncio.to_thread(function, **kwargs)
+            text = _result_text(value)
+        except Exception as exc:
+            text = self.failed(call, exc)
+        return _tool_message(call, text)
+
+
+def _tool_message(call: ToolCall, text: str) -> ChatMessage:
+    return ChatMessage(role="tool", tool_call_id=call.id or call.name, name=call.name, content=text)
+
+
+def _start(messages: Iterable[MessageInput], max_steps: int) -> list[ChatMessage]:
+    if max_steps < 1:
+        raise InvalidRequestError(f"max_steps must be 1 or more, got {max_steps!r}")
+    return list(to_messages(messages))
+
+
+def _limit_error(
+    conversation: list[ChatMessage], response: ChatResponse, max_steps: int
+) -> ToolStepLimitError:
+    return ToolStepLimitError(
+        f"the model still asked for tools after max_steps={max_steps} chat calls; raise "
+        "max_steps, or ask for a final answer with chat(error.messages, tool_choice='none')",
+        max_steps=max_steps,
+        messages=tuple(conversation),
+        response=response,
+        provider=response.provider,
+        model=response.model,
+    )
+
+
+def run_tools(
+    client: ChatClient,
+    messages: Iterable[MessageInput],
+    tools: Iterable[ToolLike],
+    *,
+    max_steps: int = 5,
+    tool_choice: ToolChoiceLike | None = None,
+    **chat_options: Any,
+) -> ChatResponse:
+    """Chat with tools, running the Python functions the model calls, until it answers in text.
+
+    Args:
+        client: the chat client.
+        messages: the conversation.
+        tools: functions (or tools with a `Tool.function`) the model may call.
+        max_steps: most chat calls; the loop stops with `ToolStepLimitError` after them.
+        tool_choice: for the first call only (see the module docstring).
+        **chat_options: passed to every ``client.chat`` call (``temperature``,
+            ``response_model``...).
+
+    Returns:
+        The first reply without tool calls.
+
+    Raises:
+        ToolStepLimitError: still asking for tools after `max_steps` calls.
+        InvalidRequestError: a tool without a function, or a coroutine function (use
+            `arun_tools`); any error of ``client.chat``.
+    """
+    runner = _Runner(tools, asyncio_loop=False)
+    conversation = _start(messages, max_steps)
+    choice = tool_choice
+    for _ in range(max_steps):
+        response = client.chat(conversation, tools=runner.tools, tool_choice=choice, **chat_options)
+        if not response.tool_calls:
+            return response
+        conversation += [response.to_message(), *map(runner.run, response.tool_calls)]
+        choice = None
+    raise _limit_error(conversation, response, max_steps)
+
+
+async def arun_tools(
+    client: AsyncChatClient,
+    messages: Iterable[MessageInput],
+    tools: Iterable[ToolLike],
+    *,
+    max_steps: int = 5,
+    tool_choice: ToolChoiceLike | None = None,
+    **chat_options: Any,
+) -> ChatResponse:
+    """Asyncio twin of `run_tools`; tools may be coroutine functions."""
+    runner = _Runner(tools, asyncio_loop=True)
+    conversation = _start(messages, max_steps)
+    choice = tool_choice
+    for _ in range(max_steps):
+        response = await client.chat(
+            conversation, tools=runner.tools, tool_choice=choice, **chat_options
+        )
+        if not response.tool_calls:
+            return response
+        conversation.append(response.to_message())
+        conversation += [await runner.arun(call) for call in response.tool_calls]
+        choice = None
+    raise _limit_error(conversation, response, max_steps)

@@ -1,0 +1,42 @@
+"""Usage, cost and observability: the wrapper every facade call goes through.
+
+- `tracker`: the process's usage totals, `track_usage()` scopes and budgets;
+- `table`: the records and the report they add up to (`usage_table()`);
+- `prices` and `prices.json`: the price table and the cost of a reply;
+- `observed`: `ObservedAdapter`, which records each call, prices it and fires hooks;
+- `observability`: hooks, logging summaries and OpenTelemetry spans.
+
+The names users import (``from persona_llm.usage import track_usage``) are re-exported here.
+"""
+
+from __future__ import annotations
+
+from persona_llm.usage.tracker import (
+    BudgetExceededError,
+    ModelStats,
+    UsageRecord,
+    UsageReport,
+    UsageScope,
+    UsageTracker,
+    active_scopes,
+    current_task,
+    reset_usage,
+    track_usage,
+    usage_report,
+    usage_table,
+)
+
+__all__ = [
+    "BudgetExceededError",
+    "ModelStats",
+    "UsageRecord",
+    "UsageReport",
+    "UsageScope",
+    "UsageTracker",
+    "active_scopes",
+    "current_task",
+    "reset_usage",
+    "track_usage",
+    "usage_report",
+    "usage_table",
+]

@@ -1,0 +1,168 @@
+"""The Persona workflows, blocking: nodes, relationships, grounded answers, communities, insights.
+
+Each function declares its task (`persona_llm.routing.routes`): `get_nodes` ``extraction``,
+`get_relationships` ``relationships``, `generate_response_with_context` ``answer``,
+`detect_communities` ``communities``, `generate_structured_insights` ``insights``. It takes
+that task's chat client from the container at call time (``get_chat_client(task=...)``, routed
+by ``LLM_ROUTES``), or the one passed as ``client=``, and its calls are labelled with the task
+in the usage totals either way. The asyncio twins, same names and arguments, live in
+`workflows.aio.graph`; both are thin over `tasks`, which builds the prompts and parses
+the replies.
+
+JSON replies are parsed, repaired and re-asked as `features.structured` describes; a reply
+that stays unusable raises `ResponseParseError`, never an empty result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from persona_llm import facades
+from persona_llm.clients import ChatClient
+from persona_llm.features.structured import chat_validated
+from persona_llm.routing.routes import ANSWER, COMMUNITIES, EXTRACTION, INSIGHTS, RELATIONSHIPS
+from persona_llm.routing.routes import task_scope as _task_scope
+from persona_llm.workflows import tasks
+from persona_llm.workflows.types import (
+    NODE_TYPES,
+    CommunityHeader,
+    CommunityStructure,
+    CommunitySubheader,
+    Node,
+    NodeType,
+    Relationship,
+)
+
+__all__ = [
+    "NODE_TYPES",
+    "CommunityHeader",
+    "CommunityStructure",
+    "CommunitySubheader",
+    "Node",
+    "NodeType",
+    "Relationship",
+    "detect_communities",
+    "generate_response_with_context",
+    "generate_structured_insights",
+    "get_nodes",
+    "get_relationships",
+]
+
+
+def _chat(task: str, client: ChatClient | None) -> AbstractContextManager[ChatClient]:
+    """The client of `task` for one block, its calls labelled `task` in the usage totals."""
+    return _task_scope(task, client, facades.get_chat_client)
+
+
+def get_nodes(
+    text: str, graph_context: str, *, client: ChatClient | None = None, max_reasks: int = 1
+) -> list[Node]:
+    """Extract the graph nodes that `text` tells about the user.
+
+    A malformed node is skipped (and logged); unknown types become ``Other``. Empty `text`
+    gives ``[]`` without a call.
+
+    Raises:
+        ResponseParseError: the reply (after `max_reasks` re-asks) is not JSON, has no
+            ``"nodes"`` array, or has nodes of which none is valid.
+        ContentFilterError: the model refused.
+    """
+    if not text.strip():
+        return []
+    task = tasks.nodes_task(text, graph_context)
+    with _chat(EXTRACTION, client) as chat:
+        return chat_validated(chat, task.messages, task.validate, max_reasks=max_reasks)
+
+
+def get_relationships(
+    nodes: Sequence[Node | Mapping[str, Any]],
+    graph_context: str,
+    *,
+    client: ChatClient | None = None,
+    max_reasks: int = 1,
+) -> tuple[list[Relationship], dict[str, str]]:
+    """Find the relationships between `nodes` (`Node`s, or dicts of the same fields).
+
+    Returns:
+        The relationships, and the temporary ids the model saw (``Node1``..``NodeN``, in the
+        order of `nodes`) mapped to node names; nodes sharing a name keep distinct ids.
+        Relationships naming an unknown id are dropped (and logged); exact repeats are
+        dropped. Fewer than two nodes give ``([], ids)`` without a call.
+
+    Raises:
+        ResponseParseError: the reply is not JSON or has no ``"relationships"`` array.
+        ContentFilterError: the model refused.
+    """
+    checked = tasks.as_nodes(nodes)
+    ids = tasks.node_ids(checked)
+    if len(checked) < 2:
+        return [], ids
+    task = tasks.relationships_task(checked, ids, graph_context)
+    with _chat(RELATIONSHIPS, client) as chat:
+        found = chat_validated(chat, task.messages, task.validate, max_reasks=max_reasks)
+    return found, ids
+
+
+def generate_response_with_context(
+    query: str, context: str, *, client: ChatClient | None = None
+) -> str:
+    """Answer `query` from `context` only (retrieval-augmented generation).
+
+    Raises:
+        InvalidRequestError: `query` is empty.
+        ResponseParseError: the model's answer is empty; an empty answer is an error, not "".
+        ContentFilterError: the model refused.
+    """
+    messages = tasks.answer_messages(query, context)
+    with _chat(ANSWER, client) as chat:
+        return tasks.answer_text(chat.chat(messages))
+
+
+def detect_communities(
+    subgraphs_text: str, *, client: ChatClient | None = None, max_reasks: int = 1
+) -> CommunityStructure:
+    """Group subgraphs into headers and subheaders (``response_model=CommunityStructure``).
+
+    Empty `subgraphs_text` gives an empty structure without a call.
+
+    Raises:
+        ResponseParseError: the reply does not fit `CommunityStructure` after the re-asks.
+        ContentFilterError: the model refused.
+    """
+    if not subgraphs_text.strip():
+        return CommunityStructure(communityHeaders=[])
+    with _chat(COMMUNITIES, client) as chat:
+        response = chat.chat(
+            tasks.communities_messages(subgraphs_text),
+            response_model=CommunityStructure,
+            max_reasks=max_reasks,
+        )
+    structure: CommunityStructure = response.parsed
+    return structure
+
+
+def generate_structured_insights(
+    query: str,
+    context: str,
+    output_schema: Mapping[str, Any],
+    *,
+    client: ChatClient | None = None,
+    max_reasks: int = 1,
+) -> dict[str, Any]:
+    """Answer `query` from `context` as a JSON object valid against `output_schema`.
+
+    The call uses JSON mode with the schema in the prompt, and validates the reply with
+    `jsonschema` (provider-side schema enforcement supports only subsets of JSON Schema).
+
+    Raises:
+        InvalidRequestError: `query` is empty, or `output_schema` is not a valid JSON Schema
+            of an object.
+        ResponseParseError: the reply is still invalid after the re-asks; `errors` lists the
+            schema violations.
+        ContentFilterError: the model refused.
+    """
+    task = tasks.insights_task(query, context, output_schema)
+    with _chat(INSIGHTS, client) as chat:
+        return chat_validated(chat, task.messages, task.validate, max_reasks=max_reasks)
