@@ -27,20 +27,24 @@ from persona_llm.routing.routes import task_scope as _task_scope
 from persona_llm.workflows import tasks
 from persona_llm.workflows.types import (
     NODE_TYPES,
+    AskRequestLike,
     CommunityHeader,
     CommunityStructure,
     CommunitySubheader,
     Node,
+    NodeLike,
     NodeType,
     Relationship,
 )
 
 __all__ = [
     "NODE_TYPES",
+    "AskRequestLike",
     "CommunityHeader",
     "CommunityStructure",
     "CommunitySubheader",
     "Node",
+    "NodeLike",
     "NodeType",
     "Relationship",
     "detect_communities",
@@ -57,33 +61,51 @@ def _chat(task: str, client: ChatClient | None) -> AbstractContextManager[ChatCl
 
 
 def get_nodes(
-    text: str, graph_context: str, *, client: ChatClient | None = None, max_reasks: int = 1
+    text: str,
+    graph_context: str,
+    *,
+    node_types: Sequence[str] | None = None,
+    client: ChatClient | None = None,
+    max_reasks: int = 1,
 ) -> list[Node]:
     """Extract the graph nodes that `text` tells about the user.
 
-    A malformed node is skipped (and logged); unknown types become ``Other``. Empty `text`
-    gives ``[]`` without a call.
+    A malformed node is skipped (and logged). The model's node types are kept, case
+    normalized (``"hobby"`` -> ``"Hobby"``, ``"identity"`` -> ``"Identity"``); with
+    `node_types` the model is told to use only those, and a node of another type becomes
+    ``Other`` if ``Other`` is allowed, else it is skipped. The JSON Schema of the reply is
+    sent as the provider's native schema setting. Empty `text` gives ``[]`` without a call.
 
     Raises:
+        InvalidRequestError: `node_types` is empty.
         ResponseParseError: the reply (after `max_reasks` re-asks) is not JSON, has no
             ``"nodes"`` array, or has nodes of which none is valid.
         ContentFilterError: the model refused.
     """
     if not text.strip():
         return []
-    task = tasks.nodes_task(text, graph_context)
+    task = tasks.nodes_task(text, graph_context, node_types)
     with _chat(EXTRACTION, client) as chat:
-        return chat_validated(chat, task.messages, task.validate, max_reasks=max_reasks)
+        return chat_validated(
+            chat,
+            task.messages,
+            task.validate,
+            max_reasks=max_reasks,
+            response_format=task.response_format,
+        )
 
 
 def get_relationships(
-    nodes: Sequence[Node | Mapping[str, Any]],
+    nodes: Sequence[Node | NodeLike | Mapping[str, Any]],
     graph_context: str,
     *,
     client: ChatClient | None = None,
     max_reasks: int = 1,
 ) -> tuple[list[Relationship], dict[str, str]]:
-    """Find the relationships between `nodes` (`Node`s, or dicts of the same fields).
+    """Find the relationships between `nodes`.
+
+    A node is our `Node`, a dict of the same fields, or any object with ``.name`` and
+    ``.type`` attributes (the Persona app's own ``Node``); ``.properties`` is read when present.
 
     Returns:
         The relationships, and the temporary ids the model saw (``Node1``..``NodeN``, in the
@@ -92,6 +114,7 @@ def get_relationships(
         dropped. Fewer than two nodes give ``([], ids)`` without a call.
 
     Raises:
+        InvalidRequestError: a node is none of the accepted shapes.
         ResponseParseError: the reply is not JSON or has no ``"relationships"`` array.
         ContentFilterError: the model refused.
     """
@@ -101,7 +124,13 @@ def get_relationships(
         return [], ids
     task = tasks.relationships_task(checked, ids, graph_context)
     with _chat(RELATIONSHIPS, client) as chat:
-        found = chat_validated(chat, task.messages, task.validate, max_reasks=max_reasks)
+        found = chat_validated(
+            chat,
+            task.messages,
+            task.validate,
+            max_reasks=max_reasks,
+            response_format=task.response_format,
+        )
     return found, ids
 
 
@@ -125,7 +154,9 @@ def detect_communities(
 ) -> CommunityStructure:
     """Group subgraphs into headers and subheaders (``response_model=CommunityStructure``).
 
-    Empty `subgraphs_text` gives an empty structure without a call.
+    Subgraph ids keep the type the model returned: ``[3, 7]`` stays integers (as the app
+    numbers its subgraphs), ``["sg3"]`` strings. Empty `subgraphs_text` gives an empty
+    structure without a call.
 
     Raises:
         ResponseParseError: the reply does not fit `CommunityStructure` after the re-asks.
@@ -144,25 +175,39 @@ def detect_communities(
 
 
 def generate_structured_insights(
-    query: str,
+    query: str | AskRequestLike,
     context: str,
-    output_schema: Mapping[str, Any],
+    output_schema: Mapping[str, Any] | None = None,
     *,
     client: ChatClient | None = None,
     max_reasks: int = 1,
 ) -> dict[str, Any]:
-    """Answer `query` from `context` as a JSON object valid against `output_schema`.
+    """Answer `query` from `context` as a JSON object matching `output_schema`.
 
-    The call uses JSON mode with the schema in the prompt, and validates the reply with
-    `jsonschema` (provider-side schema enforcement supports only subsets of JSON Schema).
+    Two call shapes: ``(query, context, output_schema)``, or the Persona app's
+    ``(ask_request, context)`` where `ask_request` has ``.query`` and ``.output_schema``.
+
+    `output_schema` is a JSON Schema, or an example object such as ``{"summary": "...",
+    "key_points": ["..."]}`` (the rule telling them apart: `persona_llm.workflows.schemas`).
+    For an example, the model is asked for "a JSON object shaped like this example" and the
+    reply must have exactly its keys with values of the same JSON types. The schema goes in
+    the prompt, and to the provider's native schema setting when every provider takes it; the
+    reply is validated with `jsonschema` either way.
 
     Raises:
-        InvalidRequestError: `query` is empty, or `output_schema` is not a valid JSON Schema
-            of an object.
+        InvalidRequestError: `query` is empty, the schema is missing or given twice, or
+            `output_schema` is not a valid JSON Schema of an object.
         ResponseParseError: the reply is still invalid after the re-asks; `errors` lists the
             schema violations.
         ContentFilterError: the model refused.
     """
-    task = tasks.insights_task(query, context, output_schema)
+    text, schema = tasks.insights_request(query, output_schema)
+    task = tasks.insights_task(text, context, schema)
     with _chat(INSIGHTS, client) as chat:
-        return chat_validated(chat, task.messages, task.validate, max_reasks=max_reasks)
+        return chat_validated(
+            chat,
+            task.messages,
+            task.validate,
+            max_reasks=max_reasks,
+            response_format=task.response_format,
+        )

@@ -113,7 +113,8 @@ provided. The context was retrieved from the user's personal knowledge graph and
 use null, an empty list or an empty string (whichever the schema allows) rather than invent it.
 - Reply with one JSON object that validates against the JSON Schema in the user message: the \
 exact property names, every required property, the declared types, and no extra properties \
-unless the schema allows them.
+unless the schema allows them. When the user message gives an example object instead, reply \
+with an object shaped like it: the same keys, values of the same types, your own content.
 - No text, comments or code fences around the JSON.
 """
 

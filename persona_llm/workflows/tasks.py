@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from persona_llm.errors import InvalidRequestError, ResponseParseError
 from persona_llm.features.structured import (
+    JSON_OBJECT,
     OutputValidationError,
     Validator,
     check_refusal,
@@ -29,7 +30,15 @@ from persona_llm.workflows.prompts import (
     RAG_ANSWER_PROMPT,
     RELATIONSHIPS_PROMPT,
 )
-from persona_llm.workflows.types import Node, Relationship
+from persona_llm.workflows.schemas import (
+    example_schema,
+    is_json_schema,
+    is_portable,
+    json_schema_format,
+    nodes_schema,
+    relationships_schema,
+)
+from persona_llm.workflows.types import NODE_TYPES, Node, Relationship, node_type
 
 __all__ = [
     "JsonTask",
@@ -37,6 +46,7 @@ __all__ = [
     "answer_text",
     "as_nodes",
     "communities_messages",
+    "insights_request",
     "insights_task",
     "node_ids",
     "nodes_task",
@@ -53,10 +63,11 @@ _RELATIONSHIP_KEYS = ("source_id", "relation", "target_id")
 
 @dataclass(frozen=True)
 class JsonTask(Generic[T]):
-    """A JSON-mode call: the messages to send and the validator of the parsed reply."""
+    """A JSON-mode call: the messages, the response format sent, the reply's validator."""
 
     messages: tuple[ChatMessage, ...]
     validate: Validator[T]
+    response_format: Mapping[str, Any]
 
 
 def _conversation(system: str, user: str) -> tuple[ChatMessage, ...]:
@@ -83,13 +94,67 @@ def _problems(prefix: str, exc: ValidationError) -> list[str]:
 # -- nodes ----------------------------------------------------------------------------------
 
 
-def nodes_task(text: str, graph_context: str) -> JsonTask[list[Node]]:
-    """The node-extraction call for `text`, given what the graph already holds."""
+def nodes_task(
+    text: str, graph_context: str, node_types: Sequence[str] | None = None
+) -> JsonTask[list[Node]]:
+    """The node-extraction call for `text`, given what the graph already holds.
+
+    With `node_types`, the model is told to use only those types, and a node of another type
+    becomes ``Other`` when ``Other`` is one of them, else it is skipped (and logged).
+
+    Raises:
+        InvalidRequestError: `node_types` is empty or has a blank type.
+    """
+    allowed = _allowed_types(node_types)
+    restriction = (
+        f"Node types allowed for this text (use only these): {', '.join(allowed)}\n\n"
+        if node_types is not None
+        else ""
+    )
     user = (
-        f"Graph context (what is already known about the user):\n"
+        f"{restriction}Graph context (what is already known about the user):\n"
         f"{graph_context.strip() or _NONE_YET}\n\nText:\n{text.strip()}"
     )
-    return JsonTask(_conversation(NODES_PROMPT, user), _parse_nodes)
+    return JsonTask(
+        _conversation(NODES_PROMPT, user),
+        _nodes_parser(allowed if node_types is not None else None),
+        json_schema_format("nodes", nodes_schema(allowed)),
+    )
+
+
+def _allowed_types(node_types: Sequence[str] | None) -> tuple[str, ...]:
+    if node_types is None:
+        return NODE_TYPES
+    if isinstance(node_types, str) or not node_types:
+        raise InvalidRequestError(
+            f"node_types must be a non-empty list of type names, got {node_types!r}"
+        )
+    if not all(isinstance(t, str) and t.strip() for t in node_types):
+        raise InvalidRequestError(f"node_types has a blank or non-string type: {node_types!r}")
+    return tuple(dict.fromkeys(node_type(t) for t in node_types))
+
+
+def _nodes_parser(allowed: Sequence[str] | None) -> Validator[list[Node]]:
+    if allowed is None:
+        return _parse_nodes
+    by_lower = {name.lower(): name for name in allowed}
+    fallback = by_lower.get("other")
+
+    def parse(data: Any) -> list[Node]:
+        nodes: list[Node] = []
+        for node in _parse_nodes(data):
+            kept = by_lower.get(node.type.lower(), fallback)
+            if kept is None:
+                logger.warning("skipping node %r: type %r is not allowed", node.name, node.type)
+            else:
+                nodes.append(node.model_copy(update={"type": kept}))
+        if data["nodes"] and not nodes:
+            raise OutputValidationError(
+                [f"every node has a type outside the allowed ones: {', '.join(allowed)}"]
+            )
+        return nodes
+
+    return parse
 
 
 def _parse_nodes(data: Any) -> list[Node]:
@@ -114,9 +179,41 @@ def _parse_nodes(data: Any) -> list[Node]:
 # -- relationships --------------------------------------------------------------------------
 
 
-def as_nodes(nodes: Sequence[Node | Mapping[str, Any]]) -> list[Node]:
-    """The nodes as `Node`s; plain ``{"name", "type", "properties"}`` dicts are accepted."""
-    return [node if isinstance(node, Node) else Node.model_validate(node) for node in nodes]
+def as_nodes(nodes: Sequence[Any]) -> list[Node]:
+    """The nodes as `Node`s.
+
+    Accepted: our `Node`, a ``{"name", "type", "properties"}`` dict, or any object with
+    ``.name`` and ``.type`` attributes (and optionally ``.properties``), such as the Persona
+    app's own pydantic ``Node``.
+
+    Raises:
+        InvalidRequestError: an item is none of these, or has no usable name.
+    """
+    return [_as_node(index, node) for index, node in enumerate(nodes)]
+
+
+def _as_node(index: int, node: Any) -> Node:
+    if isinstance(node, Node):
+        return node
+    if isinstance(node, Mapping):
+        fields: Any = node
+    elif hasattr(node, "name") and hasattr(node, "type"):
+        fields = {
+            "name": node.name,
+            "type": node.type,
+            "properties": getattr(node, "properties", None),
+        }
+    else:
+        raise InvalidRequestError(
+            f"nodes[{index}] is a {type(node).__name__}: pass Node objects, dicts with "
+            '"name" and "type", or any object with .name and .type attributes'
+        )
+    try:
+        return Node.model_validate(fields)
+    except ValidationError as exc:
+        raise InvalidRequestError(
+            f"nodes[{index}] is not a usable node: {'; '.join(_problems('node', exc))}"
+        ) from None
 
 
 def node_ids(nodes: Sequence[Node]) -> dict[str, str]:
@@ -141,7 +238,11 @@ def relationships_task(
         + "\n\nGraph context:\n"
         + (graph_context.strip() or _NONE_YET)
     )
-    return JsonTask(_conversation(RELATIONSHIPS_PROMPT, user), _relationships_parser(ids))
+    return JsonTask(
+        _conversation(RELATIONSHIPS_PROMPT, user),
+        _relationships_parser(ids),
+        json_schema_format("relationships", relationships_schema(ids)),
+    )
 
 
 def _relationships_parser(ids: Mapping[str, str]) -> Validator[list[Relationship]]:
@@ -220,18 +321,62 @@ def communities_messages(subgraphs_text: str) -> tuple[ChatMessage, ...]:
     return _conversation(COMMUNITIES_PROMPT, f"Subgraphs:\n{subgraphs_text.strip()}")
 
 
+def insights_request(
+    query: Any, output_schema: Mapping[str, Any] | None
+) -> tuple[str, Mapping[str, Any]]:
+    """The query and output schema of an insights call, from either call shape.
+
+    `query` is the query string (the schema given separately), or the app's ask request: any
+    object with ``.query`` and ``.output_schema`` attributes.
+
+    Raises:
+        InvalidRequestError: the schema is missing, given twice, or not a mapping.
+    """
+    if not isinstance(query, str):
+        if not (hasattr(query, "query") and hasattr(query, "output_schema")):
+            raise InvalidRequestError(
+                f"generate_structured_insights() takes a query string and an output_schema, "
+                f"or an ask request with .query and .output_schema; got {type(query).__name__}"
+            )
+        if output_schema is not None and query.output_schema is not None:
+            raise InvalidRequestError(
+                "the ask request has an output_schema already: do not pass output_schema too"
+            )
+        query, output_schema = query.query, output_schema or query.output_schema
+    if not isinstance(query, str):
+        raise InvalidRequestError(f"the query must be a string, got {type(query).__name__}")
+    if not isinstance(output_schema, Mapping):
+        raise InvalidRequestError(
+            "output_schema must be a JSON Schema or an example object (a dict), "
+            f"got {type(output_schema).__name__}"
+        )
+    return query, output_schema
+
+
 def insights_task(
     query: str, context: str, output_schema: Mapping[str, Any]
 ) -> JsonTask[dict[str, Any]]:
     """The structured-insights call; its reply must be an object valid against `output_schema`.
 
+    `output_schema` is a JSON Schema or an example object (told apart by
+    `workflows.schemas.is_json_schema`). An example's schema is derived from it and the model
+    is shown the example; a JSON Schema is shown as such. The schema is also sent as the
+    provider's native schema setting when every provider takes it (`schemas.is_portable`),
+    else the call is plain JSON mode; the reply is validated with `jsonschema` either way.
+
     Raises:
         InvalidRequestError: the query is empty, or the schema is invalid or not an object's.
     """
     _require("query", query)
-    if output_schema.get("type", "object") != "object":
+    if is_json_schema(output_schema):
+        schema: Mapping[str, Any] = output_schema
+        shown = "JSON Schema of the reply"
+    else:
+        schema = example_schema(output_schema)
+        shown = "The reply is a JSON object shaped like this example (same keys, same types)"
+    if schema.get("type", "object") != "object":
         raise InvalidRequestError('output_schema must describe a JSON object ("type": "object")')
-    check_schema = json_schema_validator(output_schema)
+    check_schema = json_schema_validator(schema)
 
     def validate(data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
@@ -239,12 +384,12 @@ def insights_task(
         checked: dict[str, Any] = check_schema(data)
         return checked
 
-    schema = json.dumps(output_schema, indent=2, ensure_ascii=False)
+    text = json.dumps(output_schema, indent=2, ensure_ascii=False)
     user = (
-        f"Request: {query.strip()}\n\nJSON Schema of the reply:\n{schema}\n\n"
-        f"Context:\n{context.strip() or _NONE_YET}"
+        f"Request: {query.strip()}\n\n{shown}:\n{text}\n\nContext:\n{context.strip() or _NONE_YET}"
     )
-    return JsonTask(_conversation(INSIGHTS_PROMPT, user), validate)
+    native = json_schema_format("insights", schema) if is_portable(schema) else JSON_OBJECT
+    return JsonTask(_conversation(INSIGHTS_PROMPT, user), validate, native)
 
 
 def _require(name: str, value: str) -> None:

@@ -114,17 +114,56 @@ def test_get_nodes_reads_fenced_json_with_prose_and_trailing_commas(
     assert get_nodes(TEXT, CONTEXT) == [Node(name="Loves trail running", type="Preference")]
 
 
-def test_unknown_types_become_other_case_insensitively(installed: FakeProvider) -> None:
+def test_node_types_are_kept_with_their_case_normalized(installed: FakeProvider) -> None:
     installed.enqueue(
         {
             "nodes": [
                 {"name": "Patient", "type": "  TRAIT "},
                 {"name": "Chess", "type": "hobby"},
                 {"name": "Coffee"},
+                {"name": "Thesis", "type": "PhD project"},
+                {"name": "Drums", "type": "Unknown"},
             ]
         }
     )
-    assert [n.type for n in get_nodes(TEXT, CONTEXT)] == ["Trait", "Other", "Other"]
+    assert [n.type for n in get_nodes(TEXT, CONTEXT)] == [
+        "Trait",
+        "Hobby",
+        "Other",
+        "PhD Project",
+        "Unknown",
+    ]
+
+
+def test_node_types_restricted_by_the_caller(installed: FakeProvider) -> None:
+    installed.enqueue(
+        {"nodes": [{"name": "Chess", "type": "hobby"}, {"name": "Ana", "type": "person"}]}
+    )
+    nodes = get_nodes(TEXT, CONTEXT, node_types=["Hobby", "Other"])
+    assert [(n.name, n.type) for n in nodes] == [("Chess", "Hobby"), ("Ana", "Other")]
+    user = installed.last_request.messages[1].content
+    assert "Node types allowed for this text (use only these): Hobby, Other" in user
+    schema = installed.last_request.response_format["json_schema"]["schema"]  # type: ignore[index]
+    node_type = schema["properties"]["nodes"]["items"]["properties"]["type"]
+    assert node_type["anyOf"][0]["enum"] == ["Hobby", "Other"]
+
+
+def test_a_node_outside_restricted_types_without_other_is_skipped(
+    installed: FakeProvider,
+) -> None:
+    installed.enqueue(
+        {"nodes": [{"name": "Chess", "type": "HOBBY"}, {"name": "Ana", "type": "Person"}]},
+    )
+    assert get_nodes(TEXT, CONTEXT, node_types=["Hobby"]) == [Node(name="Chess", type="Hobby")]
+    installed.enqueue({"nodes": [{"name": "Ana", "type": "Person"}]}, {"nodes": []})
+    assert get_nodes(TEXT, CONTEXT, node_types=["Hobby"]) == []  # the first reply is re-asked
+    assert "outside the allowed ones: Hobby" in installed.last_request.messages[-1].content
+
+
+def test_empty_node_types_are_refused_before_a_call(installed: FakeProvider) -> None:
+    with pytest.raises(InvalidRequestError, match="node_types"):
+        get_nodes(TEXT, CONTEXT, node_types=[])
+    assert installed.calls == []
 
 
 def test_a_malformed_node_is_skipped_and_logged(
@@ -152,7 +191,7 @@ def test_a_malformed_node_is_skipped_and_logged(
 
 def test_nodes_all_malformed_are_reasked_not_returned_empty(installed: FakeProvider) -> None:
     installed.enqueue({"nodes": [{"label": "Ana"}]}, {"nodes": [{"name": "Ana", "type": "x"}]})
-    assert get_nodes(TEXT, CONTEXT) == [Node(name="Ana", type="Other")]
+    assert get_nodes(TEXT, CONTEXT) == [Node(name="Ana", type="X")]  # the model's type, kept
     assert "nodes[0].name: Field required" in installed.last_request.messages[-1].content
 
 
@@ -411,7 +450,8 @@ def test_insights_still_invalid_raise_with_the_errors(installed: FakeProvider) -
     installed.enqueue({"summary": "x"}, '[{"summary": "x", "score": 1}]')
     with pytest.raises(ResponseParseError) as info:
         generate_structured_insights("Q?", "ctx", INSIGHTS_SCHEMA)
-    assert info.value.errors == ["$: the reply must be a JSON object"]
+    # The schema is sent to the provider now, so the client checks it first (jsonschema's words).
+    assert info.value.errors == ["$: [{'summary': 'x', 'score': 1}] is not of type 'object'"]
     assert len(installed.calls) == 2
 
 

@@ -18,7 +18,13 @@ from persona_llm.features.structured import achat_validated
 from persona_llm.routing.routes import ANSWER, COMMUNITIES, EXTRACTION, INSIGHTS, RELATIONSHIPS
 from persona_llm.routing.routes import task_scope as _task_scope
 from persona_llm.workflows import tasks
-from persona_llm.workflows.types import CommunityStructure, Node, Relationship
+from persona_llm.workflows.types import (
+    AskRequestLike,
+    CommunityStructure,
+    Node,
+    NodeLike,
+    Relationship,
+)
 
 __all__ = [
     "detect_communities",
@@ -35,18 +41,29 @@ def _chat(task: str, client: AsyncChatClient | None) -> AbstractContextManager[A
 
 
 async def get_nodes(
-    text: str, graph_context: str, *, client: AsyncChatClient | None = None, max_reasks: int = 1
+    text: str,
+    graph_context: str,
+    *,
+    node_types: Sequence[str] | None = None,
+    client: AsyncChatClient | None = None,
+    max_reasks: int = 1,
 ) -> list[Node]:
     """Asyncio twin of `persona_llm.workflows.graph.get_nodes`."""
     if not text.strip():
         return []
-    task = tasks.nodes_task(text, graph_context)
+    task = tasks.nodes_task(text, graph_context, node_types)
     with _chat(EXTRACTION, client) as chat:
-        return await achat_validated(chat, task.messages, task.validate, max_reasks=max_reasks)
+        return await achat_validated(
+            chat,
+            task.messages,
+            task.validate,
+            max_reasks=max_reasks,
+            response_format=task.response_format,
+        )
 
 
 async def get_relationships(
-    nodes: Sequence[Node | Mapping[str, Any]],
+    nodes: Sequence[Node | NodeLike | Mapping[str, Any]],
     graph_context: str,
     *,
     client: AsyncChatClient | None = None,
@@ -59,7 +76,13 @@ async def get_relationships(
         return [], ids
     task = tasks.relationships_task(checked, ids, graph_context)
     with _chat(RELATIONSHIPS, client) as chat:
-        found = await achat_validated(chat, task.messages, task.validate, max_reasks=max_reasks)
+        found = await achat_validated(
+            chat,
+            task.messages,
+            task.validate,
+            max_reasks=max_reasks,
+            response_format=task.response_format,
+        )
     return found, ids
 
 
@@ -89,14 +112,21 @@ async def detect_communities(
 
 
 async def generate_structured_insights(
-    query: str,
+    query: str | AskRequestLike,
     context: str,
-    output_schema: Mapping[str, Any],
+    output_schema: Mapping[str, Any] | None = None,
     *,
     client: AsyncChatClient | None = None,
     max_reasks: int = 1,
 ) -> dict[str, Any]:
     """Asyncio twin of `persona_llm.workflows.graph.generate_structured_insights`."""
-    task = tasks.insights_task(query, context, output_schema)
+    text, schema = tasks.insights_request(query, output_schema)
+    task = tasks.insights_task(text, context, schema)
     with _chat(INSIGHTS, client) as chat:
-        return await achat_validated(chat, task.messages, task.validate, max_reasks=max_reasks)
+        return await achat_validated(
+            chat,
+            task.messages,
+            task.validate,
+            max_reasks=max_reasks,
+            response_format=task.response_format,
+        )

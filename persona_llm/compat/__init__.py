@@ -1,0 +1,1 @@
+"""Import shims for applications migrating to persona-llm (see ``docs/migrating.md``)."""
