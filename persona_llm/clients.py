@@ -2,7 +2,9 @@
 
 `ChatClient`/`AsyncChatClient` and `EmbeddingClient`/`AsyncEmbeddingClient` mirror each other
 method for method over a shared base that does no I/O: it validates the messages and options,
-then hands a `ChatRequest` to the provider adapter.
+then hands a `ChatRequest` to the provider adapter. The blocking classes are generated from
+the asyncio ones by ``scripts/unasync.py``: edit the asyncio class, then run the script (see
+docs/contributing-twins.md; a test fails while the blocking twin is stale).
 
 Tools (``tools=[...]``, ``tool_choice=...``) are normalized by `features.tools` before the
 call; a provider without tool calling raises `InvalidRequestError` before sending. In JSON mode
@@ -159,8 +161,103 @@ class _ToolCallReply(Exception):
         self.response = response
 
 
+# unasync: source clients.chat
+class AsyncChatClient(_ClientBase):
+    """Asyncio chat client over the SDKs' native asyncio clients.
+
+    Get it with `persona_llm.get_async_chat_client()`.
+    """
+
+    async def chat(
+        self,
+        messages: Iterable[MessageInput],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        response_format: Mapping[str, Any] | None = None,
+        stop: str | Sequence[str] | None = None,
+        response_model: type[BaseModel] | None = None,
+        max_reasks: int = 1,
+        tools: Iterable[ToolLike] | None = None,
+        tool_choice: ToolChoiceLike | None = None,
+        **provider_options: Any,
+    ) -> ChatResponse:
+        """Send the conversation and return the reply.
+
+        Options left at None are not sent, so the provider's default applies. Extra keyword
+        arguments are passed to the provider's SDK call unchanged.
+
+        In JSON mode (``response_format`` of type ``json_object`` or ``json_schema``, or a
+        pydantic ``response_model``) the reply is parsed into `ChatResponse.parsed` (a dict or
+        list, or a `response_model` instance); an unusable reply is re-asked up to
+        `max_reasks` times, then raises `ResponseParseError`. See `persona_llm.features.structured`.
+
+        `tools` (functions, pydantic models, schema dicts or `Tool`s, see `features.tools`)
+        are offered to the model; its calls come back in `ChatResponse.tool_calls`.
+        `tool_choice` is ``"auto"``, ``"none"``, ``"required"`` or a tool (name).
+        """
+        request, output = self._json_request(
+            messages,
+            temperature,
+            max_tokens,
+            response_format,
+            stop,
+            response_model,
+            provider_options,
+            tools,
+            tool_choice,
+        )
+        if output is None:
+            return await self.adapter.achat(self.model, request)
+
+        async def send(conversation: tuple[ChatMessage, ...]) -> ChatResponse:
+            response = await self.adapter.achat(
+                self.model, request.model_copy(update={"messages": conversation})
+            )
+            return self._stop_for_tool_calls(request, response)
+
+        try:
+            return await structured.acomplete(
+                send, request.messages, output.validate, max_reasks=max_reasks
+            )
+        except _ToolCallReply as reply:
+            return reply.response
+
+    def stream(
+        self,
+        messages: Iterable[MessageInput],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        response_format: Mapping[str, Any] | None = None,
+        stop: str | Sequence[str] | None = None,
+        tools: Iterable[ToolLike] | None = None,
+        tool_choice: ToolChoiceLike | None = None,
+        **provider_options: Any,
+    ) -> AsyncIterator[ChatChunk]:
+        """Stream the reply; the last chunk carries `finish_reason`, `usage` and the
+        assembled `tool_calls`. `persona_llm.features.streaming.acollect_stream` makes a
+        `ChatResponse` of the chunks."""
+        request = self._request(
+            messages,
+            temperature,
+            max_tokens,
+            response_format,
+            stop,
+            provider_options,
+            tools,
+            tool_choice,
+        )
+        return self.adapter.astream(self.model, request)
+
+
+# unasync: end
+# unasync: generated clients.chat (do not edit: scripts/unasync.py writes it)
 class ChatClient(_ClientBase):
-    """Blocking chat client. Get it with `persona_llm.get_chat_client()`."""
+    """Blocking chat client over the SDKs' native blocking clients.
+
+    Get it with `persona_llm.get_chat_client()`.
+    """
 
     def chat(
         self,
@@ -245,75 +342,7 @@ class ChatClient(_ClientBase):
         return self.adapter.stream(self.model, request)
 
 
-class AsyncChatClient(_ClientBase):
-    """Asyncio chat client over the SDKs' native async clients."""
-
-    async def chat(
-        self,
-        messages: Iterable[MessageInput],
-        *,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        response_format: Mapping[str, Any] | None = None,
-        stop: str | Sequence[str] | None = None,
-        response_model: type[BaseModel] | None = None,
-        max_reasks: int = 1,
-        tools: Iterable[ToolLike] | None = None,
-        tool_choice: ToolChoiceLike | None = None,
-        **provider_options: Any,
-    ) -> ChatResponse:
-        """Asyncio twin of `ChatClient.chat`."""
-        request, output = self._json_request(
-            messages,
-            temperature,
-            max_tokens,
-            response_format,
-            stop,
-            response_model,
-            provider_options,
-            tools,
-            tool_choice,
-        )
-        if output is None:
-            return await self.adapter.achat(self.model, request)
-
-        async def send(conversation: tuple[ChatMessage, ...]) -> ChatResponse:
-            response = await self.adapter.achat(
-                self.model, request.model_copy(update={"messages": conversation})
-            )
-            return self._stop_for_tool_calls(request, response)
-
-        try:
-            return await structured.acomplete(
-                send, request.messages, output.validate, max_reasks=max_reasks
-            )
-        except _ToolCallReply as reply:
-            return reply.response
-
-    def stream(
-        self,
-        messages: Iterable[MessageInput],
-        *,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        response_format: Mapping[str, Any] | None = None,
-        stop: str | Sequence[str] | None = None,
-        tools: Iterable[ToolLike] | None = None,
-        tool_choice: ToolChoiceLike | None = None,
-        **provider_options: Any,
-    ) -> AsyncIterator[ChatChunk]:
-        """Asyncio twin of `ChatClient.stream`: use with ``async for``."""
-        request = self._request(
-            messages,
-            temperature,
-            max_tokens,
-            response_format,
-            stop,
-            provider_options,
-            tools,
-            tool_choice,
-        )
-        return self.adapter.astream(self.model, request)
+# unasync: end
 
 
 def _check_texts(client: _ClientBase, texts: Sequence[str]) -> list[str]:
@@ -328,6 +357,20 @@ def _check_texts(client: _ClientBase, texts: Sequence[str]) -> list[str]:
     return items
 
 
+# unasync: source clients.embeddings
+class AsyncEmbeddingClient(_ClientBase):
+    """Asyncio embedding client. Get it with `persona_llm.get_async_embedding_client()`."""
+
+    kind = "embedding"
+
+    async def embeddings(self, texts: Sequence[str], **options: Any) -> list[list[float]]:
+        """One vector per text, in input order; an empty list gives `[]` without a call."""
+        items = _check_texts(self, texts)
+        return await self.adapter.aembeddings(self.model, items, options) if items else []
+
+
+# unasync: end
+# unasync: generated clients.embeddings (do not edit: scripts/unasync.py writes it)
 class EmbeddingClient(_ClientBase):
     """Blocking embedding client. Get it with `persona_llm.get_embedding_client()`."""
 
@@ -339,12 +382,4 @@ class EmbeddingClient(_ClientBase):
         return self.adapter.embeddings(self.model, items, options) if items else []
 
 
-class AsyncEmbeddingClient(_ClientBase):
-    """Asyncio embedding client."""
-
-    kind = "embedding"
-
-    async def embeddings(self, texts: Sequence[str], **options: Any) -> list[list[float]]:
-        """Asyncio twin of `EmbeddingClient.embeddings`."""
-        items = _check_texts(self, texts)
-        return await self.adapter.aembeddings(self.model, items, options) if items else []
+# unasync: end
