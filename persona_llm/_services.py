@@ -34,10 +34,12 @@ OPENAI_COMPATIBLE: dict[str, tuple[str, str | None]] = {
 send when none is configured (local servers need none; hosted ones must have ``<NAME>_API_KEY``).
 ``<NAME>_BASE_URL`` overrides the URL."""
 
-PROVIDERS = ("openai", "azure", "anthropic", "gemini", "fake", *OPENAI_COMPATIBLE)
+PROVIDERS = ("openai", "azure", "anthropic", "gemini", "vertex", "fake", *OPENAI_COMPATIBLE)
 """Provider names accepted before the ``/`` of ``LLM_SERVICE``."""
 
-EMBEDDING_PROVIDERS = frozenset({"openai", "azure", "gemini", "fake", "ollama", "vllm", "mistral"})
+EMBEDDING_PROVIDERS = frozenset(
+    {"openai", "azure", "gemini", "vertex", "fake", "ollama", "vllm", "mistral"}
+)
 """Providers with an embeddings endpoint (Anthropic has none)."""
 
 KEY_VARIABLES = {
@@ -111,6 +113,24 @@ class ProviderConfig:
     chat_model: str | None = None
     embedding_model: str | None = None
     embedding_dimensions: int | None = None
+    api: str = "chat"
+    """OpenAI and Azure transport: ``chat``, ``responses`` or ``auto`` (`OPENAI_API`)."""
+    auth: str = "key"
+    """How the provider authenticates: ``key``; Azure also ``entra`` (a token from
+    azure-identity) or ``token`` (a static `ad_token`); Vertex AI ``adc`` or ``file``."""
+    ad_token: str | None = None
+    """A static Microsoft Entra ID token for Azure (``AZURE_AD_TOKEN``), a secret."""
+    vertex: bool = False
+    """Gemini through Vertex AI (project, location, Google credentials) instead of a key."""
+    project: str | None = None
+    location: str | None = None
+    credentials_file: str | None = None
+    """A service-account JSON file for Vertex AI (``GOOGLE_APPLICATION_CREDENTIALS``)."""
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every secret of this configuration (key, token), for redaction."""
+        return [value for value in (self.api_key, self.ad_token) if value]
 
     def __repr__(self) -> str:  # never show the key
         key = "set" if self.api_key else "unset"

@@ -40,6 +40,10 @@ __all__ = [
 ]
 
 
+ApiChoice = Literal["chat", "responses", "auto"]
+"""The OpenAI transport setting (`OPENAI_API`, `AZURE_OPENAI_API`)."""
+
+
 def _secret(*names: str) -> Any:
     return Field(default=None, validation_alias=AliasChoices(*names))
 
@@ -66,10 +70,14 @@ class Settings(BaseSettings):
     openai_embedding_model: str = "text-embedding-3-small"
     openai_embedding_dimensions: int | None = Field(default=None, gt=0)
     openai_base_url: str | None = None
+    openai_api: ApiChoice = "auto"
 
     azure_api_key: SecretStr | None = None
     azure_api_base: str | None = None
     azure_api_version: str = "2024-10-21"
+    azure_openai_api: ApiChoice = "auto"
+    azure_auth: Literal["key", "entra"] | None = None
+    azure_ad_token: SecretStr | None = None
     azure_chat_deployment: str | None = None
     azure_embedding_deployment: str | None = None
 
@@ -81,6 +89,12 @@ class Settings(BaseSettings):
     gemini_chat_model: str = "gemini-3.8-flash"
     gemini_embedding_model: str = "gemini-embedding-001"
     gemini_base_url: str | None = None
+    gemini_vertex: bool = False
+
+    # Gemini on Vertex AI (LLM_SERVICE=vertex/<model>, or GEMINI_VERTEX=true)
+    google_cloud_project: str | None = None
+    google_cloud_location: str | None = None
+    google_application_credentials: str | None = None
 
     fake_embedding_dimensions: int = Field(default=8, gt=0)
 
@@ -233,6 +247,7 @@ class Settings(BaseSettings):
             "azure": self.azure_chat_deployment,
             "anthropic": self.anthropic_chat_model,
             "gemini": self.gemini_chat_model,
+            "vertex": self.gemini_chat_model,
             "fake": "echo",
         }
         model = defaults.get(target.provider)
@@ -250,6 +265,7 @@ class Settings(BaseSettings):
             "openai": self.openai_embedding_model,
             "azure": self.azure_embedding_deployment,
             "gemini": self.gemini_embedding_model,
+            "vertex": self.gemini_embedding_model,
             "fake": "echo",
         }
         model = defaults.get(provider)
@@ -279,6 +295,10 @@ class Settings(BaseSettings):
         }
         if name == "fake":
             return ProviderConfig(**common, embedding_dimensions=self.fake_embedding_dimensions)
+        if name == "vertex" or (name == "gemini" and self.gemini_vertex):
+            return self._vertex_config(common)
+        if name == "azure":
+            return self._azure_config(common)
         key: SecretStr | None = getattr(self, f"{name}_api_key")
         if name in OPENAI_COMPATIBLE:
             default_url, keyless = OPENAI_COMPATIBLE[name]
@@ -298,15 +318,7 @@ class Settings(BaseSettings):
                 chat_model=self.openai_chat_model,
                 embedding_model=self.openai_embedding_model,
                 embedding_dimensions=self.openai_embedding_dimensions,
-            )
-        if name == "azure":
-            if not self.azure_api_base:
-                raise ConfigurationError(
-                    "AZURE_API_BASE is not set: the azure provider needs the resource endpoint, "
-                    "e.g. AZURE_API_BASE=https://<resource>.openai.azure.com"
-                )
-            return ProviderConfig(
-                **common, base_url=self.azure_api_base, api_version=self.azure_api_version
+                api=self.openai_api,
             )
         if name in OPENAI_COMPATIBLE:
             return ProviderConfig(**common)
@@ -314,10 +326,66 @@ class Settings(BaseSettings):
             return ProviderConfig(**common, base_url=self.anthropic_base_url)
         return ProviderConfig(**common, base_url=self.gemini_base_url)
 
+    def _azure_config(self, common: dict[str, Any]) -> ProviderConfig:
+        """Azure: the endpoint, the API version (``v1`` or dated) and how to authenticate."""
+        if not self.azure_api_base:
+            raise ConfigurationError(
+                "AZURE_API_BASE is not set: the azure provider needs the resource endpoint, "
+                "e.g. AZURE_API_BASE=https://<resource>.openai.azure.com"
+            )
+        base, version = azure_endpoint(self.azure_api_base, self.azure_api_version)
+        key = self.azure_api_key.get_secret_value().strip() if self.azure_api_key else ""
+        token = self.azure_ad_token.get_secret_value().strip() if self.azure_ad_token else ""
+        auth: str = self.azure_auth or ("key" if key else "entra")
+        if auth == "key" and not key:
+            raise ConfigurationError(
+                "AZURE_API_KEY is not set: the azure provider needs an API key, or Microsoft "
+                "Entra ID (AZURE_AUTH=entra, with persona-llm[azure-identity] installed, or a "
+                "token in AZURE_AD_TOKEN)"
+            )
+        if auth == "entra" and token:
+            auth = "token"
+        return ProviderConfig(
+            **common,
+            api_key=key if auth == "key" else None,
+            ad_token=token if auth == "token" else None,
+            auth=auth,
+            base_url=base,
+            api_version=version,
+            api=self.azure_openai_api,
+        )
+
+    def _vertex_config(self, common: dict[str, Any]) -> ProviderConfig:
+        """Gemini on Vertex AI: project, location and Google credentials, no key."""
+        credentials_file = self.google_application_credentials
+        return ProviderConfig(
+            **common,
+            base_url=self.gemini_base_url,
+            vertex=True,
+            project=self.google_cloud_project,
+            location=self.google_cloud_location or "global",
+            credentials_file=credentials_file,
+            auth="file" if credentials_file else "adc",
+        )
+
     def secret_values(self) -> tuple[str, ...]:
-        """Every configured key, for redaction."""
+        """Every configured key and token, for redaction."""
         keys = [getattr(self, f"{name}_api_key") for name in KEY_VARIABLES]
+        keys.append(self.azure_ad_token)
         return tuple(k.get_secret_value() for k in keys if k and k.get_secret_value())
+
+
+def azure_endpoint(base: str, version: str) -> tuple[str, str]:
+    """The Azure resource endpoint and API version: ``v1`` when `version` is ``v1`` or `base`
+    ends in ``/openai/v1`` (then `base` becomes the ``.../openai/v1/`` base URL the OpenAI
+    client takes), else `base` and the dated `version` as they are."""
+    root = base.strip().rstrip("/")
+    if root.endswith("/openai/v1"):
+        return root + "/", "v1"
+    if version.strip().lower() == "v1":
+        root = root.removesuffix("/openai")
+        return root + "/openai/v1/", "v1"
+    return base, version
 
 
 def load_settings(**overrides: Any) -> Settings:

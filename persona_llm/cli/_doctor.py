@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from persona_llm.cli._common import current_settings, write_table
+from persona_llm.cli._endpoints import endpoint_summary
 from persona_llm.errors import ConfigurationError, LLMError
 from persona_llm.settings import OPENAI_COMPATIBLE, PROVIDERS, Settings
 
@@ -22,7 +23,7 @@ from persona_llm.settings import OPENAI_COMPATIBLE, PROVIDERS, Settings
 _SDKS = (
     ("openai", "openai", "openai", frozenset({"openai", "azure", *OPENAI_COMPATIBLE})),
     ("anthropic", "anthropic", "anthropic", frozenset({"anthropic"})),
-    ("google-genai", "google.genai", "gemini", frozenset({"gemini"})),
+    ("google-genai", "google.genai", "gemini", frozenset({"gemini", "vertex"})),
 )
 _MAIN_PROVIDERS = ("openai", "azure", "anthropic", "gemini")
 
@@ -61,7 +62,7 @@ def run_providers(out: TextIO) -> int:
 
     settings = current_settings()
     rows: list[tuple[str, ...]] = [
-        ("provider", "sdk", "configured", "chat", "embeddings", "json", "stream")
+        ("provider", "sdk", "configured", "chat", "embeddings", "json", "stream", "endpoint")
     ]
     for name in PROVIDERS:
         sdk = _sdk_of(name)
@@ -73,7 +74,8 @@ def run_providers(out: TextIO) -> int:
         else:
             features = ["?"] * 4
         sdk_cell = "built-in" if sdk is None else f"{sdk[0]}=={version}" if version else "missing"
-        rows.append((name, sdk_cell, _configured(settings, name), *features))
+        endpoint = endpoint_summary(settings, name)
+        rows.append((name, sdk_cell, _configured(settings, name), *features, endpoint))
     write_table(out, rows)
     out.write(f"\nLLM_SERVICE={settings.llm_service}  (keys are shown only as set/unset)\n")
     return 0
@@ -130,7 +132,7 @@ def _provider_rows(settings: Settings, needed: set[str]) -> list[Row]:
         state = _configured(settings, name)
         used = " (in use)" if name in needed else ""
         if state == "yes":
-            rows.append((f"provider {name}", "ok", "configured, key set" + used))
+            rows.append((f"provider {name}", "ok", endpoint_summary(settings, name) + used))
         else:
             rows.append((f"provider {name}", "FAIL" if needed & {name} else "-", state[4:] + used))
     return rows

@@ -22,6 +22,7 @@ _ADAPTERS = {
     "azure": ("azure", "AzureAdapter"),
     "anthropic": ("anthropic.adapter", "AnthropicAdapter"),
     "gemini": ("gemini.adapter", "GeminiAdapter"),
+    "vertex": ("gemini.adapter", "GeminiAdapter"),
     "fake": ("fake", "FakeProvider"),
 }
 

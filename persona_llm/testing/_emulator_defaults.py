@@ -24,14 +24,20 @@ from persona_llm.testing._emulator_types import Reply, SSEReply
 
 __all__ = ["Route", "default_reply", "kind_of", "last_user_text", "match_route", "not_found"]
 
-_OPENAI = re.compile(r"/v1/(chat/completions|embeddings)")
+_OPENAI = re.compile(r"/v1/(chat/completions|embeddings|responses)")
 _AZURE = re.compile(r"/openai/deployments/([^/]+)/(chat/completions|embeddings)")
-_AZURE_V1 = re.compile(r"/openai/v1/(chat/completions|embeddings)")
+# The v1 surface (model in the body), and the dated versions' Responses route.
+_AZURE_V1 = re.compile(r"/openai(?:/v1)?/(chat/completions|embeddings|responses)")
+_VERTEX = re.compile(
+    r"/v1(?:beta1)?/projects/([^/]+)/locations/([^/]+)/publishers/google/models/([^/:]+)"
+    r":(generateContent|streamGenerateContent|batchEmbedContents|embedContent|predict)"
+)
 _GEMINI = re.compile(
     r"/v1(?:beta|alpha)?/models/([^/:]+)"
     r":(generateContent|streamGenerateContent|batchEmbedContents|embedContent)"
 )
 _DEFAULT_DIM = 8
+_GOOGLE = ("gemini",)  # Vertex AI routes are gemini's too: same wire format
 
 
 @dataclass(frozen=True)
@@ -57,16 +63,18 @@ def match_route(method: str, path: str) -> Route | None:
         return Route("azure", match.group(1))
     if match := _GEMINI.fullmatch(path):
         return Route("gemini", match.group(2), match.group(1))
+    if match := _VERTEX.fullmatch(path):
+        return Route("gemini", match.group(4), match.group(3))
     return None
 
 
 def kind_of(route: Route, body: Any) -> str:
     """Returns ``"chat"``, ``"stream"`` or ``"embeddings"`` for a routed request."""
-    if route.operation in ("embeddings", "batchEmbedContents", "embedContent"):
+    if route.operation in ("embeddings", "batchEmbedContents", "embedContent", "predict"):
         return "embeddings"
     if route.operation == "streamGenerateContent":
         return "stream"
-    if route.provider != "gemini" and isinstance(body, dict) and body.get("stream") is True:
+    if route.provider not in _GOOGLE and isinstance(body, dict) and body.get("stream") is True:
         return "stream"
     return "chat"
 
@@ -94,14 +102,16 @@ def last_user_text(provider: str, body: Any) -> str:
     """Returns the text of the last user message of a chat request, ``""`` if none."""
     if not isinstance(body, dict):
         return ""
-    key = "contents" if provider == "gemini" else "messages"
-    messages = body.get(key)
+    key = "contents" if provider in _GOOGLE else "messages"
+    messages = body.get(key, body.get("input"))
+    if isinstance(messages, str):  # a Responses request's input may be one string
+        return messages
     if not isinstance(messages, list):
         return ""
     for message in reversed(messages):
         if not isinstance(message, dict) or message.get("role", "user") != "user":
             continue
-        return _text_of(message if provider == "gemini" else message.get("content"))
+        return _text_of(message if provider in _GOOGLE else message.get("content"))
     return ""
 
 
@@ -120,10 +130,12 @@ def default_reply(
     tokens = _Tokens(_words(prompt), _words(text))
     if route.provider == "anthropic":
         return _default_anthropic(text, kind, model or "claude-sonnet-4-5", tokens)
-    if route.provider == "gemini":
+    if route.provider in _GOOGLE:
         as_sse = query.get("alt") == "sse"
         return _default_gemini(text, kind, model or "gemini-2.5-flash", tokens, as_sse)
     azure = route.provider == "azure"
+    if route.operation == "responses":
+        return _default_responses(text, kind, model or "gpt-4o-mini", tokens)
     return _default_openai(text, kind, body, model or "gpt-4o-mini", tokens, azure)
 
 
@@ -149,6 +161,13 @@ def _default_openai(
     wants_usage = isinstance(options, dict) and options.get("include_usage") is True
     usage = wire.openai_usage(tokens.prompt, tokens.reply) if wants_usage else None
     return wire.openai_chunks(wire.split_pieces(text), model=model, usage=usage, azure=azure)
+
+
+def _default_responses(text: str, kind: str, model: str, tokens: _Tokens) -> Reply | SSEReply:
+    usage = wire.responses_usage(tokens.prompt, tokens.reply)
+    if kind == "chat":
+        return Reply(wire.openai_response(text, model=model, usage=usage))
+    return wire.openai_response_events(wire.split_pieces(text), model=model, usage=usage)
 
 
 def _default_anthropic(text: str, kind: str, model: str, tokens: _Tokens) -> Reply | SSEReply:
@@ -193,6 +212,13 @@ def _default_embeddings(route: Route, body: Any, model: str | None) -> Reply:
     if route.operation == "embedContent":
         dim = body.get("outputDimensionality") or _DEFAULT_DIM
         return Reply(wire.gemini_embedding(wire.fake_vector(_text_of(body.get("content")), dim)))
+    if route.operation == "predict":  # Vertex AI's older embedding models
+        vectors = [
+            wire.fake_vector(str(item.get("content", "")), _DEFAULT_DIM)
+            for item in body.get("instances", [])
+            if isinstance(item, dict)
+        ]
+        return Reply(wire.vertex_predictions(vectors))
     if route.operation == "batchEmbedContents":
         vectors = [
             wire.fake_vector(_text_of(item.get("content")), _gemini_dim(item, body))

@@ -108,3 +108,12 @@ def gemini_embeddings(vectors: Sequence[Sequence[float]]) -> JSONDict:
 def gemini_embedding(vector: Sequence[float]) -> JSONDict:
     """Returns an ``embedContent`` reply."""
     return {"embedding": {"values": list(vector)}}
+
+
+def vertex_predictions(vectors: Sequence[Sequence[float]]) -> JSONDict:
+    """Returns a Vertex AI ``:predict`` embeddings reply (older embedding models)."""
+    predictions = [
+        {"embeddings": {"values": list(v), "statistics": {"truncated": False, "token_count": 1}}}
+        for v in vectors
+    ]
+    return {"predictions": predictions, "metadata": {"billableCharacterCount": len(vectors)}}

@@ -11,12 +11,17 @@ retries, SSE parsing, response models) against scripted replies::
 
 Routes (``POST`` only; anything else is a 404 naming the path):
 
-* openai: ``/v1/chat/completions``, ``/v1/embeddings``
+* openai: ``/v1/chat/completions``, ``/v1/embeddings``, ``/v1/responses``
 * azure: ``/openai/deployments/{deployment}/chat/completions`` and ``.../embeddings``,
-  and the newer ``/openai/v1/chat/completions`` / ``/openai/v1/embeddings``
+  the v1 API's ``/openai/v1/chat/completions``, ``/openai/v1/embeddings`` and
+  ``/openai/v1/responses`` (model in the body), and the dated ``/openai/responses``
 * anthropic: ``/v1/messages``
 * gemini: ``/v1beta/models/{model}:generateContent``, ``:streamGenerateContent``,
   ``:batchEmbedContents``, ``:embedContent`` (``/v1/`` and ``/v1alpha/`` too)
+* gemini on Vertex AI (same wire format and queue as gemini; the path tells them apart):
+  ``/v1/projects/{p}/locations/{l}/publishers/google/models/{m}:generateContent``,
+  ``:streamGenerateContent``, ``:batchEmbedContents``, ``:embedContent``, ``:predict``
+  (``/v1beta1/`` too)
 
 Each provider has a FIFO queue of replies (``Reply``, ``SSEReply``, ``Fault`` or a
 callable computing one from the ``RecordedRequest``; a callable may return ``None``
@@ -148,12 +153,14 @@ class ProviderEmulator:
             "azure": self.azure_endpoint,
             "anthropic": self.anthropic_base_url,
             "gemini": self.gemini_base_url,
+            "vertex": self.gemini_base_url,
         }
         fields: dict[str, Any] = {
             "name": provider,
             "api_key": f"test-key-for-{provider}-0123456789",
             "base_url": base_urls[provider],
             "api_version": "2024-10-21" if provider == "azure" else None,
+            **_VERTEX_FIELDS.get(provider, {}),
             "timeout": 5.0,
             "connect_timeout": 2.0,
             "max_retries": 0,
@@ -242,6 +249,17 @@ def _call(
     except Exception:
         logger.exception("reply callable failed for %s %s", request.method, request.path)
         return Fault(500, "provider emulator: reply callable raised\n" + traceback.format_exc())
+
+
+# Vertex AI takes a project and location instead of a key (the test credential is a fake).
+_VERTEX_FIELDS: dict[str, dict[str, Any]] = {
+    "vertex": {
+        "api_key": None,
+        "vertex": True,
+        "project": "test-project",
+        "location": "us-central1",
+    }
+}
 
 
 def _check_provider(provider: str) -> None:

@@ -7,6 +7,7 @@ trailing spaces, Gemini's omitted zero counts and ``\\r\\n\\r\\n`` separators). 
 dicts in ``Reply`` for the emulator, or feed them straight to response-mapping tests::
 
     emu.enqueue("openai", Reply(wire.openai_chat(None, refusal="I can't help with that.")))
+    emu.enqueue("openai", Reply(wire.openai_response("Hi", reasoning=[wire.reasoning_item()])))
     emu.enqueue("anthropic", wire.anthropic_events("Hi there", stop_reason="max_tokens"))
     emu.enqueue("gemini", Reply(wire.gemini_error(400, "API key not valid.",
                                                   "INVALID_ARGUMENT", "API_KEY_INVALID"),
@@ -27,6 +28,7 @@ from persona_llm.testing._wire_gemini import (
     gemini_error,
     gemini_events,
     gemini_response,
+    vertex_predictions,
 )
 from persona_llm.testing._wire_openai import (
     azure_content_filter_error,
@@ -35,6 +37,12 @@ from persona_llm.testing._wire_openai import (
     openai_embeddings,
     openai_error,
     openai_usage,
+)
+from persona_llm.testing._wire_responses import (
+    openai_response,
+    openai_response_events,
+    reasoning_item,
+    responses_usage,
 )
 
 __all__ = [
@@ -52,6 +60,11 @@ __all__ = [
     "openai_chunks",
     "openai_embeddings",
     "openai_error",
+    "openai_response",
+    "openai_response_events",
     "openai_usage",
+    "reasoning_item",
+    "responses_usage",
     "split_pieces",
+    "vertex_predictions",
 ]

@@ -1,4 +1,9 @@
-"""The Gemini adapter: the google-genai SDK against the Gemini Developer API.
+"""The Gemini adapter: the google-genai SDK against the Gemini Developer API or Vertex AI.
+
+On Vertex AI (`ProviderConfig.vertex`, see `persona_llm.providers.gemini.vertex`) the client
+has ``vertexai=True``, a project, a location and Google credentials instead of a key; the
+wire format, the mapping and the errors are the same, and replies report provider
+``gemini`` (the same model family, and the same thought signatures on the next turn).
 
 Client settings (`sync_client` / `async_client`):
 
@@ -61,6 +66,7 @@ from persona_llm.providers.gemini.stream import (
     collect_response,
     next_event,
 )
+from persona_llm.providers.gemini.vertex import VERTEX_API_VERSION, vertex_auth
 from persona_llm.settings import ProviderConfig
 from persona_llm.types import Capabilities, ChatChunk, ChatRequest, ChatResponse
 
@@ -78,31 +84,62 @@ _MALFORMED = (*_PARSE_ERRORS, AttributeError, KeyError, TypeError)
 _Contents = types.Content | list[dict[str, Any]]
 
 
-def _client(config: ProviderConfig, hooks: dict[str, Any] | None = None) -> genai.Client:
+def _client(
+    config: ProviderConfig, hooks: dict[str, Any] | None = None, credentials: Any = None
+) -> genai.Client:
+    if config.vertex:
+        return _vertex_client(config, hooks, credentials)
     if not config.api_key:
         # Without one the SDK would read GOOGLE_API_KEY itself, bypassing our settings.
         raise ConfigurationError(
             "GEMINI_API_KEY is not set: the gemini provider needs an API key",
             provider="gemini",
         )
-    options = types.HttpOptions(
+    options = _http_options(config, hooks, DEFAULT_API_VERSION)
+    return genai.Client(api_key=config.api_key, vertexai=False, http_options=options)
+
+
+def _http_options(
+    config: ProviderConfig, hooks: dict[str, Any] | None, version: str
+) -> types.HttpOptions:
+    return types.HttpOptions(
         base_url=config.base_url,
-        api_version=config.api_version or DEFAULT_API_VERSION,
+        api_version=config.api_version or version,
         timeout=max(1, round(config.timeout * 1000)),
         retry_options=types.HttpRetryOptions(attempts=1),  # persona_llm.reliability retries
         async_client_args={"event_hooks": hooks} if hooks else None,
     )
-    return genai.Client(api_key=config.api_key, vertexai=False, http_options=options)
 
 
-def sync_client(config: ProviderConfig) -> genai.Client:
-    """A blocking google-genai client (the container closes it); no key: `ConfigurationError`."""
-    return _client(config)
+def _vertex_client(
+    config: ProviderConfig, hooks: dict[str, Any] | None, credentials: Any
+) -> genai.Client:
+    credentials, project = vertex_auth(config, credentials)
+    return genai.Client(
+        vertexai=True,
+        credentials=credentials,
+        project=project,
+        location=config.location,
+        http_options=_http_options(config, hooks, VERTEX_API_VERSION),
+    )
 
 
-def async_client(config: ProviderConfig) -> AsyncClient:
+def sync_client(config: ProviderConfig, credentials: Any = None) -> genai.Client:
+    """A blocking google-genai client (the container closes it).
+
+    Args:
+        credentials: ``google.auth`` credentials for Vertex AI (tests pass a fake); found
+            from the configuration when None.
+
+    Raises:
+        ConfigurationError: no key (Gemini API), or no credentials or project (Vertex AI).
+    """
+    return _client(config, credentials=credentials)
+
+
+def async_client(config: ProviderConfig, credentials: Any = None) -> AsyncClient:
     """A new asyncio google-genai client (``Client.aio``) with its own connection pool."""
-    return _client(config, {"response": [collect_response]}).aio
+    return _client(config, {"response": [collect_response]}, credentials).aio
 
 
 def _scrub(value: Any, secrets: Sequence[str]) -> Any:

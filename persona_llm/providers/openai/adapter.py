@@ -1,9 +1,12 @@
 """The OpenAI adapter (``LLM_SERVICE=openai/<model>``), over the official ``openai`` SDK.
 
-Chat goes through ``client.chat.completions.create`` and embeddings through
-``client.embeddings.create``; the mapping both ways is in `_openai_map`. `OPENAI_BASE_URL`
-points it at any OpenAI-compatible server. The Azure adapter subclasses this one and only
-builds a different client.
+Chat goes through one of two transports with the same results: Chat Completions
+(``client.chat.completions.create``, mapped by `mapping` and `stream`) or the Responses API
+(``client.responses.create``, mapped by `responses_mapping` and `responses_stream`);
+`responses_select.choose_api` picks one per request from ``OPENAI_API``. Embeddings go through
+``client.embeddings.create``. `OPENAI_BASE_URL` points it at any OpenAI-compatible server
+(always Chat Completions). The Azure adapter subclasses this one and only builds a different
+client.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ from persona_llm.errors import (
 from persona_llm.providers._errors import error_from_status
 from persona_llm.providers.base import PerLoop, ProviderAdapter
 from persona_llm.providers.openai import mapping as mapping
+from persona_llm.providers.openai import responses_mapping as responses
+from persona_llm.providers.openai.responses_select import Api, choose_api
+from persona_llm.providers.openai.responses_stream import ResponsesStreamState
 from persona_llm.providers.openai.stream import OpenAIStreamState
 from persona_llm.settings import OPENAI_COMPATIBLE, ProviderConfig
 from persona_llm.types import (
@@ -120,6 +126,19 @@ class OpenAIAdapter(ProviderAdapter):
         # Options the SDK methods do not take go into the body (extra_body) instead of
         # failing with a TypeError: OpenAI-compatible servers have parameters of their own.
         self._chat_params = _parameter_names(client.chat.completions.create)
+        self._api_setting = config.api
+        if config.name == "azure" and config.api_version != "v1" and config.api == "auto":
+            self._api_setting = "chat"  # dated Azure versions: Responses only when asked for
+        self._compatible = config.name in OPENAI_COMPATIBLE
+
+    @functools.cached_property
+    def _responses_params(self) -> frozenset[str]:
+        # On first use: the SDK imports its responses resource then.
+        return _parameter_names(self._client.responses.create)
+
+    def api_for(self, model: str, request: ChatRequest) -> Api:
+        """The transport this request takes (``chat`` or ``responses``; see `choose_api`)."""
+        return choose_api(self._api_setting, model, request, compatible=self._compatible)
 
     @functools.cached_property
     def _embedding_params(self) -> frozenset[str]:
@@ -132,7 +151,9 @@ class OpenAIAdapter(ProviderAdapter):
     # -- chat ---------------------------------------------------------------------------
 
     def chat(self, model: str, request: ChatRequest) -> ChatResponse:
-        """Send one chat completion request and return the normalized reply."""
+        """Send one chat request (Chat Completions or Responses) and return the reply."""
+        if self.api_for(model, request) == "responses":
+            return self._respond(model, self._responses_kwargs(model, request))
         params = self._chat_kwargs(model, request)
         with self._map_errors(model):
             completion = self._client.chat.completions.create(**params)
@@ -140,6 +161,8 @@ class OpenAIAdapter(ProviderAdapter):
 
     async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
         """Asyncio twin of `chat`."""
+        if self.api_for(model, request) == "responses":
+            return await self._arespond(model, self._responses_kwargs(model, request))
         params = self._chat_kwargs(model, request)
         with self._map_errors(model):
             completion = await self._async.get().chat.completions.create(**params)
@@ -154,6 +177,49 @@ class OpenAIAdapter(ProviderAdapter):
             provider=self.name,
         )
 
+    # -- the Responses API ----------------------------------------------------------------
+
+    def _responses_kwargs(self, model: str, request: ChatRequest) -> dict[str, Any]:
+        return responses.to_responses_params(
+            model,
+            request,
+            unsupported_params=self.unsupported_params,
+            known_params=self._responses_params,
+            provider=self.name,
+        )
+
+    def _respond(self, model: str, params: dict[str, Any]) -> ChatResponse:
+        with self._map_errors(model):
+            reply = self._client.responses.create(**params)
+            return responses.from_responses(reply, provider=self.name, model=model)
+
+    async def _arespond(self, model: str, params: dict[str, Any]) -> ChatResponse:
+        with self._map_errors(model):
+            reply = await self._async.get().responses.create(**params)
+            return responses.from_responses(reply, provider=self.name, model=model)
+
+    def _response_events(self, model: str, params: dict[str, Any]) -> Iterator[ChatChunk]:
+        state = ResponsesStreamState(self.name, model)
+        with self._map_errors(model):
+            response = self._client.responses.create(**params, stream=True)
+            with cast("openai.Stream[Any]", response) as events:
+                for event in events:
+                    if chunk := state.feed(event):
+                        yield chunk
+        yield state.final_chunk()
+
+    async def _aresponse_events(
+        self, model: str, params: dict[str, Any]
+    ) -> AsyncIterator[ChatChunk]:
+        state = ResponsesStreamState(self.name, model)
+        with self._map_errors(model):
+            response = await self._async.get().responses.create(**params, stream=True)
+            async with cast("openai.AsyncStream[Any]", response) as events:
+                async for event in events:
+                    if chunk := state.feed(event):
+                        yield chunk
+        yield state.final_chunk()
+
     # -- streaming ----------------------------------------------------------------------
 
     def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
@@ -164,10 +230,14 @@ class OpenAIAdapter(ProviderAdapter):
         early closes the HTTP response. A stream that ends without a finish reason raises
         `ProviderUnavailableError` after the chunks already yielded.
         """
+        if self.api_for(model, request) == "responses":
+            return self._response_events(model, self._responses_kwargs(model, request))
         return self._stream(model, self._stream_kwargs(model, request))
 
     def astream(self, model: str, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """Asyncio twin of `stream` (an async generator; close it with ``aclose()``)."""
+        if self.api_for(model, request) == "responses":
+            return self._aresponse_events(model, self._responses_kwargs(model, request))
         return self._astream(model, self._stream_kwargs(model, request))
 
     def _stream_kwargs(self, model: str, request: ChatRequest) -> dict[str, Any]:
@@ -269,7 +339,7 @@ class OpenAIAdapter(ProviderAdapter):
     @contextlib.contextmanager
     def _map_errors(self, model: str) -> Iterator[None]:
         """Translate SDK exceptions into `LLMError`s, chained and with the key scrubbed."""
-        secrets = [self.config.api_key]
+        secrets = self.config.secrets
         where: dict[str, Any] = {"provider": self.name, "model": model, "secrets": secrets}
         try:
             yield
@@ -309,5 +379,5 @@ class OpenAIAdapter(ProviderAdapter):
             model=model,
             code=code,
             headers=exc.response.headers,
-            secrets=[self.config.api_key],
+            secrets=self.config.secrets,
         )

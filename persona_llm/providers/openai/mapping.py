@@ -186,6 +186,7 @@ def to_openai_params(
         )
     policy = _policy(unsupported_params, options, provider, model)
     options.pop(UNSUPPORTED_PARAMS_OPTION, None)
+    options.pop("openai_api", None)  # the transport choice, never sent
     params: dict[str, Any] = {"model": model, "messages": to_openai_messages(request.messages)}
     if request.max_tokens is not None:
         limit = "max_completion_tokens" if is_reasoning_model(model) else "max_tokens"

@@ -1,0 +1,396 @@
+"""Pure mapping between our types and the OpenAI Responses API (``POST /v1/responses``).
+
+The same `ChatRequest` in, the same `ChatResponse` out as the Chat Completions mapping
+(`persona_llm.providers.openai.mapping`); nothing here does I/O or imports the SDK.
+
+Request (``client.responses.create`` keyword arguments):
+
+* messages become ``input`` items in order. **System messages stay input items** (``{"role":
+  "system", ...}``), where they were, rather than being joined into ``instructions``: the
+  Responses API accepts them there, their position relative to the other turns is kept (as on
+  the Chat Completions path), and nothing depends on ``instructions``, which a stateless
+  conversation would have to resend anyway. Pass ``instructions=`` as an option to use it.
+* an assistant turn becomes its items: for each tool call, the reasoning items that preceded it
+  (kept in ``ToolCall.provider_data["openai"]["reasoning"]``), the turn's text as an assistant
+  message before the first call, then ``{"type": "function_call", "call_id", "name",
+  "arguments"}``; a ``tool`` message is ``{"type": "function_call_output", "call_id", "output"}``.
+* ``store: false`` always (stateless: any worker can continue any conversation; the caller's
+  ``store=`` option wins) and ``include: ["reasoning.encrypted_content"]`` for reasoning models,
+  so that reasoning items come back encrypted and can be sent back on the next turn.
+* ``max_tokens`` is ``max_output_tokens``; the temperature rule of reasoning models is the
+  Chat Completions one; ``response_format`` becomes ``text.format`` (``json_schema`` flattened to
+  ``{"type": "json_schema", "name", "schema", "strict"}``); tools are flat ``{"type":
+  "function", "name", "description", "parameters", "strict"}`` with ``strict: false`` unless the
+  `Tool` says otherwise (the Responses API defaults to strict, which most schemas do not meet);
+  ``reasoning_effort`` becomes ``reasoning.effort``. ``stop`` does not exist on this API and is
+  refused before sending.
+
+Reply: the text is every ``output_text`` part joined, the refusal every ``refusal`` part;
+``function_call`` items are the tool calls; ``status: "incomplete"`` with
+``incomplete_details.reason`` ``max_output_tokens`` is ``finish_reason="length"``,
+``content_filter`` is ``"content_filter"``; usage reads ``input_tokens``/``output_tokens`` and
+their cached and reasoning details. Reasoning summaries are collected as the reasoning text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+from persona_llm.errors import InvalidRequestError, LLMError
+from persona_llm.providers._errors import error_from_status
+from persona_llm.providers._tool_calls import parse_arguments
+from persona_llm.providers.openai.mapping import (
+    UNSUPPORTED_PARAMS_OPTION,
+    UnsupportedParams,
+    _merge_options,
+    _policy,
+    _unsupported_temperature,
+    is_reasoning_model,
+    rejects_temperature,
+)
+from persona_llm.types import (
+    TOOL_CHOICE_MODES,
+    ChatMessage,
+    ChatRequest,
+    ChatResponse,
+    FinishReason,
+    Tool,
+    ToolCall,
+    Usage,
+)
+
+__all__ = [
+    "ENCRYPTED_REASONING",
+    "ReplyParts",
+    "error_of_response",
+    "from_responses",
+    "read_output",
+    "responses_finish",
+    "responses_usage",
+    "to_responses_input",
+    "to_responses_params",
+    "to_responses_text_format",
+    "to_responses_tool_choice",
+    "to_responses_tools",
+]
+
+ENCRYPTED_REASONING = "reasoning.encrypted_content"
+"""The ``include`` value that returns reasoning items a stateless caller can send back."""
+
+API_OPTION = "openai_api"
+"""Per-call option (never sent) choosing the transport: ``chat``, ``responses`` or ``auto``."""
+
+_INCOMPLETE: dict[str, FinishReason] = {
+    "max_output_tokens": "length",
+    "content_filter": "content_filter",
+}
+
+
+# -- request ------------------------------------------------------------------------------
+
+
+def _reasoning_items(call: ToolCall) -> list[dict[str, Any]]:
+    items = call.provider_data.get("openai", {}).get("reasoning") or []
+    return [dict(item) for item in items if isinstance(item, Mapping)]
+
+
+def _function_call(call: ToolCall) -> dict[str, Any]:
+    return {
+        "type": "function_call",
+        "call_id": call.id,
+        "name": call.name,
+        "arguments": json.dumps(call.arguments, ensure_ascii=False),
+    }
+
+
+def _assistant_items(message: ChatMessage) -> list[dict[str, Any]]:
+    """Reasoning, text and calls of an assistant turn, in the order the API produced them."""
+    if not message.tool_calls:
+        return [{"role": "assistant", "content": message.content}]
+    items: list[dict[str, Any]] = []
+    for position, call in enumerate(message.tool_calls):
+        items += _reasoning_items(call)
+        if position == 0 and message.content:
+            items.append({"role": "assistant", "content": message.content})
+        items.append(_function_call(call))
+    return items
+
+
+def to_responses_input(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+    """The ``input`` items of a conversation (system messages included, in place)."""
+    items: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role == "tool":
+            output = {"call_id": message.tool_call_id, "output": message.content}
+            items.append({"type": "function_call_output", **output})
+        elif message.role == "assistant":
+            items += _assistant_items(message)
+        else:
+            items.append({"role": message.role, "content": message.content})
+    return items
+
+
+def to_responses_tools(tools: Iterable[Tool]) -> list[dict[str, Any]]:
+    """Flat ``function`` tools (``strict: false`` unless the tool asks for strict mode)."""
+    result: list[dict[str, Any]] = []
+    for tool in tools:
+        spec: dict[str, Any] = {"type": "function", "name": tool.name}
+        if tool.description:
+            spec["description"] = tool.description
+        spec["parameters"] = tool.parameters
+        spec["strict"] = bool(tool.strict)
+        result.append(spec)
+    return result
+
+
+def to_responses_tool_choice(choice: str) -> str | dict[str, Any]:
+    """``auto``/``none``/``required`` as they are; a tool name forces that function."""
+    if choice in TOOL_CHOICE_MODES:
+        return choice
+    return {"type": "function", "name": choice}
+
+
+def to_responses_text_format(response_format: Mapping[str, Any]) -> dict[str, Any]:
+    """``text.format`` of a Chat Completions ``response_format`` (json_schema flattened)."""
+    kind = response_format.get("type")
+    if kind != "json_schema":
+        return {"type": kind}
+    described = dict(response_format.get("json_schema") or {})
+    return {"type": "json_schema", "name": described.pop("name", "response"), **described}
+
+
+def _reasoning_option(options: dict[str, Any]) -> dict[str, Any] | None:
+    reasoning = dict(options.pop("reasoning", None) or {})
+    effort = options.pop("reasoning_effort", None)
+    summary = options.pop("reasoning_summary", None)
+    if effort is not None:
+        reasoning.setdefault("effort", effort)
+    if summary is not None:
+        reasoning.setdefault("summary", summary)
+    return reasoning or None
+
+
+def to_responses_params(
+    model: str,
+    request: ChatRequest,
+    *,
+    unsupported_params: UnsupportedParams = "error",
+    known_params: Collection[str] | None = None,
+    provider: str = "openai",
+) -> dict[str, Any]:
+    """Keyword arguments for ``client.responses.create`` (see the module docstring).
+
+    Raises:
+        InvalidRequestError: ``stop`` (no such parameter on this API), ``stream`` as an option,
+            or a parameter the model rejects under the ``"error"`` policy.
+    """
+    options = dict(request.options)
+    options.pop(API_OPTION, None)
+    where: dict[str, Any] = {"provider": provider, "model": model}
+    if "stream" in options:
+        raise InvalidRequestError(
+            "stream is not a chat option: call stream() on the client instead", **where
+        )
+    if request.stop is not None:
+        raise InvalidRequestError(
+            "stop sequences do not exist on the OpenAI Responses API. Fix: leave stop unset, or "
+            "use Chat Completions for this call (OPENAI_API=chat, or the option "
+            "openai_api='chat')",
+            **where,
+        )
+    policy = _policy(unsupported_params, options, provider, model)
+    options.pop(UNSUPPORTED_PARAMS_OPTION, None)
+    params: dict[str, Any] = {
+        "model": model,
+        "input": to_responses_input(request.messages),
+        "store": False,
+    }
+    if is_reasoning_model(model):
+        params["include"] = [ENCRYPTED_REASONING]
+    limit = options.pop("max_completion_tokens", request.max_tokens)
+    if limit is not None:
+        params["max_output_tokens"] = limit
+    if request.temperature is not None:
+        if request.temperature != 1 and rejects_temperature(model, _effort_view(options)):
+            _unsupported_temperature(provider, model, request.temperature, policy)
+        else:
+            params["temperature"] = request.temperature
+    if (reasoning := _reasoning_option(options)) is not None:
+        params["reasoning"] = reasoning
+    if request.response_format is not None:
+        text = dict(options.pop("text", None) or {})
+        params["text"] = {**text, "format": to_responses_text_format(request.response_format)}
+    if request.tools:
+        params["tools"] = [*to_responses_tools(request.tools), *(options.pop("tools", None) or [])]
+    if request.tool_choice is not None:
+        params["tool_choice"] = to_responses_tool_choice(request.tool_choice)
+    return _merge_options(params, options, known_params)
+
+
+def _effort_view(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options as `rejects_temperature` reads them (``reasoning_effort``)."""
+    reasoning = options.get("reasoning")
+    effort = options.get("reasoning_effort")
+    if effort is None and isinstance(reasoning, Mapping):
+        effort = reasoning.get("effort")
+    return {"reasoning_effort": effort}
+
+
+# -- reply --------------------------------------------------------------------------------
+
+
+class ReplyParts:
+    """What the ``output`` items of a response say: text, refusal, calls, reasoning."""
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.refusal: list[str] = []
+        self.calls: list[ToolCall] = []
+        self.reasoning: list[str] = []
+        self.pending_reasoning: list[dict[str, Any]] = []
+
+
+def _plain(item: Any) -> dict[str, Any]:
+    """An output item as a JSON-ready dict (SDK object or dict), ``None`` values left out."""
+    if isinstance(item, Mapping):
+        data = dict(item)
+    else:
+        dump = getattr(item, "model_dump", None)
+        data = dump(mode="json", exclude_none=True) if dump else dict(vars(item))
+    data.pop("status", None)  # an output field only; input items do not take it
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def _field(item: Any, name: str) -> Any:
+    if isinstance(item, Mapping):
+        return item.get(name)
+    return getattr(item, name, None)
+
+
+def read_output(items: Iterable[Any], *, provider: str, model: str) -> ReplyParts:
+    """Text, refusal, tool calls and reasoning of ``output`` items.
+
+    Reasoning items (with their ``encrypted_content``) go into the `ToolCall.provider_data`
+    of the call that follows them, so that they are sent back ahead of it on the next turn.
+
+    Raises:
+        ResponseParseError: a call's arguments are not a JSON object.
+    """
+    parts = ReplyParts()
+    for item in items:
+        kind = _field(item, "type")
+        if kind == "reasoning":
+            parts.pending_reasoning.append(_plain(item))
+            for summary in _field(item, "summary") or []:
+                if text := _field(summary, "text"):
+                    parts.reasoning.append(text)
+        elif kind == "message":
+            for part in _field(item, "content") or []:
+                part_kind = _field(part, "type")
+                if part_kind == "output_text":
+                    parts.text.append(_field(part, "text") or "")
+                elif part_kind == "refusal":
+                    parts.refusal.append(_field(part, "refusal") or "")
+        elif kind == "function_call":
+            parts.calls.append(_tool_call(item, parts, provider, model))
+    return parts
+
+
+def _tool_call(item: Any, parts: ReplyParts, provider: str, model: str) -> ToolCall:
+    name = _field(item, "name") or ""
+    arguments = parse_arguments(_field(item, "arguments"), name, provider, model)
+    data: dict[str, Any] = {}
+    if parts.pending_reasoning:
+        data["reasoning"], parts.pending_reasoning = parts.pending_reasoning, []
+    return ToolCall(
+        id=_field(item, "call_id") or _field(item, "id") or "",
+        name=name,
+        arguments=arguments,
+        provider_data={"openai": data} if data else {},
+    )
+
+
+def responses_finish(response: Any, has_tool_calls: bool) -> FinishReason:
+    """The normalized finish reason of a response's ``status``."""
+    status = _field(response, "status")
+    if status == "incomplete":
+        reason = _field(_field(response, "incomplete_details"), "reason")
+        return _INCOMPLETE.get(str(reason), "other")
+    if status not in (None, "completed"):
+        return "other"
+    return "tool_calls" if has_tool_calls else "stop"
+
+
+def responses_usage(usage: Any) -> Usage | None:
+    """`Usage` from a Responses ``usage`` object (cached and reasoning tokens included)."""
+    if usage is None:
+        return None
+    return Usage(
+        prompt_tokens=_field(usage, "input_tokens") or 0,
+        completion_tokens=_field(usage, "output_tokens") or 0,
+        total_tokens=_field(usage, "total_tokens") or 0,
+        reasoning_tokens=_field(_field(usage, "output_tokens_details"), "reasoning_tokens") or 0,
+        cached_tokens=_field(_field(usage, "input_tokens_details"), "cached_tokens") or 0,
+    )
+
+
+def error_of_response(response: Any, *, provider: str, model: str) -> LLMError | None:
+    """The error of a ``failed`` response (None for any other status)."""
+    if _field(response, "status") != "failed":
+        return None
+    error = _field(response, "error")
+    code = _field(error, "code")
+    message = _field(error, "message") or "the response failed without an error message"
+    return error_from_status(
+        _STATUS_OF_CODE.get(str(code)), message, provider=provider, model=model, code=code
+    )
+
+
+_STATUS_OF_CODE = {
+    "rate_limit_exceeded": 429,
+    "server_error": 500,
+    "vector_store_timeout": 500,
+    "invalid_prompt": 400,
+    "invalid_request_error": 400,
+    "context_length_exceeded": 400,
+}
+"""HTTP status an error code inside a response or stream stands for (retry decisions)."""
+
+
+def status_of_code(code: str | None) -> int | None:
+    """The HTTP status an error code of a stream ``error`` event stands for, if known."""
+    return _STATUS_OF_CODE.get(str(code))
+
+
+def from_responses(response: Any, *, provider: str, model: str) -> ChatResponse:
+    """`ChatResponse` from a ``response`` object.
+
+    Raises:
+        LLMError: the response has ``status: "failed"`` (mapped by its error code).
+        ResponseParseError: tool-call arguments are not a JSON object.
+    """
+    failure = error_of_response(response, provider=provider, model=model)
+    if failure is not None:
+        raise failure
+    parts = read_output(_field(response, "output") or [], provider=provider, model=model)
+    return build_response(response, parts, provider=provider, model=model)
+
+
+def build_response(response: Any, parts: ReplyParts, *, provider: str, model: str) -> ChatResponse:
+    """The `ChatResponse` of a response and what its output items said."""
+    fields: dict[str, Any] = {}
+    if parts.reasoning and "reasoning" in ChatResponse.model_fields:
+        fields["reasoning"] = "\n\n".join(parts.reasoning)
+    return ChatResponse(
+        content="".join(parts.text),
+        refusal="".join(parts.refusal) or None,
+        model=_field(response, "model") or model,
+        provider=provider,
+        finish_reason=responses_finish(response, bool(parts.calls)),
+        usage=responses_usage(_field(response, "usage")),
+        tool_calls=parts.calls,
+        raw=response,
+        **fields,
+    )
