@@ -176,7 +176,7 @@ def openai_response_events(
     pieces: Sequence[str] = ("Hel", "lo"),
     *,
     error_after: int | None = None,
-    error: JSONDict | None = None,
+    error_event: JSONDict | None = None,
     **response: Any,
 ) -> SSEReply:
     """Returns a Responses event stream for the response `openai_response` would build.
@@ -198,7 +198,7 @@ def openai_response_events(
     events.add(terminal.get(final["status"], "response.failed"), response=final)
     frames = events.events
     if error_after is not None:
-        failure = error or {"code": "server_error", "message": "The server had an error."}
+        failure = error_event or {"code": "server_error", "message": "The server had an error."}
         frames = frames[:error_after]
         frames.append({"type": "error", "sequence_number": error_after, "param": None, **failure})
     return SSEReply(list(frames), event_names=True)
