@@ -1,0 +1,203 @@
+"""Gemini on Vertex AI through the real google-genai SDK (``vertexai=True``) against the
+emulator's Vertex paths, with a fake ``google.auth`` credential (no network)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.auth.credentials import Credentials
+from pydantic import BaseModel
+
+from persona_llm.clients import AsyncChatClient, ChatClient, EmbeddingClient
+from persona_llm.cli._endpoints import endpoint_summary
+from persona_llm.errors import ConfigurationError, NotFoundError, PermissionDeniedError
+from persona_llm.features.tools import run_tools
+from persona_llm.providers.gemini.adapter import GeminiAdapter, async_client, sync_client
+from persona_llm.settings import load_settings
+from persona_llm.testing import wire
+from persona_llm.testing.emulator import ProviderEmulator, Reply
+
+HI = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello"}]
+MODEL = "gemini-2.5-flash"
+PREFIX = "/v1/projects/test-project/locations/us-central1/publishers/google/models/"
+
+
+class FakeCredentials(Credentials):  # type: ignore[misc]
+    """An always-valid OAuth credential with a fixed access token."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.token = "ya29.fake-access-token-for-tests"
+
+    def refresh(self, request: Any) -> None:
+        self.token = "ya29.fake-access-token-for-tests"
+
+    @property
+    def expired(self) -> bool:
+        return False
+
+    @property
+    def valid(self) -> bool:
+        return True
+
+
+@pytest.fixture(scope="module")
+def shared(emulator: ProviderEmulator) -> Iterator[GeminiAdapter]:
+    config = emulator.config_for("vertex")
+    credentials = FakeCredentials()
+    adapter = GeminiAdapter(
+        config, sync_client(config, credentials), lambda: async_client(config, credentials)
+    )
+    yield adapter
+    adapter.close()
+    adapter._client.close()
+
+
+@pytest.fixture
+def client(shared: GeminiAdapter, emu: ProviderEmulator) -> ChatClient:
+    return ChatClient(shared, MODEL)
+
+
+def test_chat_goes_to_the_vertex_path_with_the_bearer_token(
+    client: ChatClient, emu: ProviderEmulator
+) -> None:
+    reply = client.chat(HI)
+    assert reply.content == "echo: hello"
+    assert reply.provider == "gemini"
+    sent = emu.last_request("gemini")
+    assert sent.path == PREFIX + MODEL + ":generateContent"
+    assert sent.headers["authorization"] == "Bearer ya29.fake-access-token-for-tests"
+    assert "x-goog-api-key" not in sent.headers
+    assert sent.json["systemInstruction"]["parts"][0]["text"] == "Be brief."
+
+
+def test_streaming(client: ChatClient, emu: ProviderEmulator) -> None:
+    chunks = list(client.stream(HI))
+    assert "".join(c.delta for c in chunks) == "echo: hello"
+    assert chunks[-1].finish_reason == "stop" and chunks[-1].usage is not None
+    sent = emu.last_request("gemini")
+    assert sent.path == PREFIX + MODEL + ":streamGenerateContent"
+    assert sent.query == {"alt": "sse"}
+
+
+async def test_asyncio(shared: GeminiAdapter, emu: ProviderEmulator) -> None:
+    reply = await AsyncChatClient(shared, MODEL).chat(HI)
+    await shared.aclose()
+    assert reply.content == "echo: hello"
+    assert emu.last_request("gemini").path.startswith(PREFIX)
+
+
+def lookup(city: str) -> str:
+    """Population of a city."""
+    return "700000"
+
+
+def test_tools(client: ChatClient, emu: ProviderEmulator) -> None:
+    call = {"functionCall": {"name": "lookup", "args": {"city": "Oslo"}}}
+    emu.enqueue("gemini", Reply(wire.gemini_response([call])), Reply(wire.gemini_response("700k")))
+    reply = run_tools(client, HI, [lookup])
+    assert reply.content == "700k"
+    second = emu.requests_for("gemini")[1].json
+    response_part = second["contents"][-1]["parts"][0]["functionResponse"]
+    assert response_part["name"] == "lookup"
+
+
+class City(BaseModel):
+    name: str
+    population: int
+
+
+def test_json_schema(client: ChatClient, emu: ProviderEmulator) -> None:
+    emu.enqueue(
+        "gemini", Reply(wire.gemini_response(json.dumps({"name": "Oslo", "population": 1})))
+    )
+    reply = client.chat(HI, response_model=City)
+    assert reply.parsed == City(name="Oslo", population=1)
+    config = emu.last_request("gemini").json["generationConfig"]
+    assert config["responseMimeType"] == "application/json"
+    assert config["responseJsonSchema"]["properties"]["population"]["type"] == "integer"
+
+
+@pytest.mark.parametrize(
+    ("model", "operation"),
+    [("gemini-embedding-001", "batchEmbedContents"), ("text-embedding-005", "predict")],
+)
+def test_embeddings(
+    shared: GeminiAdapter, emu: ProviderEmulator, model: str, operation: str
+) -> None:
+    vectors = EmbeddingClient(shared, model).embeddings(["alpha", "beta"])
+    assert vectors == [wire.fake_vector("alpha"), wire.fake_vector("beta")]
+    assert emu.last_request("gemini").path == PREFIX + f"{model}:{operation}"
+
+
+def test_vertex_permission_denied_and_not_found(client: ChatClient, emu: ProviderEmulator) -> None:
+    denied = wire.gemini_error(
+        403,
+        "Permission 'aiplatform.endpoints.predict' denied on resource "
+        "'//aiplatform.googleapis.com/projects/test-project/locations/us-central1/publishers/"
+        "google/models/gemini-2.5-flash' (or it may not exist).",
+        "PERMISSION_DENIED",
+        "IAM_PERMISSION_DENIED",
+    )
+    missing = wire.gemini_error(
+        404,
+        "Publisher Model `projects/test-project/locations/us-central1/publishers/google/models/"
+        "gemini-9` was not found or your project does not have access to it.",
+        "NOT_FOUND",
+    )
+    emu.enqueue("gemini", Reply(denied, status=403), Reply(missing, status=404))
+    with pytest.raises(PermissionDeniedError, match="aiplatform.endpoints.predict"):
+        client.chat(HI)
+    with pytest.raises(NotFoundError, match="was not found"):
+        client.chat(HI)
+
+
+# -- configuration --------------------------------------------------------------------------
+
+
+def test_settings_for_vertex() -> None:
+    settings = load_settings(
+        llm_service="vertex/gemini-2.5-pro",
+        google_cloud_project="acme-prod",
+        google_cloud_location="europe-west4",
+    )
+    config = settings.provider_config("vertex")
+    assert (config.vertex, config.project, config.location, config.auth) == (
+        True,
+        "acme-prod",
+        "europe-west4",
+        "adc",
+    )
+    assert settings.chat_target.model == "gemini-2.5-pro"
+    assert endpoint_summary(settings, "vertex") == "vertex: project acme-prod / europe-west4, ADC"
+    switched = load_settings(gemini_vertex=True, google_cloud_project="p").provider_config("gemini")
+    assert switched.vertex and switched.api_key is None and switched.location == "global"
+
+
+def test_no_credentials_is_a_configuration_error(env: Any, tmp_path: Path) -> None:
+    # An empty gcloud config directory, no credentials file, no metadata server probe.
+    with env(
+        CLOUDSDK_CONFIG=str(tmp_path), GOOGLE_APPLICATION_CREDENTIALS=None, NO_GCE_CHECK="true"
+    ):
+        config = load_settings(google_cloud_project="p").provider_config("vertex")
+        with pytest.raises(ConfigurationError, match="application-default login"):
+            sync_client(config)
+
+
+def test_an_unreadable_credentials_file_is_a_configuration_error(tmp_path: Path) -> None:
+    config = load_settings(
+        google_cloud_project="p", google_application_credentials=str(tmp_path / "missing.json")
+    ).provider_config("vertex")
+    assert config.auth == "file"
+    with pytest.raises(ConfigurationError, match="GOOGLE_APPLICATION_CREDENTIALS"):
+        sync_client(config)
+
+
+def test_no_project_is_a_configuration_error(emu: ProviderEmulator) -> None:
+    config = emu.config_for("vertex", project=None)
+    with pytest.raises(ConfigurationError, match="GOOGLE_CLOUD_PROJECT"):
+        sync_client(config, FakeCredentials())
