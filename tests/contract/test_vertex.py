@@ -12,8 +12,8 @@ import pytest
 from google.auth.credentials import Credentials
 from pydantic import BaseModel
 
-from persona_llm.clients import AsyncChatClient, ChatClient, EmbeddingClient
 from persona_llm.cli._endpoints import endpoint_summary
+from persona_llm.clients import AsyncChatClient, ChatClient, EmbeddingClient
 from persona_llm.errors import ConfigurationError, NotFoundError, PermissionDeniedError
 from persona_llm.features.tools import run_tools
 from persona_llm.providers.gemini.adapter import GeminiAdapter, async_client, sync_client
@@ -150,7 +150,7 @@ def test_vertex_permission_denied_and_not_found(client: ChatClient, emu: Provide
         "NOT_FOUND",
     )
     emu.enqueue("gemini", Reply(denied, status=403), Reply(missing, status=404))
-    with pytest.raises(PermissionDeniedError, match="aiplatform.endpoints.predict"):
+    with pytest.raises(PermissionDeniedError, match=r"aiplatform\.endpoints\.predict"):
         client.chat(HI)
     with pytest.raises(NotFoundError, match="was not found"):
         client.chat(HI)
