@@ -1,4 +1,5 @@
-"""The ```python blocks of README.md and docs/*.md, executed so that they cannot rot.
+"""The ```python blocks of README.md, CONTRIBUTING.md and every docs/**/*.md page (subfolders
+included), executed so that they cannot rot.
 
 Each block runs with every facade of the default container on the fake provider (which echoes
 the last user message), under the plugin's network guard, in a fresh namespace. An HTML
@@ -30,7 +31,7 @@ from persona_llm.testing import override_llm
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCUMENTS = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").rglob("*.md"))]
 MARKER = re.compile(r"^<!--\s*([a-z-]+)\s*(?::\s*(.*?))?\s*-->$")
 KNOWN_MARKERS = {"skip-test", "continue", "fake-replies", "pytest"}
 
