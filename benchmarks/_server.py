@@ -46,6 +46,11 @@ _CHAT = {
     "gemini": _json(wire.gemini_response(REPLY_TEXT)),
 }
 
+_RESPONSES = _json(wire.openai_response(REPLY_TEXT))
+_RESPONSES_STREAM = b"".join(wire.openai_response_events(wire.split_pieces(REPLY_TEXT, 8)).frames())
+_SSE = "text/event-stream"
+_JSON = "application/json"
+
 _VECTOR_CACHE: dict[tuple[str, int], str] = {}
 
 
@@ -103,6 +108,7 @@ def _gemini_embeddings(request: dict[str, Any], batch: bool) -> bytes:
 _ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/v1/chat/completions$"), "openai-chat"),
     (re.compile(r"^/v1/embeddings$"), "openai-embeddings"),
+    (re.compile(r"^/v1/responses$"), "openai-responses"),
     (re.compile(r"^/openai/deployments/[^/]+/chat/completions$"), "azure-chat"),
     (re.compile(r"^/openai/deployments/[^/]+/embeddings$"), "azure-embeddings"),
     (re.compile(r"^/v1/messages$"), "anthropic-chat"),
@@ -119,26 +125,29 @@ def _route(path: str) -> str | None:
     return None
 
 
-def _answer(method: str, target: str, body: bytes) -> tuple[int, bytes]:
-    """(status, JSON body) for one request."""
+def _answer(method: str, target: str, body: bytes) -> tuple[int, bytes, str]:
+    """(status, body, content type) for one request."""
     path, _, query = target.partition("?")
     if path == "/_bench/config":
         _state["latency"] = float(json.loads(body).get("latency", 0.0))
-        return 200, b'{"ok":true}'
+        return 200, b'{"ok":true}', _JSON
     if path == "/_bench/last":
         wanted = dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("route", "")
-        return 200, _json(_state["last"].get(wanted))
+        return 200, _json(_state["last"].get(wanted)), _JSON
     route = _route(path)
     if route is None:
-        return 404, _json({"error": {"message": f"no route {method} {path}"}})
+        return 404, _json({"error": {"message": f"no route {method} {path}"}}), _JSON
     provider, _, kind = route.partition("-")
     _state["last"][route] = {"path": path, "body": body.decode()}
     if kind == "chat":
-        return 200, _CHAT[provider]
+        return 200, _CHAT[provider], _JSON
+    if kind == "responses":  # the whole SSE stream at once, as a fast server sends it
+        streamed = json.loads(body).get("stream") is True
+        return 200, *((_RESPONSES_STREAM, _SSE) if streamed else (_RESPONSES, _JSON))
     request = json.loads(body)
     if provider == "gemini":
-        return 200, _gemini_embeddings(request, batch=kind == "embeddings")
-    return 200, _openai_embeddings(request)
+        return 200, _gemini_embeddings(request, batch=kind == "embeddings"), _JSON
+    return 200, _openai_embeddings(request), _JSON
 
 
 class _Connection(asyncio.Protocol):
@@ -156,8 +165,8 @@ class _Connection(asyncio.Protocol):
         self.buffer += data
         while (request := self._take_request()) is not None:
             method, target, body = request
-            status, payload = _answer(method, target, body)
-            reply = _head(status, len(payload)) + payload
+            status, payload, content_type = _answer(method, target, body)
+            reply = _head(status, len(payload), content_type) + payload
             latency = _state["latency"]
             if latency > 0:
                 asyncio.get_running_loop().call_later(latency, self._write, reply)
@@ -207,11 +216,11 @@ class _Connection(asyncio.Protocol):
             position = line_end + 2 + size + 2
 
 
-def _head(status: int, length: int) -> bytes:
+def _head(status: int, length: int, content_type: str = _JSON) -> bytes:
     reason = "OK" if status == 200 else "Not Found"
     return (
         f"HTTP/1.1 {status} {reason}\r\n"
-        "Content-Type: application/json\r\n"
+        f"Content-Type: {content_type}\r\n"
         f"Content-Length: {length}\r\n"
         "x-request-id: req_bench\r\n"
         "request-id: req_bench\r\n"
