@@ -255,7 +255,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Content-Type"] = reply.content_type
         headers["Content-Length"] = str(len(body))
         self._start(reply.status, _merge(headers, reply.headers))
-        self.wfile.write(body)
+        self._write(body, reply.trickle, chunked=False)
 
     def _send_sse(self, reply: SSEReply, provider: str | None) -> None:
         headers = _provider_headers(provider) | {
@@ -268,13 +268,24 @@ class _Handler(BaseHTTPRequestHandler):
             if index == reply.drop_after:
                 self._drop()
                 return
-            if not self._wait(reply.delay):
+            if not self._wait(reply.delay) or not self._write(frame, reply.trickle, chunked=True):
                 return
-            self.wfile.write(b"%X\r\n%s\r\n" % (len(frame), frame))
         if reply.drop_after is not None:
             self._drop()  # asked to drop after at least every event: never finish the body
             return
         self.wfile.write(b"0\r\n\r\n")
+
+    def _write(self, data: bytes, trickle: float, *, chunked: bool) -> bool:
+        """Writes `data` at once, or a byte at a time `trickle` seconds apart; ``False`` if
+        the emulator stopped meanwhile."""
+        pieces = [data[i : i + 1] for i in range(len(data))] if trickle > 0 else [data]
+        for index, piece in enumerate(pieces):
+            if index and not self._wait(trickle):
+                return False
+            self.wfile.write(b"%X\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+            if trickle > 0:
+                self.wfile.flush()
+        return True
 
     def _send_fault(self, fault: Fault) -> None:
         if not self._wait(fault.delay):

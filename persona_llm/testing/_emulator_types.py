@@ -64,6 +64,8 @@ class Reply:
         delay: Seconds to wait before answering (to provoke client timeouts).
         content_type: The ``Content-Type`` header; ``None`` sends none at all (Azure's
             404 does that).
+        trickle: Seconds between bytes: after the headers the body drips in one byte at a
+            time (a reply that never stalls long enough for a read timeout).
     """
 
     body: Any
@@ -71,6 +73,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     content_type: str | None = "application/json"
+    trickle: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class SSEReply:
         done: Append ``data: [DONE]`` (OpenAI and Azure).
         event_names: Prefix dict events with ``event: <their "type">`` (Anthropic).
         headers: Extra response headers.
+        trickle: Seconds between bytes: each event drips in one byte (one chunk) at a time.
     """
 
     events: list[Any]
@@ -96,6 +100,7 @@ class SSEReply:
     done: bool = False
     event_names: bool = False
     headers: dict[str, str] = field(default_factory=dict)
+    trickle: float = 0.0
 
     def frames(self) -> list[bytes]:
         """Returns the encoded events in order, ``[DONE]`` included when asked for."""

@@ -12,6 +12,9 @@ dicts in ``Reply`` for the emulator, or feed them straight to response-mapping t
     emu.enqueue("gemini", Reply(wire.gemini_error(400, "API key not valid.",
                                                   "INVALID_ARGUMENT", "API_KEY_INVALID"),
                                 status=400))
+
+Damaged replies for fault tests (`without_field`, `without_events`, `with_comments`,
+`html_page`) are built from the realistic ones.
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ from persona_llm.testing._wire_anthropic import (
     anthropic_message,
 )
 from persona_llm.testing._wire_common import fake_vector, split_pieces
+from persona_llm.testing._wire_faults import (
+    html_page,
+    with_comments,
+    without_events,
+    without_field,
+)
 from persona_llm.testing._wire_gemini import (
     gemini_embedding,
     gemini_embeddings,
@@ -56,6 +65,7 @@ __all__ = [
     "gemini_error",
     "gemini_events",
     "gemini_response",
+    "html_page",
     "openai_chat",
     "openai_chunks",
     "openai_embeddings",
@@ -67,4 +77,7 @@ __all__ = [
     "responses_usage",
     "split_pieces",
     "vertex_predictions",
+    "with_comments",
+    "without_events",
+    "without_field",
 ]

@@ -50,6 +50,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from persona_llm.errors import InvalidRequestError
+from persona_llm.providers._errors import looks_like_html
 from persona_llm.providers.anthropic.tools import (
     field_of,
     json_tool_choice,
@@ -321,6 +322,14 @@ def _blocks(message: Any) -> Sequence[Any]:
     return content
 
 
+def _text_of(block: Any) -> str:
+    """A text block's text; a block that lacks it is malformed (``""`` is a real, empty text)."""
+    text = field_of(block, "text")
+    if not isinstance(text, str):
+        raise ValueError("a text block without text")
+    return text
+
+
 def from_anthropic_message(message: Any, *, model: str, json_mode: bool = False) -> ChatResponse:
     """An Anthropic ``Message`` (SDK object or dict) → `ChatResponse`.
 
@@ -329,8 +338,13 @@ def from_anthropic_message(message: Any, *, model: str, json_mode: bool = False)
     the content is ``""`` with finish reason ``length``.
 
     Raises:
-        ValueError: the reply is not a Messages reply (no content list, no stop reason).
+        ValueError: the reply is not a Messages reply (no content list, a text block without
+            text, a tool call without a name).
     """
+    if isinstance(message, str) and looks_like_html(message):
+        raise ValueError(
+            "the provider (or a proxy in front of it) answered an HTML page, status 200"
+        )
     if field_of(message, "type") not in ("message", None) or field_of(message, "role") is None:
         raise ValueError(f"not a Messages API reply: {str(message)[:120]!r}")
     texts: list[str] = []
@@ -342,12 +356,14 @@ def from_anthropic_message(message: Any, *, model: str, json_mode: bool = False)
         if (kept := thinking_block(block)) is not None:
             thinking.append(kept)
         elif kind == "text":
-            texts.append(field_of(block, "text") or "")
+            texts.append(_text_of(block))
         elif kind == "tool_use" and json_mode and field_of(block, "name") == JSON_TOOL_NAME:
             json_input = field_of(block, "input")
         elif kind == "tool_use":
             arguments = field_of(block, "input") or {}
             call_id, name = field_of(block, "id"), field_of(block, "name")
+            if not isinstance(name, str) or not name:
+                raise ValueError("a tool_use block without a name")
             calls.append(ToolCall(id=call_id, name=name, arguments=arguments))
     stop_reason = field_of(message, "stop_reason")
     finish = to_finish_reason(stop_reason)

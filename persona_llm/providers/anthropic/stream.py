@@ -4,13 +4,15 @@
 text (yielded as it comes), the thinking (left out of the text, kept for the tool calls) and
 the tool calls (``input_json_delta`` fragments, assembled; a tool without arguments streams
 ``partial_json: ""`` and gets ``{}``), ``message_delta`` the stop reason, the refusal
-details and the output count. The final chunk is made at ``message_stop``.
+details and the output count. The final chunk is made at ``message_stop``; a stream that
+reaches it without a ``message_delta`` (no stop reason) ended early, an error.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from persona_llm.errors import ProviderUnavailableError
 from persona_llm.providers._tool_calls import ToolCallAssembler
 from persona_llm.providers.anthropic.mapping import (
     JSON_TOOL_NAME,
@@ -69,6 +71,13 @@ class StreamState:
             self.stop_details = field_of(delta, "stop_details") or self.stop_details
             self._add_usage(field_of(event, "usage"))
         elif kind == "message_stop":
+            if self.stop_reason is None:  # as OpenAI and Gemini streams without a finish reason
+                raise ProviderUnavailableError(
+                    "stream ended early: message_stop came without a message_delta "
+                    "(no stop reason)",
+                    provider=PROVIDER,
+                    model=self.model or None,
+                )
             self.finished = True
             return self.final_chunk()
         return None

@@ -61,6 +61,7 @@ from persona_llm.providers.gemini.mapping import (
     to_gemini_embed_config,
     to_gemini_request,
 )
+from persona_llm.providers.gemini.sse import drop_sse_comments, drop_sse_comments_async
 from persona_llm.providers.gemini.stream import (
     GeminiStreamState,
     collect_response,
@@ -107,6 +108,7 @@ def _http_options(
         api_version=config.api_version or version,
         timeout=max(1, round(config.timeout * 1000)),
         retry_options=types.HttpRetryOptions(attempts=1),  # persona_llm.reliability retries
+        client_args={"event_hooks": {"response": [drop_sse_comments]}},
         async_client_args={"event_hooks": hooks} if hooks else None,
     )
 
@@ -139,7 +141,8 @@ def sync_client(config: ProviderConfig, credentials: Any = None) -> genai.Client
 
 def async_client(config: ProviderConfig, credentials: Any = None) -> AsyncClient:
     """A new asyncio google-genai client (``Client.aio``) with its own connection pool."""
-    return _client(config, {"response": [collect_response]}, credentials).aio
+    hooks = {"response": [collect_response, drop_sse_comments_async]}
+    return _client(config, hooks, credentials).aio
 
 
 def _scrub(value: Any, secrets: Sequence[str]) -> Any:

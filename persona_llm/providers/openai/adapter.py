@@ -78,6 +78,26 @@ def _parameter_names(method: Callable[..., Any]) -> frozenset[str]:
     return frozenset(inspect.signature(method).parameters)
 
 
+def _where(exc: openai.APIConnectionError) -> str:
+    """``host:port`` of the request that failed (never the URL: it may carry a password)."""
+    try:
+        url = exc.request.url
+    except RuntimeError:  # an exception built without a request
+        return "an unknown address"
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return f"{url.host}:{port}"
+
+
+def _cause(exc: BaseException) -> str:
+    """What the transport said (``[Errno 111] Connection refused``, a DNS or TLS failure)."""
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and not str(cause) and (cause.__cause__ or cause.__context__):
+        cause = cause.__cause__ or cause.__context__
+    if cause is None or not str(cause):
+        return str(exc) if cause is None else f"{type(cause).__name__} ({exc})"
+    return f"{type(cause).__name__}: {cause}"
+
+
 class OpenAIAdapter(ProviderAdapter):
     """Chat and embeddings over the OpenAI API.
 
@@ -351,7 +371,9 @@ class OpenAIAdapter(ProviderAdapter):
             ) from sanitize_exception(exc, secrets)
         except openai.APIConnectionError as exc:
             raise APIConnectionError(
-                f"could not reach {self.name}, or the connection dropped: {exc.message}", **where
+                f"could not reach {self.name} at {_where(exc)}, or the connection dropped: "
+                f"{_cause(exc)}",
+                **where,
             ) from sanitize_exception(exc, secrets)
         except openai.APIStatusError as exc:
             raise self._status_error(exc, model) from sanitize_exception(exc, secrets)

@@ -30,6 +30,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal
 
 from persona_llm.errors import InvalidRequestError, ProviderUnavailableError
+from persona_llm.providers._errors import looks_like_html
 from persona_llm.providers.openai.tools import (
     openai_tool_calls,
     to_openai_tool_choice,
@@ -264,18 +265,25 @@ def usage_from_openai(usage: Any) -> Usage | None:
 def from_openai_completion(completion: Any, *, provider: str, model: str) -> ChatResponse:
     """`ChatResponse` from a ``chat.completion`` (the first choice).
 
+    A reply that lacks what a completion must have (choices, the choice's ``message``, a
+    message's ``content`` when it has no tool calls and no refusal) is malformed; only one
+    that *says* it is empty (``content: ""`` or ``null``) gives ``""``.
+
     Raises:
-        ProviderUnavailableError: the reply has no choices (malformed).
+        ProviderUnavailableError: the reply is malformed (an HTML page, no choices, no
+            message, no content).
         ResponseParseError: tool-call arguments are not a JSON object.
     """
     choices = getattr(completion, "choices", None)
     if not choices:
-        raise ProviderUnavailableError(
-            "malformed reply: the completion has no choices", provider=provider, model=model
-        )
+        raise _malformed(completion, "the completion has no choices", provider, model)
     choice = choices[0]
-    message = choice.message
+    message = getattr(choice, "message", None)
+    if message is None:
+        raise _malformed(completion, "the choice has no message", provider, model)
     tool_calls = openai_tool_calls(message, provider, model)
+    if not (tool_calls or _has(message, "content") or getattr(message, "refusal", None)):
+        raise _malformed(completion, "the message has no content", provider, model)
     finish = normalize_finish_reason(getattr(choice, "finish_reason", None))
     return ChatResponse(
         content=getattr(message, "content", None) or "",
@@ -287,6 +295,24 @@ def from_openai_completion(completion: Any, *, provider: str, model: str) -> Cha
         tool_calls=tool_calls,
         raw=completion,
     )
+
+
+def _has(obj: Any, name: str) -> bool:
+    """Whether the reply named field `name` (even as null), for SDK models and dicts alike."""
+    if isinstance(obj, Mapping):
+        return name in obj
+    fields_set = getattr(obj, "model_fields_set", None)
+    return name in fields_set if fields_set is not None else hasattr(obj, name)
+
+
+def _malformed(completion: Any, what: str, provider: str, model: str) -> ProviderUnavailableError:
+    if isinstance(completion, str | bytes):  # the SDK hands back a body that is not JSON
+        text = completion.decode(errors="replace") if isinstance(completion, bytes) else completion
+        if looks_like_html(text):
+            what = "the provider (or a proxy in front of it) answered an HTML page, status 200"
+        else:
+            what = "the reply is not JSON"
+    return ProviderUnavailableError(f"malformed reply: {what}", provider=provider, model=model)
 
 
 def from_openai_chunk(chunk: Any) -> tuple[str, FinishReason | None, Usage | None]:
