@@ -11,7 +11,7 @@ class, provider, model and `retry_after`), its message ends with a summary of ev
 target's failure, and `error.failures` holds each target's error in the order tried. A
 request-level error raised after earlier failovers carries the same `failures`.
 
-Streams fail over only before their first chunk. Embeddings never fail over: vectors of
+Streams fail over only before their first visible chunk. Embeddings never fail over: vectors of
 different models are not comparable, so they always go to the first target.
 """
 
@@ -37,9 +37,11 @@ from persona_llm.reliability.policy import (
 from persona_llm.reliability.wrapper import (
     AdapterWrapper,
     Target,
+    afirst_visible,
     common_capabilities,
     failing_async_iterator,
     failing_iterator,
+    first_visible,
 )
 from persona_llm.types import Capabilities, ChatChunk, ChatRequest, ChatResponse
 
@@ -48,7 +50,6 @@ __all__ = ["FailoverAdapter", "FallbackAdapter", "fails_over"]
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-_END: Any = object()
 _SUMMARY = " — every target failed: "
 _PROVIDER_SIDE = (AuthenticationError, PermissionDeniedError, NotFoundError)
 
@@ -260,18 +261,18 @@ class FailoverAdapter(ProviderAdapter):
     ) -> Iterator[ChatChunk]:
         pending = [first]
 
-        def open_and_read(target: Target, target_model: str) -> ChatChunk:
+        def open_and_read(target: Target, target_model: str) -> list[ChatChunk]:
             iterator = pending.pop() if pending else target.adapter.stream(target_model, request)
-            chunk = next(iterator, _END)
+            head = first_visible(iterator)
             pending.append(iterator)
-            return chunk
+            return head
 
-        chunk = self._run(model, plan, open_and_read)
-        if chunk is _END:
+        head = self._run(model, plan, open_and_read)
+        if not head:
             return
         iterator = pending[-1]
         try:
-            yield chunk
+            yield from head
             yield from iterator
         finally:
             getattr(iterator, "close", lambda: None)()
@@ -285,18 +286,19 @@ class FailoverAdapter(ProviderAdapter):
     ) -> AsyncIterator[ChatChunk]:
         pending = [first]
 
-        async def open_and_read(target: Target, target_model: str) -> ChatChunk:
+        async def open_and_read(target: Target, target_model: str) -> list[ChatChunk]:
             iterator = pending.pop() if pending else target.adapter.astream(target_model, request)
-            chunk = await anext(iterator, _END)
+            head = await afirst_visible(iterator)
             pending.append(iterator)
-            return chunk
+            return head
 
-        chunk = await self._arun(model, plan, open_and_read)
-        if chunk is _END:
+        head = await self._arun(model, plan, open_and_read)
+        if not head:
             return
         iterator = pending[-1]
         try:
-            yield chunk
+            for chunk in head:
+                yield chunk
             async for chunk in iterator:
                 yield chunk
         finally:

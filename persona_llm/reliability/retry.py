@@ -7,8 +7,9 @@ content filter. A provider's ``Retry-After`` / ``retry-after-ms`` (`retry_after`
 wait instead of the backoff; both are capped by `RetryPolicy.max_wait`. No wait runs past
 the call's deadline: the last error is raised instead.
 
-A stream is retried only until its first chunk arrives; after that an error reaches the
-caller, who has already seen part of the reply. Embeddings are retried as one call.
+A stream is retried only until its first visible chunk (text, refusal, tool calls, the end;
+see `is_visible`) arrives; after that an error reaches the caller, who has already seen part
+of the reply. Embeddings are retried as one call.
 
 The SDKs' own retries are off (``max_retries=0``), so every attempt shows in our logs: one
 WARNING per retry with provider, model, attempt and wait (error messages are redacted).
@@ -30,8 +31,10 @@ from persona_llm.reliability.policy import (
 )
 from persona_llm.reliability.wrapper import (
     AdapterWrapper,
+    afirst_visible,
     failing_async_iterator,
     failing_iterator,
+    first_visible,
 )
 from persona_llm.types import ChatChunk, ChatRequest, ChatResponse
 
@@ -43,7 +46,6 @@ __all__ = ["RetryingAdapter", "is_retryable"]
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-_END: Any = object()
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -169,18 +171,18 @@ class RetryingAdapter(AdapterWrapper):
     ) -> Iterator[ChatChunk]:
         opened = [first]
 
-        def open_and_read() -> ChatChunk:
+        def open_and_read() -> list[ChatChunk]:
             iterator = opened.pop() if opened else self.adapter.stream(model, request)
-            chunk = next(iterator, _END)
+            head = first_visible(iterator)
             opened.append(iterator)
-            return chunk
+            return head
 
-        chunk = self._call(model, open_and_read)
-        if chunk is _END:
+        head = self._call(model, open_and_read)
+        if not head:
             return
         iterator = opened[-1]
         try:
-            yield chunk
+            yield from head
             yield from iterator
         finally:  # closing this stream early closes the adapter's (and its HTTP response)
             getattr(iterator, "close", lambda: None)()
@@ -190,18 +192,19 @@ class RetryingAdapter(AdapterWrapper):
     ) -> AsyncIterator[ChatChunk]:
         opened = [first]
 
-        async def open_and_read() -> ChatChunk:
+        async def open_and_read() -> list[ChatChunk]:
             iterator = opened.pop() if opened else self.adapter.astream(model, request)
-            chunk = await anext(iterator, _END)
+            head = await afirst_visible(iterator)
             opened.append(iterator)
-            return chunk
+            return head
 
-        chunk = await self._acall(model, open_and_read)
-        if chunk is _END:
+        head = await self._acall(model, open_and_read)
+        if not head:
             return
         iterator = opened[-1]
         try:
-            yield chunk
+            for chunk in head:
+                yield chunk
             async for chunk in iterator:
                 yield chunk
         finally:

@@ -16,9 +16,12 @@ from persona_llm.types import Capabilities, ChatChunk, ChatRequest, ChatResponse
 __all__ = [
     "AdapterWrapper",
     "Target",
+    "afirst_visible",
     "common_capabilities",
     "failing_async_iterator",
     "failing_iterator",
+    "first_visible",
+    "is_visible",
 ]
 
 
@@ -56,6 +59,35 @@ def common_capabilities(targets: Sequence[Target]) -> Capabilities:
         streaming=all(c.streaming for c in caps),
         tools=all(c.tools for c in caps),
     )
+
+
+def is_visible(chunk: ChatChunk) -> bool:
+    """Whether the caller can see content in `chunk`: text, a refusal, tool calls, the end.
+
+    A stream is retried and failed over until its first visible chunk: a thought-only or
+    otherwise empty chunk shows the caller nothing, so a failure after it is still retried.
+    """
+    return bool(chunk.delta or chunk.refusal or chunk.tool_calls or chunk.finish_reason)
+
+
+def first_visible(iterator: Iterator[ChatChunk]) -> list[ChatChunk]:
+    """The chunks of `iterator` up to its first visible one ([] when it ends at once)."""
+    head: list[ChatChunk] = []
+    for chunk in iterator:  # a break here leaves the iterator open for the rest
+        head.append(chunk)
+        if is_visible(chunk):
+            break
+    return head
+
+
+async def afirst_visible(iterator: AsyncIterator[ChatChunk]) -> list[ChatChunk]:
+    """Asyncio twin of `first_visible`."""
+    head: list[ChatChunk] = []
+    async for chunk in iterator:
+        head.append(chunk)
+        if is_visible(chunk):
+            break
+    return head
 
 
 def failing_iterator(error: BaseException) -> Iterator[ChatChunk]:
