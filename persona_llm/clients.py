@@ -105,7 +105,10 @@ class _ClientBase:
                 f"the {self.provider} provider does not support tool calling; "
                 "check client.capabilities.tools, or configure another provider"
             )
+        # cache=False skips the response cache (LLM_CACHE) for this call; never sent.
+        cache = bool(options.pop("cache", True))
         return ChatRequest(
+            cache=cache,
             messages=to_messages(messages),
             temperature=temperature,
             max_tokens=max_tokens,

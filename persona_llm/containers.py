@@ -167,6 +167,10 @@ class Container(containers.DeclarativeContainer):
         **dict.fromkeys(OPENAI_COMPATIBLE, compatible),
     )
 
+    # State (persona_llm.state): the LLM_STATE store, rate limits, shared breakers, the cache
+    state = Owned(lazy("persona_llm.state.build.state_services"), settings)
+    keyed_usage = di.Factory(lazy("persona_llm.state.build.keyed_usage"), state)
+
     # Reliability (persona_llm.reliability): retries around every target, then the LLM_POOL
     # and LLM_FALLBACKS targets around the chat service; the plain adapter when none is set.
     retry_policy = di.ThreadSafeSingleton(
@@ -186,12 +190,14 @@ class Container(containers.DeclarativeContainer):
         primary=chat_service,
         adapters=adapters,
         policy=retry_policy,
+        state=state,
     )
     embedding_adapter = Owned(
         lazy("persona_llm.reliability.build.embedding_adapter"),
         settings=settings,
         adapter=embedding_service,
         policy=retry_policy,
+        state=state,
     )
 
     # Usage, cost and observability (persona_llm.usage.observed): one record per facade call,
@@ -201,7 +207,7 @@ class Container(containers.DeclarativeContainer):
         file=settings.provided.llm_prices_file,
         overrides=settings.provided.llm_prices,
     )
-    usage_tracker = Kept(lazy("persona_llm.usage.tracker.UsageTracker"))
+    usage_tracker = Kept(lazy("persona_llm.usage.tracker.UsageTracker"), keyed=keyed_usage.provider)
     hooks = Kept(lazy("persona_llm.usage.observability.Hooks"))
     tracing = di.ThreadSafeSingleton(
         lazy("persona_llm.usage.observability.Tracing"),
@@ -214,6 +220,7 @@ class Container(containers.DeclarativeContainer):
         prices=prices,
         log_content=settings.provided.llm_log_content,
         tracing=tracing,
+        notes=settings.provided.state_features,
     )
     observed_chat_adapter = di.ThreadSafeSingleton(observe, inner=chat_adapter)
     observed_embedding_adapter = di.ThreadSafeSingleton(observe, inner=embedding_adapter)

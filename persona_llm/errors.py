@@ -178,13 +178,26 @@ class ContentFilterError(InvalidRequestError):
 
 
 class RateLimitError(LLMError):
-    """Too many requests (429). `retry_after` holds the provider's hint in seconds."""
+    """Too many requests (429). `retry_after` holds the provider's hint in seconds.
+
+    `local` is True when our own client-side limit (``LLM_RATE_LIMITS``) refused the call
+    after waiting for room: nothing was sent, `status_code` is None, and the retry wrapper
+    does not retry it (a fallback still takes over).
+    """
 
     default_retryable = True
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        local: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+        self.local = local
 
 
 class ProviderUnavailableError(LLMError):

@@ -9,6 +9,7 @@ by `Settings.provider_config`, which is also where a missing key becomes a
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,7 @@ from persona_llm.errors import ConfigurationError
 if TYPE_CHECKING:
     from persona_llm.reliability.config import ReliabilityConfig
     from persona_llm.routing.routes import RouteTable
+    from persona_llm.state.config import StateConfig
 
 __all__ = [
     "EMBEDDING_PROVIDERS",
@@ -133,6 +135,17 @@ class Settings(BaseSettings):
     llm_log_content: bool = False
     llm_otel: bool = True
 
+    # Shared state (persona_llm.state): the store, rate limits, the response cache
+    llm_state: str = "memory"
+    llm_state_prefix: str = "persona-llm:"
+    llm_state_timeout: float = Field(default=0.2, gt=0)
+    llm_state_on_error: Literal["open", "closed"] = "open"
+    llm_rate_limits: str = ""
+    llm_rate_window: float = Field(default=60.0, gt=0)
+    llm_cache: str = "off"
+    llm_cache_ttl: float = Field(default=86400.0, ge=0)
+    llm_cache_incomplete: bool = False
+
     @property
     def chat_target(self) -> ServiceTarget:
         """`LLM_SERVICE` parsed, with the provider's default model filled in."""
@@ -145,6 +158,32 @@ class Settings(BaseSettings):
         from persona_llm.reliability.config import ReliabilityConfig
 
         return ReliabilityConfig.from_settings(self)
+
+    @property
+    def state(self) -> StateConfig:
+        """The store, rate limits and cache (`LLM_STATE`, `LLM_RATE_LIMITS`, `LLM_CACHE`...)."""
+        from persona_llm.state.config import CacheConfig, StateConfig, parse_rate_limits
+
+        return StateConfig(
+            url=StateConfig.check_url(self.llm_state),
+            prefix=self.llm_state_prefix,
+            timeout=self.llm_state_timeout,
+            on_error=self.llm_state_on_error,
+            limits=parse_rate_limits(self.llm_rate_limits),
+            window=self.llm_rate_window,
+            cache=CacheConfig.parse(
+                self.llm_cache, self.llm_cache_ttl, self.llm_cache_incomplete
+            ),
+        )
+
+    @property
+    def state_features(self) -> bool:
+        """Whether a state feature is on (a shared store, rate limits or a cache)."""
+        return bool(
+            self.llm_rate_limits.strip()
+            or self.llm_cache.strip().lower() not in ("", "off", "none", "false", "0")
+            or self.llm_state.strip().lower() != "memory"
+        )
 
     @property
     def routes(self) -> RouteTable:
@@ -372,7 +411,9 @@ class Settings(BaseSettings):
         """Every configured key and token, for redaction."""
         keys = [getattr(self, f"{name}_api_key") for name in KEY_VARIABLES]
         keys.append(self.azure_ad_token)
-        return tuple(k.get_secret_value() for k in keys if k and k.get_secret_value())
+        values = [k.get_secret_value() for k in keys if k and k.get_secret_value()]
+        password = urlsplit(self.llm_state.strip()).password if "@" in self.llm_state else None
+        return (*values, *([password] if password else []))
 
 
 def azure_endpoint(base: str, version: str) -> tuple[str, str]:

@@ -248,6 +248,8 @@ class ChatResponse(BaseModel):
 
     `raw` holds the SDK's own response object; it is left out of `repr()` and of equality so
     that two replies with the same content compare equal whatever transport produced them.
+    `cached` is True when the reply came from the response cache (``LLM_CACHE``): its
+    `usage` is the original call's, its `cost_usd` 0.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -261,6 +263,7 @@ class ChatResponse(BaseModel):
     tool_calls: list[ToolCall] = Field(default_factory=list)
     parsed: Any = None
     cost_usd: float | None = None
+    cached: bool = False
     raw: Any = Field(default=None, repr=False, exclude=True)
 
     def __eq__(self, other: object) -> bool:
@@ -318,6 +321,7 @@ class ChatRequest(BaseModel):
     tools: tuple[Tool, ...] = ()
     tool_choice: ToolChoice | None = None
     options: Mapping[str, Any] = Field(default_factory=dict)
+    cache: bool = True
 
     @property
     def json_mode(self) -> bool:

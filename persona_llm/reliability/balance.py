@@ -12,6 +12,11 @@ after its retries) is out of rotation for ``LLM_CIRCUIT_COOLDOWN`` seconds, then
 more failure takes it out again, a success resets its count. While every member is out, a
 call fails at once with a retryable `ProviderUnavailableError`, so a fallback takes over.
 Picking and counting are thread-safe.
+
+With a shared store (``LLM_STATE=redis://...``) the breakers live in the store instead
+(`persona_llm.state.breaker.SharedBreakers`): one worker opening a member's breaker takes
+it out of every worker's rotation, and one half-open probe at a time runs across them all.
+A local rate-limit refusal (``RateLimitError.local``) is not a member failure.
 """
 
 from __future__ import annotations
@@ -20,11 +25,15 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from persona_llm.errors import LLMError, ProviderUnavailableError
 from persona_llm.reliability.failover import FailoverAdapter
 from persona_llm.reliability.policy import RetryPolicy
 from persona_llm.reliability.wrapper import Target
+
+if TYPE_CHECKING:
+    from persona_llm.state.breaker import SharedBreakers
 
 __all__ = ["CircuitBreaker", "PoolAdapter"]
 
@@ -80,6 +89,7 @@ class PoolAdapter(FailoverAdapter):
         circuit_cooldown: seconds a member stays out.
         policy: its clock times the cool-downs; its deadline bounds each call.
         rng: the random source of the ``random`` strategy.
+        shared: breakers kept in the state store (None: in this process).
     """
 
     def __init__(
@@ -91,6 +101,7 @@ class PoolAdapter(FailoverAdapter):
         circuit_cooldown: float = 30.0,
         policy: RetryPolicy | None = None,
         rng: random.Random | None = None,
+        shared: SharedBreakers | None = None,
     ) -> None:
         super().__init__(members, policy)
         if strategy not in STRATEGIES:
@@ -98,6 +109,7 @@ class PoolAdapter(FailoverAdapter):
         if any(member.weight < 1 for member in members):
             raise ValueError("every member's weight must be at least 1")
         self.strategy = strategy
+        self.shared = shared
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
         self._current = [0] * len(self.targets)  # smooth weighted round-robin state
@@ -112,10 +124,22 @@ class PoolAdapter(FailoverAdapter):
             return [t for t, b in zip(self.targets, self._breakers, strict=True) if b.available()]
 
     def _plan(self, model: str) -> list[Target]:
+        if self.shared is not None:
+            return self._plan_shared(model, self.shared)
         with self._lock:
             ready = [i for i, breaker in enumerate(self._breakers) if breaker.available()]
             if not ready:
                 raise self._all_out(model)
+            first = self._pick(ready)
+        start = ready.index(first)
+        return [self.targets[i] for i in ready[start:] + ready[:start]]
+
+    def _plan_shared(self, model: str, shared: SharedBreakers) -> list[Target]:
+        waits = shared.ready([t.label(model) for t in self.targets], self.name, model)
+        ready = [i for i, wait in enumerate(waits) if wait < 0]
+        if not ready:
+            raise self._all_out(model, min(waits))
+        with self._lock:
             first = self._pick(ready)
         start = ready.index(first)
         return [self.targets[i] for i in ready[start:] + ready[:start]]
@@ -131,32 +155,43 @@ class PoolAdapter(FailoverAdapter):
         return chosen
 
     def _succeeded(self, target: Target, model: str) -> None:
-        index = self._index(target)
-        with self._lock:
-            back = self._breakers[index].succeeded()
+        if self.shared is not None:
+            back = self.shared.report(target.label(model), ok=True)
+        else:
+            index = self._index(target)
+            with self._lock:
+                back = self._breakers[index].succeeded()
         if back:
             logger.info("%s answered again: back in rotation", target.label(model))
 
     def _failed(self, target: Target, model: str, error: LLMError) -> None:
+        if getattr(error, "local", False):
+            return  # our own rate limit refused it: the member did not fail
         index = self._index(target)
-        with self._lock:
-            breaker = self._breakers[index]
-            opened = breaker.failed()
+        if self.shared is not None:
+            opened = self.shared.report(target.label(model), ok=False)
+            count, cooldown = self.shared.threshold, self.shared.cooldown
+        else:
+            with self._lock:
+                breaker = self._breakers[index]
+                opened = breaker.failed()
+            count, cooldown = breaker.consecutive, breaker.cooldown
         if opened:
             logger.warning(
                 "%s failed %d times in a row: out of rotation for %g s",
                 target.label(model),
-                breaker.consecutive,
-                breaker.cooldown,
+                count,
+                cooldown,
                 extra={"llm_provider": error.provider, "llm_model": error.model},
             )
 
     def _index(self, target: Target) -> int:
         return next(i for i, member in enumerate(self.targets) if member is target)
 
-    def _all_out(self, model: str) -> ProviderUnavailableError:
-        now = self.policy.clock()
-        back = min(b.open_until or now for b in self._breakers) - now
+    def _all_out(self, model: str, back: float | None = None) -> ProviderUnavailableError:
+        if back is None:
+            now = self.policy.clock()
+            back = min(b.open_until or now for b in self._breakers) - now
         return ProviderUnavailableError(
             f"every member of the pool ({len(self.targets)}) is out of rotation after "
             f"repeated failures; the first returns in {max(back, 0):.1f} s",

@@ -15,6 +15,11 @@ Targets without a profile use the container's adapter of their provider (so over
 profile (``azure@us/...``), or an OpenAI-compatible preset, gets an adapter and SDK client
 of its own, closed when the container is reset. The fake provider is never retried: it has
 no network to fail, and a test's scripted error must reach the caller as scripted.
+
+With state features (`persona_llm.state.build.StateServices`): each target's adapter sits
+under the rate limiter inside its retries (``Retrying(Limited(adapter))``), a pool keeps its
+breakers in a shared store, and the response cache sits outermost, so a hit touches neither
+the limiter nor a provider.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from persona_llm.settings import OPENAI_COMPATIBLE, ServiceTarget
 if TYPE_CHECKING:
     from persona_llm.reliability.config import ReliabilityConfig
     from persona_llm.settings import Settings
+    from persona_llm.state.build import StateServices
 
 __all__ = ["chat_adapter", "embedding_adapter", "retry_policy", "target_adapter"]
 
@@ -57,6 +63,7 @@ def chat_adapter(
     primary: ProviderAdapter,
     adapters: AdapterFactories,
     policy: RetryPolicy,
+    state: StateServices | None = None,
 ) -> ProviderAdapter:
     """The chat facades' adapter: `primary` (``LLM_SERVICE``) with retries, pool, fallbacks.
 
@@ -65,13 +72,29 @@ def chat_adapter(
         primary: the adapter of ``LLM_SERVICE``.
         adapters: the container's adapter providers by provider name.
         policy: retries and deadline, shared by every wrapper.
+        state: rate limits, shared breakers and the response cache (None: none of them).
     """
+    stack = _chat_stack(settings, primary, adapters, policy, state)
+    return stack if state is None else state.cached(stack)
+
+
+def _chat_stack(
+    settings: Settings,
+    primary: ProviderAdapter,
+    adapters: AdapterFactories,
+    policy: RetryPolicy,
+    state: StateServices | None,
+) -> ProviderAdapter:
     config = settings.reliability
-    first = Target(_retried(primary, settings.chat_provider, policy))
+    first = Target(_retried(primary, settings.chat_provider, policy, state))
     if config.pool:
         members = [Target(first.adapter, None, config.pool[0].weight)]
         members += [
-            Target(target_adapter(settings, m.target, adapters, policy), m.target.model, m.weight)
+            Target(
+                target_adapter(settings, m.target, adapters, policy, state),
+                m.target.model,
+                m.weight,
+            )
             for m in config.pool[1:]
         ]
         pool = PoolAdapter(
@@ -80,39 +103,60 @@ def chat_adapter(
             circuit_failures=config.circuit_failures,
             circuit_cooldown=config.circuit_cooldown,
             policy=policy,
+            shared=(
+                state.breakers(config.circuit_failures, config.circuit_cooldown)
+                if state is not None
+                else None
+            ),
         )
         first = Target(pool)
     if not config.fallbacks:
         return first.adapter
     chain = [first] + [
-        Target(target_adapter(settings, target, adapters, policy), target.model)
+        Target(target_adapter(settings, target, adapters, policy, state), target.model)
         for target in config.fallbacks
     ]
     return FallbackAdapter(chain, policy)
 
 
 def embedding_adapter(
-    settings: Settings, adapter: ProviderAdapter, policy: RetryPolicy
+    settings: Settings,
+    adapter: ProviderAdapter,
+    policy: RetryPolicy,
+    state: StateServices | None = None,
 ) -> ProviderAdapter:
-    """The embedding facades' adapter: the ``EMBEDDING_SERVICE`` adapter with retries."""
-    return _retried(adapter, settings.embedding_provider, policy)
+    """The embedding facades' adapter: the ``EMBEDDING_SERVICE`` adapter with retries
+    (under the rate limits, behind the cache, when configured)."""
+    retried = _retried(adapter, settings.embedding_provider, policy, state)
+    return retried if state is None else state.cached(retried)
 
 
-def _retried(adapter: ProviderAdapter, provider: str, policy: RetryPolicy) -> ProviderAdapter:
+def _retried(
+    adapter: ProviderAdapter,
+    provider: str,
+    policy: RetryPolicy,
+    state: StateServices | None = None,
+) -> ProviderAdapter:
+    if state is not None:
+        adapter = state.limited(adapter, provider, policy)
     if policy.max_retries == 0 or provider == "fake":
         return adapter
     return RetryingAdapter(adapter, policy)
 
 
 def target_adapter(
-    settings: Settings, target: ServiceTarget, adapters: AdapterFactories, policy: RetryPolicy
+    settings: Settings,
+    target: ServiceTarget,
+    adapters: AdapterFactories,
+    policy: RetryPolicy,
+    state: StateServices | None = None,
 ) -> ProviderAdapter:
-    """The (retried) adapter of a pool member, fallback or route target."""
+    """The (retried, rate-limited) adapter of a pool member, fallback or route target."""
     if target.profile is None and target.provider in adapters:
         adapter = adapters[target.provider]()
     else:
         adapter = _own_adapter(settings, target)
-    return _retried(adapter, target.provider, policy)
+    return _retried(adapter, target.provider, policy, state)
 
 
 def _own_adapter(settings: Settings, target: ServiceTarget) -> ProviderAdapter:

@@ -49,8 +49,12 @@ T = TypeVar("T")
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """Whether trying the same call again may succeed."""
-    return isinstance(exc, LLMError) and exc.retryable
+    """Whether trying the same call again may succeed.
+
+    A local rate-limit refusal (``RateLimitError.local``) is not: it already waited for
+    room as long as the call's deadline allowed.
+    """
+    return isinstance(exc, LLMError) and exc.retryable and not getattr(exc, "local", False)
 
 
 class RetryingAdapter(AdapterWrapper):

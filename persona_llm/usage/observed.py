@@ -16,6 +16,11 @@ abandoned asyncio stream is recorded when it is closed: use ``contextlib.aclosin
 ``aclose()``; otherwise that happens when the event loop finalizes it. A stream that is
 never iterated at all is never recorded (its request hook has run, its span is not ended).
 
+State features (``LLM_STATE``, ``LLM_RATE_LIMITS``, ``LLM_CACHE``): with ``notes=True`` each
+chat and embeddings call carries a `persona_llm.state.notes.CallNotes` that the limiter,
+cache and store guard fill in; the record and the span show the rate-limit wait, a local
+refusal, the cache hit or miss and store errors. A cached reply costs 0.
+
 Embeddings: token counts (and so cost) come from the `Embeddings.usage` the adapter returns
 (OpenAI, Azure and the fake report it; Gemini's batch endpoint does not, so its embedding calls
 record count and latency only).
@@ -26,10 +31,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from persona_llm.errors import LLMError, redact
 from persona_llm.providers.base import ProviderAdapter
+from persona_llm.state.notes import CallNotes, noting
 from persona_llm.types import Capabilities, ChatChunk, ChatRequest, ChatResponse, Usage, filled
 from persona_llm.usage.observability import (
     CallInfo,
@@ -41,7 +48,7 @@ from persona_llm.usage.observability import (
     response_summary,
 )
 from persona_llm.usage.prices import PriceTable, default_prices
-from persona_llm.usage.tracker import UsageRecord, UsageTracker, current_task
+from persona_llm.usage.tracker import UsageRecord, UsageTracker, current_label, current_task
 
 __all__ = ["ObservedAdapter"]
 
@@ -79,6 +86,7 @@ class ObservedAdapter(ProviderAdapter):
         error_log_level: level of the line logged when a call fails; ERROR by default, for
             the wrapper outermost; DEBUG when a retry/fallback layer above it reports.
         clock: seconds as a float, for latency (`time.perf_counter`).
+        notes: collect the state features' notes of each call (see the module docstring).
     """
 
     def __init__(
@@ -92,6 +100,7 @@ class ObservedAdapter(ProviderAdapter):
         tracing: Tracing | None = None,
         error_log_level: int = logging.ERROR,
         clock: Callable[[], float] = time.perf_counter,
+        notes: bool = False,
     ) -> None:
         self.inner = inner
         self.name = inner.name
@@ -102,6 +111,7 @@ class ObservedAdapter(ProviderAdapter):
         self.tracing = tracing if tracing is not None else Tracing()
         self.error_log_level = error_log_level
         self._clock = clock
+        self.notes = notes
 
     @property
     def capabilities(self) -> Capabilities:  # type: ignore[override]  # a ClassVar on adapters
@@ -122,24 +132,26 @@ class ObservedAdapter(ProviderAdapter):
     def chat(self, model: str, request: ChatRequest) -> ChatResponse:
         """`inner.chat`, observed."""
         call, span, started = self._begin("chat", model, request=request)
+        notes = CallNotes() if self.notes else None
         try:
-            with self.tracing.current(span):
+            with self.tracing.current(span), _noting(notes):
                 response = self.inner.chat(model, request)
         except BaseException as exc:
-            self._failed(call, span, started, exc)
+            self._failed(call, span, started, exc, notes)
             raise
-        return self._answered(call, span, started, response)
+        return self._answered(call, span, started, response, notes)
 
     async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
         """`inner.achat`, observed."""
         call, span, started = self._begin("chat", model, request=request)
+        notes = CallNotes() if self.notes else None
         try:
-            with self.tracing.current(span):
+            with self.tracing.current(span), _noting(notes):
                 response = await self.inner.achat(model, request)
         except BaseException as exc:
-            self._failed(call, span, started, exc)
+            self._failed(call, span, started, exc, notes)
             raise
-        return self._answered(call, span, started, response)
+        return self._answered(call, span, started, response, notes)
 
     def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
         """`inner.stream`, observed; recorded when the stream ends or is abandoned."""
@@ -204,13 +216,15 @@ class ObservedAdapter(ProviderAdapter):
     def embeddings(self, model: str, texts: Sequence[str], options: dict[str, Any]) -> Vectors:
         """`inner.embeddings`, observed (tokens when the inner adapter reports them)."""
         call, span, started = self._begin("embeddings", model, texts=len(texts))
+        notes = CallNotes() if self.notes else None
         try:
-            with self.tracing.current(span):
+            with self.tracing.current(span), _noting(notes):
                 vectors = self.inner.embeddings(model, texts, options)
         except BaseException as exc:
-            self._failed(call, span, started, exc)
+            self._failed(call, span, started, exc, notes)
             raise
-        self._embedded(call, span, started, len(vectors), getattr(vectors, "usage", None))
+        usage = getattr(vectors, "usage", None)
+        self._embedded(call, span, started, len(vectors), usage, notes)
         return vectors
 
     async def aembeddings(
@@ -218,13 +232,15 @@ class ObservedAdapter(ProviderAdapter):
     ) -> Vectors:
         """`inner.aembeddings`, observed."""
         call, span, started = self._begin("embeddings", model, texts=len(texts))
+        notes = CallNotes() if self.notes else None
         try:
-            with self.tracing.current(span):
+            with self.tracing.current(span), _noting(notes):
                 vectors = await self.inner.aembeddings(model, texts, options)
         except BaseException as exc:
-            self._failed(call, span, started, exc)
+            self._failed(call, span, started, exc, notes)
             raise
-        self._embedded(call, span, started, len(vectors), getattr(vectors, "usage", None))
+        usage = getattr(vectors, "usage", None)
+        self._embedded(call, span, started, len(vectors), usage, notes)
         return vectors
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -267,11 +283,19 @@ class ObservedAdapter(ProviderAdapter):
         return call, span, self._clock()
 
     def _answered(
-        self, call: CallInfo, span: Any, started: float, response: ChatResponse
+        self,
+        call: CallInfo,
+        span: Any,
+        started: float,
+        response: ChatResponse,
+        notes: CallNotes | None = None,
     ) -> ChatResponse:
         latency = self._clock() - started
         provider = response.provider or call.provider
-        cost = self.prices.cost(provider, (response.model, call.model), response.usage, None)
+        if response.cached:  # the cache answered: nothing was billed
+            cost: float | None = 0.0
+        else:
+            cost = self.prices.cost(provider, (response.model, call.model), response.usage, None)
         if cost is not None and cost != response.cost_usd:
             response = _with_cost(response, cost)
         self._succeeded(
@@ -283,6 +307,7 @@ class ObservedAdapter(ProviderAdapter):
             cost=cost,
             finish_reason=response.finish_reason,
             response=response,
+            notes=notes,
         )
         return response
 
@@ -303,11 +328,21 @@ class ObservedAdapter(ProviderAdapter):
         )
 
     def _embedded(
-        self, call: CallInfo, span: Any, started: float, count: int, usage: Usage | None
+        self,
+        call: CallInfo,
+        span: Any,
+        started: float,
+        count: int,
+        usage: Usage | None,
+        notes: CallNotes | None = None,
     ) -> None:
         latency = self._clock() - started
         cost = self.prices.cost(call.provider, (call.model,), usage, None)
-        self._succeeded(call, span, latency, call.provider, usage=usage, cost=cost, vectors=count)
+        if cost is None and usage is None and notes is not None and notes.cache == "hit":
+            cost = 0.0  # every vector came from the cache
+        self._succeeded(
+            call, span, latency, call.provider, usage=usage, cost=cost, vectors=count, notes=notes
+        )
 
     def _succeeded(
         self,
@@ -322,6 +357,7 @@ class ObservedAdapter(ProviderAdapter):
         response: ChatResponse | None = None,
         vectors: int = 0,
         abandoned: bool = False,
+        notes: CallNotes | None = None,
     ) -> None:
         response_model = response.model if response is not None else None
         # A fallback inside `inner` may have answered from another provider: report its model.
@@ -336,8 +372,11 @@ class ObservedAdapter(ProviderAdapter):
                 cost_usd=cost,
                 task=call.task,
                 response_model=response_model,
+                **_state_fields(notes),
             )
         )
+        if span is not None and notes is not None:
+            _annotate(span, notes)
         debug = logger.isEnabledFor(logging.DEBUG)
         if span is None and not debug and not self.hooks.wants("response"):
             return  # nobody would read the event
@@ -365,7 +404,14 @@ class ObservedAdapter(ProviderAdapter):
         self.tracing.finish(span, event)
         self.hooks.emit("response", event)
 
-    def _failed(self, call: CallInfo, span: Any, started: float, error: BaseException) -> None:
+    def _failed(
+        self,
+        call: CallInfo,
+        span: Any,
+        started: float,
+        error: BaseException,
+        notes: CallNotes | None = None,
+    ) -> None:
         latency = self._clock() - started
         self.tracker.record(
             UsageRecord(
@@ -375,8 +421,11 @@ class ObservedAdapter(ProviderAdapter):
                 latency_s=latency,
                 error=type(error).__name__,
                 task=call.task,
+                **_state_fields(notes),
             )
         )
+        if span is not None and notes is not None:
+            _annotate(span, notes)
         # Cancellation and interrupts are the caller's doing, not a provider failure.
         level = self.error_log_level if isinstance(error, Exception) else logging.DEBUG
         logger.log(
@@ -392,6 +441,41 @@ class ObservedAdapter(ProviderAdapter):
         )
         self.tracing.fail(span, error)
         self.hooks.emit("error", ErrorEvent(call, error, latency))
+
+
+def _noting(notes: CallNotes | None) -> AbstractContextManager[Any]:
+    return _NOTHING if notes is None else noting(notes)
+
+
+_NOTHING: AbstractContextManager[None] = nullcontext()
+
+
+def _state_fields(notes: CallNotes | None) -> dict[str, Any]:
+    """The record fields of a call's state notes and its scope's user/tenant labels."""
+    fields: dict[str, Any] = {}
+    if notes is not None:
+        fields.update(
+            cache=notes.cache,
+            waited_s=notes.waited_s,
+            limited=notes.limited,
+            store_errors=notes.store_errors,
+        )
+    user, tenant = current_label("user"), current_label("tenant")
+    if user or tenant:
+        fields.update(user=user, tenant=tenant)
+    return fields
+
+
+def _annotate(span: Any, notes: CallNotes) -> None:
+    """Put the state features' part of a call on its span."""
+    if notes.cache is not None:
+        span.set_attribute("persona_llm.cache", notes.cache)
+    if notes.waited_s:
+        span.set_attribute("persona_llm.rate_limit.wait_s", notes.waited_s)
+    if notes.limited:
+        span.set_attribute("persona_llm.rate_limit.refused", notes.limited)
+    if notes.store_errors:
+        span.set_attribute("persona_llm.state.errors", notes.store_errors)
 
 
 def _with_cost(response: ChatResponse, cost: float) -> ChatResponse:

@@ -16,7 +16,13 @@ __all__ = ["ModelStats", "UsageRecord", "UsageReport", "usage_table"]
 
 @dataclass(frozen=True)
 class UsageRecord:
-    """One finished call: what it used, cost and took. `error` is the exception's class name."""
+    """One finished call: what it used, cost and took. `error` is the exception's class name.
+
+    The state features add: `cache` (``"hit"``/``"miss"``, None without a cache),
+    `waited_s` (seconds waiting for rate-limit room), `limited` (the local limit that
+    refused the call), `store_errors` (state store failures during the call); `user` and
+    `tenant` are the labels of the ``track_usage()`` block.
+    """
 
     provider: str
     model: str
@@ -27,6 +33,12 @@ class UsageRecord:
     error: str | None = None
     task: str | None = None
     response_model: str | None = None
+    cache: str | None = None
+    waited_s: float = 0.0
+    limited: str | None = None
+    store_errors: int = 0
+    user: str | None = None
+    tenant: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -56,6 +68,12 @@ class ModelStats:
     unpriced_calls: int = 0
     latency_s_total: float = 0.0
     latency_s_max: float = 0.0
+    cache_hits: int = 0
+    cache_misses: int = 0
+    limiter_waits: int = 0
+    limiter_wait_s: float = 0.0
+    rate_limited_locally: int = 0
+    store_errors: int = 0
 
     @property
     def avg_latency_s(self) -> float:
@@ -88,6 +106,12 @@ class ModelStats:
             unpriced_calls=self.unpriced_calls + other.unpriced_calls,
             latency_s_total=self.latency_s_total + other.latency_s_total,
             latency_s_max=max(self.latency_s_max, other.latency_s_max),
+            cache_hits=self.cache_hits + other.cache_hits,
+            cache_misses=self.cache_misses + other.cache_misses,
+            limiter_waits=self.limiter_waits + other.limiter_waits,
+            limiter_wait_s=self.limiter_wait_s + other.limiter_wait_s,
+            rate_limited_locally=self.rate_limited_locally + other.rate_limited_locally,
+            store_errors=self.store_errors + other.store_errors,
         )
 
 
@@ -114,6 +138,12 @@ class RunningStats:
         "unpriced_calls",
         "latency_s_total",
         "latency_s_max",
+        "cache_hits",
+        "cache_misses",
+        "limiter_waits",
+        "limiter_wait_s",
+        "rate_limited_locally",
+        "store_errors",
     )
 
     def __init__(self, provider: str, model: str, task: str | None) -> None:
@@ -122,6 +152,9 @@ class RunningStats:
         self.prompt_tokens = self.completion_tokens = self.total_tokens = 0
         self.cached_tokens = self.reasoning_tokens = 0
         self.cost_usd = self.latency_s_total = self.latency_s_max = 0.0
+        self.cache_hits = self.cache_misses = self.limiter_waits = 0
+        self.rate_limited_locally = self.store_errors = 0
+        self.limiter_wait_s = 0.0
 
     @classmethod
     def of(cls, stats: ModelStats) -> RunningStats:
@@ -143,6 +176,8 @@ class RunningStats:
             self.unpriced_calls += 1
         if record.cost_usd is not None:
             self.cost_usd += record.cost_usd
+        if record.cache is not None or record.waited_s or record.limited or record.store_errors:
+            self._add_state(record)
         usage = record.usage
         if usage is not None:
             self.prompt_tokens += usage.prompt_tokens
@@ -150,6 +185,18 @@ class RunningStats:
             self.cached_tokens += usage.cached_tokens
             self.reasoning_tokens += usage.reasoning_tokens
             self.total_tokens += usage.total_tokens
+
+    def _add_state(self, record: UsageRecord) -> None:
+        if record.cache == "hit":
+            self.cache_hits += 1
+        elif record.cache == "miss":
+            self.cache_misses += 1
+        if record.waited_s:
+            self.limiter_waits += 1
+            self.limiter_wait_s += record.waited_s
+        if record.limited:
+            self.rate_limited_locally += 1
+        self.store_errors += record.store_errors
 
     def stats(self) -> ModelStats:
         """A frozen snapshot."""
@@ -211,6 +258,22 @@ def _cells(label: list[str], stats: ModelStats) -> list[str]:
     ]
 
 
+def _state_lines(total: ModelStats) -> list[str]:
+    """A line on the cache, the limiter and the store, when any of them did something."""
+    parts = []
+    if total.cache_hits or total.cache_misses:
+        parts.append(f"cache {total.cache_hits} hit(s), {total.cache_misses} miss(es)")
+    if total.limiter_waits:
+        parts.append(
+            f"rate limiter waited {total.limiter_wait_s:.2f}s over {total.limiter_waits} call(s)"
+        )
+    if total.rate_limited_locally:
+        parts.append(f"{total.rate_limited_locally} call(s) refused by LLM_RATE_LIMITS")
+    if total.store_errors:
+        parts.append(f"{total.store_errors} state store error(s)")
+    return ["; ".join(parts)] if parts else []
+
+
 def usage_table(report: UsageReport) -> str:
     """A plain-text table of a report, one line per provider/model(/task) and a total."""
     with_task = any(row.task for row in report.rows)
@@ -232,6 +295,7 @@ def usage_table(report: UsageReport) -> str:
         return "  ".join(text).rstrip()
 
     out = [render(header), *(render(row) for row in lines)]
+    out += _state_lines(report.total)
     if report.total.unpriced_calls:
         out.append(
             f"* {report.total.unpriced_calls} call(s) with no known cost (model not in the "

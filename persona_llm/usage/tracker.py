@@ -20,15 +20,20 @@ crosses the limit completes; the overshoot is at most the cost of the calls in f
 moment. Under a budget, a call to a model with no known price is refused with
 `ConfigurationError` (its spend could not be counted) unless ``allow_unpriced=True``; failed
 calls add no cost.
+
+Keyed budgets (``track_usage(budget_usd=5, key="user:42", period="day")``) count the spend
+in the state store (``LLM_STATE``) instead, so every worker and every restart share it; see
+`persona_llm.state.budgets` for the periods and the overshoot bound, and
+``usage_report(key=...)`` to read it. ``user=`` and ``tenant=`` label the block's records.
 """
 
 from __future__ import annotations
 
 import contextvars
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from persona_llm.errors import ConfigurationError, LLMError
 from persona_llm.usage.table import (
@@ -39,6 +44,9 @@ from persona_llm.usage.table import (
     usage_table,
 )
 
+if TYPE_CHECKING:
+    from persona_llm.state.budgets import KeyedUsage
+
 __all__ = [
     "BudgetExceededError",
     "ModelStats",
@@ -47,6 +55,7 @@ __all__ = [
     "UsageScope",
     "UsageTracker",
     "active_scopes",
+    "current_label",
     "current_task",
     "reset_usage",
     "track_usage",
@@ -111,6 +120,9 @@ class UsageScope:
         budget_usd: refuse calls once this much has been spent (see the module docstring).
         task: a label for the calls made inside (innermost labelled scope wins).
         allow_unpriced: under a budget, let calls to models with no known price through.
+        key: count the spend in the state store under this key (across workers).
+        period: with `key`: ``minute``, ``hour``, ``day`` or ``month`` (UTC); None: ever.
+        user, tenant: labels for the calls' usage records.
     """
 
     def __init__(
@@ -119,12 +131,24 @@ class UsageScope:
         *,
         task: str | None = None,
         allow_unpriced: bool = False,
+        key: str | None = None,
+        period: str | None = None,
+        user: str | None = None,
+        tenant: str | None = None,
     ) -> None:
         if budget_usd is not None and budget_usd < 0:
             raise ConfigurationError(f"budget_usd must be >= 0, got {budget_usd!r}")
+        if period is not None and key is None:
+            raise ConfigurationError("period= needs key=: only keyed budgets have periods")
+        if period is not None:
+            from persona_llm.state.budgets import check_period
+
+            check_period(period)
         self.budget_usd = budget_usd
         self.task = task
         self.allow_unpriced = allow_unpriced
+        self.key, self.period = key, period
+        self.user, self.tenant = user, tenant
         self._ledger = _Ledger()
 
     def report(self) -> UsageReport:
@@ -168,11 +192,15 @@ class UsageScope:
         """
         if self.budget_usd is None:
             return
-        spent = self.cost_usd
+        self._check_spent(self.cost_usd, provider, model, priced=priced)
+
+    def _check_spent(self, spent: float, provider: str, model: str, *, priced: bool) -> None:
+        assert self.budget_usd is not None
         if spent >= self.budget_usd:
+            whose = f" for {self.key!r}" + (f" this {self.period}" if self.period else "")
             raise BudgetExceededError(
-                f"usage budget of ${self.budget_usd:.6f} reached (spent ${spent:.6f}); "
-                "the call was not sent",
+                f"usage budget of ${self.budget_usd:.6f}{whose if self.key else ''} reached "
+                f"(spent ${spent:.6f}); the call was not sent",
                 budget_usd=self.budget_usd,
                 spent_usd=spent,
                 provider=provider,
@@ -197,14 +225,36 @@ class UsageTracker(UsageScope):
     never awaits, so any number of threads and tasks can record at once.
     """
 
-    def __init__(self, budget_usd: float | None = None, *, allow_unpriced: bool = False) -> None:
+    def __init__(
+        self,
+        budget_usd: float | None = None,
+        *,
+        allow_unpriced: bool = False,
+        keyed: Callable[[], KeyedUsage] | None = None,
+    ) -> None:
         super().__init__(budget_usd, allow_unpriced=allow_unpriced)
+        self._keyed_factory = keyed
+        self._own_keyed: KeyedUsage | None = None
+
+    def keyed(self) -> KeyedUsage:
+        """Where keyed scopes count: the container's state store, else one in memory."""
+        if self._keyed_factory is not None:
+            return self._keyed_factory()
+        if self._own_keyed is None:
+            from persona_llm.state.budgets import KeyedUsage
+            from persona_llm.state.guard import StoreGuard
+            from persona_llm.state.memory import MemoryStore
+
+            self._own_keyed = KeyedUsage(MemoryStore(), StoreGuard("memory"))
+        return self._own_keyed
 
     def record(self, record: UsageRecord) -> None:
         """Add a finished call to the totals and to every scope open in this context."""
         self._add(record)
         for scope in active_scopes():
             scope._add(record)
+            if scope.key is not None:
+                self.keyed().add(scope.key, scope.period, record)
 
     def budgeted(self) -> bool:
         """Whether this tracker or a scope open in this context has a budget to check."""
@@ -217,7 +267,12 @@ class UsageTracker(UsageScope):
         """Refuse a call that this tracker's or an open scope's budget does not allow."""
         self.check(provider, model, priced=priced)
         for scope in active_scopes():
-            scope.check(provider, model, priced=priced)
+            if scope.key is None or scope.budget_usd is None:
+                scope.check(provider, model, priced=priced)
+                continue
+            spent = self.keyed().spent(scope.key, scope.period, provider, model)
+            if spent is not None:  # None: the store failed and LLM_STATE_ON_ERROR=open
+                scope._check_spent(spent, provider, model, priced=priced)
 
     def reset(self) -> None:
         """Forget every total (open scopes keep theirs)."""
@@ -242,21 +297,47 @@ def current_task() -> str | None:
     return None
 
 
+def current_label(name: str) -> str | None:
+    """The ``user`` or ``tenant`` label of the innermost scope that sets it, if any."""
+    for scope in reversed(_ACTIVE_SCOPES.get()):
+        value: str | None = getattr(scope, name)
+        if value:
+            return value
+    return None
+
+
 @contextmanager
 def track_usage(
     budget_usd: float | None = None,
     *,
     task: str | None = None,
     allow_unpriced: bool = False,
+    key: str | None = None,
+    period: str | None = None,
+    user: str | None = None,
+    tenant: str | None = None,
 ) -> Iterator[UsageScope]:
     """Collect the usage of the calls made inside the block (and optionally cap its spend).
 
     Args:
-        budget_usd: refuse further calls once the block has spent this much.
+        budget_usd: refuse further calls once the block (or, with `key`, the key) has spent
+            this much.
         task: label the block's calls (reported per provider/model/task).
         allow_unpriced: under a budget, allow models with no known price.
+        key: count spend in the state store under this key, shared by every worker and
+            kept across restarts (with a Redis ``LLM_STATE``); the budget applies to it.
+        period: with `key`: ``minute``, ``hour``, ``day`` or ``month`` (UTC); None: ever.
+        user, tenant: labels carried by the block's usage records.
     """
-    scope = UsageScope(budget_usd, task=task, allow_unpriced=allow_unpriced)
+    scope = UsageScope(
+        budget_usd,
+        task=task,
+        allow_unpriced=allow_unpriced,
+        key=key,
+        period=period,
+        user=user,
+        tenant=tenant,
+    )
     token = _ACTIVE_SCOPES.set((*_ACTIVE_SCOPES.get(), scope))
     try:
         yield scope
@@ -274,9 +355,18 @@ def _default_tracker() -> UsageTracker:
     return tracker
 
 
-def usage_report(tracker: UsageTracker | None = None) -> UsageReport:
-    """The totals of the container's tracker (or of `tracker`)."""
-    return (tracker or _default_tracker()).report()
+def usage_report(
+    tracker: UsageTracker | None = None, *, key: str | None = None, period: str | None = None
+) -> UsageReport:
+    """The totals of the container's tracker (or of `tracker`).
+
+    With `key`: that key's totals in the state store for the current `period` (what every
+    worker counted under ``track_usage(key=...)``).
+    """
+    chosen = tracker or _default_tracker()
+    if key is None:
+        return chosen.report()
+    return chosen.keyed().report(key, period)
 
 
 def reset_usage(tracker: UsageTracker | None = None) -> None:

@@ -1,0 +1,129 @@
+"""The Lua scripts of the Redis store: each operation runs atomically on the server.
+
+Time is the server's (``TIME``), so workers on machines whose clocks differ still agree on
+windows, leases and cool-downs. Numbers go back as strings: Redis truncates Lua numbers to
+integers.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ACQUIRE", "ADJUST", "BREAKER_READY", "BREAKER_REPORT"]
+
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+"""
+
+# KEYS: two per rule (the window's sorted set of tokens by time, and its hash of amounts;
+# a lease rule uses only the first: tokens by expiry). ARGV: token, then per rule
+# kind ('w' or 'l'), limit, window or lease ttl, amount.
+ACQUIRE = (
+    _NOW
+    + """
+local token = ARGV[1]
+local rules = #KEYS / 2
+for i = 1, rules do
+  local at, amounts = KEYS[2 * i - 1], KEYS[2 * i]
+  local kind, limit = ARGV[4 * i - 2], tonumber(ARGV[4 * i - 1])
+  local span, amount = tonumber(ARGV[4 * i]), tonumber(ARGV[4 * i + 1])
+  if kind == 'l' then
+    redis.call('ZREMRANGEBYSCORE', at, '-inf', now)
+    local used = redis.call('ZCARD', at)
+    if used + 1 > limit then return {0, '0.05', i - 1, tostring(used)} end
+  else
+    local old = redis.call('ZRANGEBYSCORE', at, '-inf', now - span)
+    for _, member in ipairs(old) do redis.call('HDEL', amounts, member) end
+    if #old > 0 then redis.call('ZREMRANGEBYSCORE', at, '-inf', now - span) end
+    local used = 0
+    for _, v in ipairs(redis.call('HVALS', amounts)) do used = used + tonumber(v) end
+    if used + amount > limit then
+      if amount > limit then return {0, '-1', i - 1, tostring(used)} end
+      local need, freed, wait = used + amount - limit, 0, span
+      local entries = redis.call('ZRANGE', at, 0, -1, 'WITHSCORES')
+      for j = 1, #entries, 2 do
+        freed = freed + tonumber(redis.call('HGET', amounts, entries[j]) or '0')
+        if freed >= need then
+          wait = tonumber(entries[j + 1]) + span - now
+          break
+        end
+      end
+      if wait < 0 then wait = 0 end
+      return {0, tostring(wait), i - 1, tostring(used)}
+    end
+  end
+end
+for i = 1, rules do
+  local at, amounts = KEYS[2 * i - 1], KEYS[2 * i]
+  local kind, span, amount = ARGV[4 * i - 2], tonumber(ARGV[4 * i]), ARGV[4 * i + 1]
+  local keep = math.ceil(span * 1000) + 1000
+  if kind == 'l' then
+    redis.call('ZADD', at, now + span, token)
+    redis.call('PEXPIRE', at, keep)
+  else
+    redis.call('ZADD', at, now, token)
+    redis.call('HSET', amounts, token, amount)
+    redis.call('PEXPIRE', at, keep)
+    redis.call('PEXPIRE', amounts, keep)
+  end
+end
+return {1, '0', -1, '0'}
+"""
+)
+
+# KEYS: the window's sorted set and hash; ARGV: token, amount.
+ADJUST = """
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+end
+return 1
+"""
+
+# KEYS: one hash per breaker (f: failures, o: open until, p: probe until); ARGV: probe ttl.
+BREAKER_READY = (
+    _NOW
+    + """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local o = tonumber(redis.call('HGET', key, 'o') or '0')
+  if o == 0 then
+    out[i] = '-1'
+  elseif now < o then
+    out[i] = tostring(o - now)
+  else
+    local p = tonumber(redis.call('HGET', key, 'p') or '0')
+    if now < p then
+      out[i] = tostring(p - now)
+    else
+      redis.call('HSET', key, 'p', tostring(now + tonumber(ARGV[1])))
+      out[i] = '-1'
+    end
+  end
+end
+return out
+"""
+)
+
+# KEYS: the breaker's hash; ARGV: ok (1/0), threshold, cooldown. Returns 1 on a change.
+BREAKER_REPORT = (
+    _NOW
+    + """
+local key = KEYS[1]
+local o = tonumber(redis.call('HGET', key, 'o') or '0')
+if ARGV[1] == '1' then
+  redis.call('DEL', key)
+  if o > 0 then return 1 end
+  return 0
+end
+local f = redis.call('HINCRBY', key, 'f', 1)
+local threshold, cooldown = tonumber(ARGV[2]), tonumber(ARGV[3])
+local half_open = o > 0 and now >= o
+local keep = math.ceil((cooldown + 3600) * 1000)
+if (o == 0 and threshold > 0 and f >= threshold) or half_open then
+  redis.call('HSET', key, 'o', tostring(now + cooldown), 'p', '0')
+  redis.call('PEXPIRE', key, keep)
+  return 1
+end
+redis.call('PEXPIRE', key, keep)
+return 0
+"""
+)

@@ -1,0 +1,145 @@
+"""`LimitedAdapter`: one target's calls go through the rate limiter.
+
+It sits inside the retry wrapper (each attempt sent is one request counted) and inside the
+failover wrappers, so a local `RateLimitError` hands the call to the next target as a
+provider's 429 does. The wait is bounded by the call's deadline (``LLM_DEADLINE``, the
+enclosing wrappers' deadline when one runs, else ``LLM_TIMEOUT``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+
+from persona_llm.providers.base import ProviderAdapter
+from persona_llm.reliability.policy import RetryPolicy, start_deadline, time_left
+from persona_llm.reliability.wrapper import AdapterWrapper
+from persona_llm.state.limiter import RateLimiter, Reservation, estimate_chat, estimate_texts
+from persona_llm.types import ChatChunk, ChatRequest, ChatResponse, Usage
+
+__all__ = ["LimitedAdapter"]
+
+
+class LimitedAdapter(AdapterWrapper):
+    """`adapter`, whose calls reserve room in the matching ``LLM_RATE_LIMITS`` first.
+
+    Args:
+        adapter: the target's adapter.
+        limiter: the shared limiter.
+        policy: its deadline (and an enclosing call's) bounds the wait.
+        timeout: the wait when no deadline is set (``LLM_TIMEOUT``).
+    """
+
+    def __init__(
+        self, adapter: ProviderAdapter, limiter: RateLimiter, policy: RetryPolicy, timeout: float
+    ) -> None:
+        super().__init__(adapter)
+        self.limiter = limiter
+        self.policy = policy
+        self.timeout = timeout
+
+    def _max_wait(self) -> float:
+        left = time_left(self.policy, start_deadline(self.policy))
+        return self.timeout if left is None else max(min(left, self.timeout), 0.0)
+
+    def chat(self, model: str, request: ChatRequest) -> ChatResponse:
+        """`chat`, after the limiter admitted it."""
+        held = self.limiter.acquire(self.name, model, estimate_chat(request), self._max_wait())
+        if held is None:
+            return self.adapter.chat(model, request)
+        try:
+            response = self.adapter.chat(model, request)
+        except BaseException:
+            held.settle(None, failed=True)
+            raise
+        held.settle(response.usage)
+        return response
+
+    async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
+        """Asyncio twin of `chat`."""
+        estimate = estimate_chat(request)
+        held = await self.limiter.aacquire(self.name, model, estimate, self._max_wait())
+        if held is None:
+            return await self.adapter.achat(model, request)
+        try:
+            response = await self.adapter.achat(model, request)
+        except BaseException:
+            await held.asettle(None, failed=True)
+            raise
+        await held.asettle(response.usage)
+        return response
+
+    def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
+        """`stream`, admitted before the request is made; settled when it ends."""
+        held = self.limiter.acquire(self.name, model, estimate_chat(request), self._max_wait())
+        try:
+            chunks = self.adapter.stream(model, request)
+        except BaseException:
+            if held is not None:
+                held.settle(None, failed=True)
+            raise
+        return chunks if held is None else _settled(chunks, held)
+
+    def astream(self, model: str, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        """Asyncio twin of `stream`: admitted when the first chunk is asked for."""
+        return _asettled(self, model, request)
+
+    def embeddings(
+        self, model: str, texts: Sequence[str], options: dict[str, Any]
+    ) -> list[list[float]]:
+        """`embeddings`, after the limiter admitted them."""
+        held = self.limiter.acquire(self.name, model, estimate_texts(texts), self._max_wait())
+        if held is None:
+            return self.adapter.embeddings(model, texts, options)
+        try:
+            vectors = self.adapter.embeddings(model, texts, options)
+        except BaseException:
+            held.settle(None, failed=True)
+            raise
+        held.settle(getattr(vectors, "usage", None))
+        return vectors
+
+    async def aembeddings(
+        self, model: str, texts: Sequence[str], options: dict[str, Any]
+    ) -> list[list[float]]:
+        """Asyncio twin of `embeddings`."""
+        estimate = estimate_texts(texts)
+        held = await self.limiter.aacquire(self.name, model, estimate, self._max_wait())
+        if held is None:
+            return await self.adapter.aembeddings(model, texts, options)
+        try:
+            vectors = await self.adapter.aembeddings(model, texts, options)
+        except BaseException:
+            await held.asettle(None, failed=True)
+            raise
+        await held.asettle(getattr(vectors, "usage", None))
+        return vectors
+
+
+def _settled(chunks: Iterator[ChatChunk], held: Reservation) -> Iterator[ChatChunk]:
+    usage: Usage | None = None
+    failed = True
+    try:
+        for chunk in chunks:
+            usage = chunk.usage or usage
+            yield chunk
+        failed = False
+    finally:
+        held.settle(usage, failed=failed and usage is None)
+
+
+async def _asettled(
+    owner: LimitedAdapter, model: str, request: ChatRequest
+) -> AsyncIterator[ChatChunk]:
+    estimate = estimate_chat(request)
+    held = await owner.limiter.aacquire(owner.name, model, estimate, owner._max_wait())
+    usage: Usage | None = None
+    failed = True
+    try:
+        async for chunk in owner.adapter.astream(model, request):
+            usage = chunk.usage or usage
+            yield chunk
+        failed = False
+    finally:
+        if held is not None:
+            await held.asettle(usage, failed=failed and usage is None)

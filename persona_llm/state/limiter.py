@@ -1,0 +1,306 @@
+"""Client-side rate limits (``LLM_RATE_LIMITS``), shared by every worker on the store.
+
+Before a call, `RateLimiter.acquire` reserves one request and an **estimate** of its tokens
+in every limit that matches the target, atomically on the store; after the call,
+`Reservation.settle` replaces the estimate with the real `usage` and ends the in-flight
+lease. The estimate:
+
+* input tokens: the characters of every message text (and tool schema) divided by 4,
+  plus 4 per message — about what OpenAI's tokenizers give for English text;
+* output tokens: the call's ``max_tokens``, else 512 (`DEFAULT_OUTPUT_TOKENS`);
+* embeddings: the texts' characters divided by 4, no output.
+
+A call that finds no room **waits** (sleeping, not spinning) until the limit has room, for
+at most what is left of its deadline (``LLM_DEADLINE``, else ``LLM_TIMEOUT``). When the
+store says the room comes later than that, or never (one call larger than a token limit),
+it raises at once: `RateLimitError` with ``status_code=None``, ``local=True`` and
+``retry_after``, whose message names our limit and the numbers. Like a provider's 429 it
+fails over to the next target; the retry wrapper does not retry it (it already waited).
+
+Windows slide: a limit of N per minute admits at most N calls in **any** 60-second
+stretch, across all workers (the store keeps each call's time, not a per-minute counter).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from persona_llm.errors import RateLimitError
+from persona_llm.state.config import LimitEntry
+from persona_llm.state.guard import StoreGuard
+from persona_llm.state.notes import current_notes
+from persona_llm.state.store import Admission, LeaseRule, Rule, StateStore, StoreError, WindowRule
+from persona_llm.types import ChatRequest, Usage
+
+__all__ = ["DEFAULT_OUTPUT_TOKENS", "Estimate", "RateLimiter", "Reservation", "estimate_chat"]
+
+DEFAULT_OUTPUT_TOKENS = 512
+_RESERVE = "reserve rate-limit capacity"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Tokens a call is expected to use, before it is sent."""
+
+    input_tokens: int
+    output_tokens: int
+
+    @property
+    def total(self) -> int:
+        """Input plus output."""
+        return self.input_tokens + self.output_tokens
+
+
+def _text_of(content: Any) -> int:
+    if isinstance(content, str):
+        return len(content)
+    if isinstance(content, (list, tuple)):
+        return sum(_text_of(getattr(p, "text", None) or "") for p in content)
+    return 0
+
+
+def estimate_chat(request: ChatRequest) -> Estimate:
+    """The token estimate of a chat request (see the module docstring)."""
+    chars = sum(_text_of(m.content) for m in request.messages)
+    chars += sum(len(str(tool.parameters)) + len(tool.description or "") for tool in request.tools)
+    output = request.max_tokens or DEFAULT_OUTPUT_TOKENS
+    return Estimate(math.ceil(chars / 4) + 4 * len(request.messages), output)
+
+
+def estimate_texts(texts: Sequence[str]) -> Estimate:
+    """The token estimate of an embeddings call."""
+    return Estimate(math.ceil(sum(len(t) for t in texts) / 4), 0)
+
+
+@dataclass
+class Reservation:
+    """What one admitted call holds; `settle` it once the call ended."""
+
+    limiter: RateLimiter
+    token: str
+    estimate: Estimate
+    rules: list[tuple[str, Rule]] = field(default_factory=list)  # (unit, rule)
+
+    def _updates(self, usage: Usage | None, failed: bool) -> tuple[list[Any], list[str]]:
+        adjust: list[Any] = []
+        release: list[str] = []
+        for unit, rule in self.rules:
+            if isinstance(rule, LeaseRule):
+                release.append(rule.key)
+                continue
+            if unit == "rpm":
+                continue
+            if usage is not None:
+                real = {"tpm": usage.total_tokens, "itpm": usage.prompt_tokens}
+                amount = real.get(unit, usage.completion_tokens)
+            elif failed:  # nothing generated; the input may still count at the provider
+                amount = {"otpm": 0}.get(unit, self.estimate.input_tokens)
+            else:
+                continue  # no usage reported: keep the estimate
+            adjust.append((rule.key, amount))
+        return adjust, release
+
+    def settle(self, usage: Usage | None, *, failed: bool = False) -> None:
+        """Replace the estimate with the real usage and end the lease (never raises)."""
+        adjust, release = self._updates(usage, failed)
+        store, guard = self.limiter.store, self.limiter.guard
+        try:
+            guard.check()
+            for key, amount in adjust:
+                store.adjust(key, self.token, amount)
+            for key in release:
+                store.release(key, self.token)
+        except StoreError as error:
+            guard.note(error, "settle a rate-limit reservation")
+
+    async def asettle(self, usage: Usage | None, *, failed: bool = False) -> None:
+        """Asyncio twin of `settle`."""
+        adjust, release = self._updates(usage, failed)
+        store, guard = self.limiter.store, self.limiter.guard
+        try:
+            guard.check()
+            for key, amount in adjust:
+                await store.aadjust(key, self.token, amount)
+            for key in release:
+                await store.arelease(key, self.token)
+        except StoreError as error:
+            guard.note(error, "settle a rate-limit reservation")
+
+
+class RateLimiter:
+    """Reserves capacity for calls in the limits of ``LLM_RATE_LIMITS``.
+
+    Args:
+        store: where the windows and leases live.
+        guard: applies ``LLM_STATE_ON_ERROR`` when the store fails.
+        entries: the parsed limits.
+        window: seconds of a "per minute" window (60; shorter only in tests and benchmarks).
+        lease_ttl: seconds after which a crashed worker's in-flight slot is freed.
+        clock, sleep, asleep: monotonic time and the waits (tests pass their own).
+    """
+
+    def __init__(
+        self,
+        store: StateStore,
+        guard: StoreGuard,
+        entries: Sequence[LimitEntry],
+        *,
+        window: float = 60.0,
+        lease_ttl: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.store = store
+        self.guard = guard
+        self.entries = tuple(entries)
+        self.window = window
+        self.lease_ttl = lease_ttl
+        self._clock, self._sleep, self._asleep = clock, sleep, asleep
+        self._matching: dict[tuple[str, str], tuple[LimitEntry, ...]] = {}
+
+    def limits_for(self, provider: str, model: str) -> tuple[LimitEntry, ...]:
+        """The entries that apply to ``provider/model`` (cached)."""
+        key = (provider, model)
+        found = self._matching.get(key)
+        if found is None:
+            found = self._matching[key] = tuple(
+                e for e in self.entries if e.matches(provider, model)
+            )
+        return found
+
+    def _rules(self, entries: Sequence[LimitEntry], estimate: Estimate) -> list[tuple[str, Rule]]:
+        rules: list[tuple[str, Rule]] = []
+        amounts = {
+            "rpm": 1,
+            "tpm": estimate.total,
+            "itpm": estimate.input_tokens,
+            "otpm": estimate.output_tokens,
+        }
+        for entry in entries:
+            for unit, amount in amounts.items():
+                limit = getattr(entry, unit)
+                if limit is not None:
+                    key = f"rl:{entry.pattern}:{unit}"
+                    rules.append((unit, WindowRule(key, limit, self.window, amount)))
+            if entry.concurrent is not None:
+                key = f"rl:{entry.pattern}:concurrent"
+                rules.append(("concurrent", LeaseRule(key, entry.concurrent, self.lease_ttl)))
+        return rules
+
+    def _plan(
+        self, provider: str, model: str, estimate: Estimate
+    ) -> tuple[Reservation | None, list[LimitEntry]]:
+        entries = list(self.limits_for(provider, model))
+        if not entries:
+            return None, entries
+        reservation = Reservation(self, uuid.uuid4().hex, estimate)
+        reservation.rules = self._rules(entries, estimate)
+        return reservation, entries
+
+    def _next_wait(
+        self, admission: Admission, started: float, max_wait: float, context: tuple[Any, ...]
+    ) -> float:
+        """Seconds to sleep before asking again; raises when waiting cannot help."""
+        left = max_wait - (self._clock() - started)
+        if admission.wait < 0 or admission.wait > left:
+            raise self._refused(admission, max_wait, *context)
+        return min(admission.wait + random.uniform(0.001, 0.01), max(left, 0.0))
+
+    def acquire(
+        self, provider: str, model: str, estimate: Estimate, max_wait: float
+    ) -> Reservation | None:
+        """Reserve room for one call, waiting up to `max_wait` seconds (None: no limits
+        apply, or the store failed under ``LLM_STATE_ON_ERROR=open``)."""
+        reservation, entries = self._plan(provider, model, estimate)
+        if reservation is None:
+            return None
+        rules = [rule for _, rule in reservation.rules]
+        started = self._clock()
+        while True:
+            try:
+                self.guard.check()
+                admission = self.store.acquire(rules, reservation.token)
+            except StoreError as error:
+                self.guard.failed(error, _RESERVE, provider, model)
+                return None
+            if admission.admitted:
+                self._waited(started)
+                return reservation
+            context = (reservation, entries, provider, model, started)
+            self._sleep(self._next_wait(admission, started, max_wait, context))
+
+    async def aacquire(
+        self, provider: str, model: str, estimate: Estimate, max_wait: float
+    ) -> Reservation | None:
+        """Asyncio twin of `acquire`."""
+        reservation, entries = self._plan(provider, model, estimate)
+        if reservation is None:
+            return None
+        rules = [rule for _, rule in reservation.rules]
+        started = self._clock()
+        while True:
+            try:
+                self.guard.check()
+                admission = await self.store.aacquire(rules, reservation.token)
+            except StoreError as error:
+                self.guard.failed(error, _RESERVE, provider, model)
+                return None
+            if admission.admitted:
+                self._waited(started)
+                return reservation
+            context = (reservation, entries, provider, model, started)
+            await self._asleep(self._next_wait(admission, started, max_wait, context))
+
+    def _waited(self, started: float) -> None:
+        waited = self._clock() - started
+        notes = current_notes()
+        if notes is not None and waited > 0.0005:
+            notes.waited_s += waited
+
+    def _refused(
+        self,
+        admission: Admission,
+        max_wait: float,
+        reservation: Reservation,
+        entries: list[LimitEntry],
+        provider: str,
+        model: str,
+        started: float,
+    ) -> RateLimitError:
+        unit, rule = reservation.rules[admission.rule]
+        entry = next(e for e in entries if rule.key.startswith(f"rl:{e.pattern}:"))
+        limit = rule.limit
+        if isinstance(rule, LeaseRule):
+            used = f"{admission.used:g} of {limit:g} calls in flight"
+        else:
+            per = f"the last {self.window:g} s"
+            used = f"{admission.used:g} of {limit:g} used in {per}, this call needs {rule.amount:g}"
+        if admission.wait < 0:
+            why = "this call alone is larger than the limit"
+            retry_after = None
+        else:
+            why = f"no room within the call's {max_wait:g} s deadline"
+            retry_after = round(admission.wait, 3)
+        label = f"{entry.pattern}={limit:g}{unit}"
+        notes = current_notes()
+        if notes is not None:
+            notes.limited = label
+            notes.waited_s += self._clock() - started
+        return RateLimitError(
+            f"local rate limit (LLM_RATE_LIMITS {label}) for {provider}/{model}: {used}; "
+            f"{why}"
+            + (f"; room again in {retry_after:g} s" if retry_after is not None else "")
+            + " (not a provider 429: no request was sent)",
+            retry_after=retry_after,
+            local=True,
+            provider=provider,
+            model=model,
+        )

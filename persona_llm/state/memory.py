@@ -1,0 +1,211 @@
+"""`MemoryStore`: the state store of one process (``LLM_STATE=memory``, the default).
+
+Everything sits in dictionaries under one lock, so each operation is atomic across the
+process's threads and asyncio tasks; nothing is shared with other processes. It implements
+exactly the semantics of the Redis backend (same sliding windows, leases, breaker and
+expiry), so the features behave the same on both.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from persona_llm.state.store import (
+    ADMITTED,
+    Admission,
+    LeaseRule,
+    Rule,
+    StateStore,
+    StoreInfo,
+    WindowRule,
+)
+
+__all__ = ["MemoryStore"]
+
+LEASE_POLL = 0.05  # seconds between looks at a full concurrency limit
+
+
+@dataclass
+class _Breaker:
+    failures: int = 0
+    open_until: float = 0.0
+    probe_until: float = 0.0
+
+
+@dataclass
+class _Expiring:
+    value: object
+    expires: float | None = None
+
+
+@dataclass
+class _Window:
+    entries: dict[str, tuple[float, float]] = field(default_factory=dict)  # token: (at, amount)
+
+
+class MemoryStore(StateStore):
+    """The in-process store.
+
+    Args:
+        clock: seconds, monotonic (tests pass a fake clock).
+    """
+
+    backend = "memory"
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._windows: dict[str, _Window] = {}
+        self._leases: dict[str, dict[str, float]] = {}  # key: {token: expires}
+        self._breakers: dict[str, _Breaker] = {}
+        self._values: dict[str, _Expiring] = {}
+
+    @property
+    def url(self) -> str:
+        """``memory``."""
+        return "memory"
+
+    def __repr__(self) -> str:
+        return "MemoryStore()"
+
+    # -- rate limits --------------------------------------------------------------------
+
+    def acquire(self, rules: Sequence[Rule], token: str) -> Admission:
+        """Take this call's share in every rule at once, or none of them."""
+        with self._lock:
+            now = self._clock()
+            for index, rule in enumerate(rules):
+                refused = self._check(rule, now)
+                if refused is not None:
+                    return Admission(False, refused[0], index, refused[1])
+            for rule in rules:
+                if isinstance(rule, WindowRule):
+                    window = self._windows.setdefault(rule.key, _Window())
+                    window.entries[token] = (now, rule.amount)
+                else:
+                    self._leases.setdefault(rule.key, {})[token] = now + rule.ttl
+        return ADMITTED
+
+    def _check(self, rule: Rule, now: float) -> tuple[float, float] | None:
+        """None when `rule` has room, else (wait, used)."""
+        if isinstance(rule, LeaseRule):
+            leases = self._leases.setdefault(rule.key, {})
+            for token in [t for t, expires in leases.items() if expires <= now]:
+                del leases[token]
+            return (LEASE_POLL, len(leases)) if len(leases) + 1 > rule.limit else None
+        window = self._windows.setdefault(rule.key, _Window())
+        entries = window.entries
+        for token in [t for t, (at, _) in entries.items() if at <= now - rule.window]:
+            del entries[token]
+        used = sum(amount for _, amount in entries.values())
+        if used + rule.amount <= rule.limit:
+            return None
+        if rule.amount > rule.limit:
+            return -1.0, used
+        need, freed = used + rule.amount - rule.limit, 0.0
+        for at, amount in sorted(entries.values()):
+            freed += amount
+            if freed >= need:
+                return max(at + rule.window - now, 0.0), used
+        return rule.window, used  # pragma: no cover  # the sum covers `need`
+
+    def adjust(self, key: str, token: str, amount: float) -> None:
+        """Replace what the call `token` took in a window rule."""
+        with self._lock:
+            window = self._windows.get(key)
+            if window is not None and token in window.entries:
+                window.entries[token] = (window.entries[token][0], amount)
+
+    def release(self, key: str, token: str) -> None:
+        """End the call's lease."""
+        with self._lock:
+            self._leases.get(key, {}).pop(token, None)
+
+    # -- breaker ------------------------------------------------------------------------
+
+    def breaker_ready(self, keys: Sequence[str], probe_ttl: float) -> list[float]:
+        """-1 per breaker that lets a call through, else seconds until it may."""
+        with self._lock:
+            now = self._clock()
+            return [self._ready(self._breakers.get(key), now, probe_ttl) for key in keys]
+
+    @staticmethod
+    def _ready(breaker: _Breaker | None, now: float, probe_ttl: float) -> float:
+        if breaker is None or not breaker.open_until:
+            return -1.0
+        if now < breaker.open_until:
+            return breaker.open_until - now
+        if now < breaker.probe_until:
+            return breaker.probe_until - now
+        breaker.probe_until = now + probe_ttl
+        return -1.0
+
+    def breaker_report(self, key: str, ok: bool, threshold: int, cooldown: float) -> bool:
+        """Count a success or failure; True when it closed or opened the breaker."""
+        with self._lock:
+            now = self._clock()
+            breaker = self._breakers.get(key)
+            if ok:
+                was_open = breaker is not None and bool(breaker.open_until)
+                self._breakers.pop(key, None)
+                return was_open
+            breaker = self._breakers.setdefault(key, _Breaker())
+            breaker.failures += 1
+            half_open = bool(breaker.open_until) and now >= breaker.open_until
+            if (not breaker.open_until and threshold and breaker.failures >= threshold) or (
+                half_open
+            ):
+                breaker.open_until, breaker.probe_until = now + cooldown, 0.0
+                return True
+            return False
+
+    # -- keyed usage --------------------------------------------------------------------
+
+    def add_usage(self, key: str, amounts: Mapping[str, float], ttl: float | None) -> None:
+        """Add `amounts` to the counters of `key`."""
+        with self._lock:
+            now = self._clock()
+            entry = self._live(key, now)
+            if entry is None:
+                entry = self._values[key] = _Expiring({})
+            counters = entry.value
+            assert isinstance(counters, dict)
+            for name, amount in amounts.items():
+                counters[name] = counters.get(name, 0.0) + amount
+            entry.expires = now + ttl if ttl else None
+
+    def read_usage(self, key: str) -> dict[str, float]:
+        """The counters of `key`."""
+        with self._lock:
+            entry = self._live(key, self._clock())
+            return dict(entry.value) if entry is not None and isinstance(entry.value, dict) else {}
+
+    # -- values -------------------------------------------------------------------------
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """The stored values (None where missing or expired)."""
+        with self._lock:
+            now = self._clock()
+            found = [self._live(key, now) for key in keys]
+        return [e.value if e is not None and isinstance(e.value, bytes) else None for e in found]
+
+    def set_many(self, items: Mapping[str, bytes], ttl: float | None) -> None:
+        """Store values for `ttl` seconds."""
+        with self._lock:
+            expires = self._clock() + ttl if ttl else None
+            for key, value in items.items():
+                self._values[key] = _Expiring(value, expires)
+
+    def _live(self, key: str, now: float) -> _Expiring | None:
+        entry = self._values.get(key)
+        if entry is not None and entry.expires is not None and entry.expires <= now:
+            del self._values[key]
+            return None
+        return entry
+
+    def info(self) -> StoreInfo:
+        """Always reachable."""
+        return StoreInfo("memory", "memory", "in-process", 0.0)

@@ -1,0 +1,50 @@
+"""What the state features did during one call, for the usage record and the span.
+
+The usage wrapper (`persona_llm.usage.observed`) opens a `CallNotes` around each call when
+state features are configured; the limiter, cache and guard write into it through
+`current_notes()`, and the wrapper copies it into the `UsageRecord` and the span.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+__all__ = ["CallNotes", "current_notes", "noting"]
+
+
+@dataclass
+class CallNotes:
+    """One call's state events.
+
+    Attributes:
+        waited_s: seconds spent waiting for rate-limit capacity.
+        limited: the local limit that refused the call (``"openai/*: 500rpm"``), if any.
+        cache: ``"hit"``, ``"miss"`` or None (no cache).
+        store_errors: store operations that failed during the call.
+    """
+
+    waited_s: float = 0.0
+    limited: str | None = None
+    cache: str | None = None
+    store_errors: int = 0
+
+
+_NOTES: ContextVar[CallNotes | None] = ContextVar("persona_llm_call_notes", default=None)
+
+
+def current_notes() -> CallNotes | None:
+    """The notes of the call running in this context, if anyone reads them."""
+    return _NOTES.get()
+
+
+@contextmanager
+def noting(notes: CallNotes) -> Iterator[CallNotes]:
+    """Publish `notes` for the calls made inside the block (keep it free of ``yield``)."""
+    token = _NOTES.set(notes)
+    try:
+        yield notes
+    finally:
+        _NOTES.reset(token)

@@ -1,0 +1,202 @@
+"""The state store interface: what rate limits, the breaker, budgets and the cache need.
+
+Two backends implement it: `persona_llm.state.memory.MemoryStore` (one process, the default)
+and `persona_llm.state.redis.RedisStore` (every worker of every machine that shares one
+Redis). Each operation is atomic on the store: the Redis backend runs it as one Lua script
+or one ``MULTI`` transaction, the memory backend under one lock, so workers never race
+between a read and a write.
+
+Every method has an asyncio twin prefixed with ``a`` (``acquire`` / ``aacquire``). A backend
+raises `StoreError` (never a backend's own exception) when the store cannot answer in time;
+`persona_llm.state.guard.StoreGuard` decides what the LLM call does then.
+
+Keys are given without the prefix (``LLM_STATE_PREFIX``); the backend adds it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "Admission",
+    "LeaseRule",
+    "Rule",
+    "StateStore",
+    "StoreError",
+    "StoreInfo",
+    "WindowRule",
+]
+
+
+class StoreError(Exception):
+    """The state store did not answer (down, slow, full, or an error). Message redacted."""
+
+
+@dataclass(frozen=True)
+class WindowRule:
+    """At most `limit` units per sliding `window` seconds; this call takes `amount`.
+
+    A request-per-minute limit is a rule whose every call takes 1; a token limit takes the
+    call's token estimate, corrected afterwards with `StateStore.adjust`.
+    """
+
+    key: str
+    limit: float
+    window: float
+    amount: float
+
+
+@dataclass(frozen=True)
+class LeaseRule:
+    """At most `limit` calls in flight; a lease ends on `StateStore.release`, or after `ttl`
+    seconds when its worker died without releasing it."""
+
+    key: str
+    limit: int
+    ttl: float
+
+
+Rule = WindowRule | LeaseRule
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The answer of `StateStore.acquire`.
+
+    Attributes:
+        admitted: every rule had room, and the call's share is now taken in each.
+        wait: when not admitted, seconds until the blocking rule may have room
+            (-1: the call alone is larger than the limit, it never fits).
+        rule: index of the blocking rule (-1 when admitted).
+        used: what the blocking rule had used when it refused.
+    """
+
+    admitted: bool
+    wait: float = 0.0
+    rule: int = -1
+    used: float = 0.0
+
+
+ADMITTED = Admission(True)
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """What `persona-llm doctor` shows of a store."""
+
+    backend: str
+    url: str
+    version: str
+    latency_s: float
+
+
+class StateStore(ABC):
+    """The operations the state features need, each atomic on the store."""
+
+    backend = "abstract"
+
+    @property
+    @abstractmethod
+    def url(self) -> str:
+        """Where the store is, password redacted."""
+
+    # -- rate limits --------------------------------------------------------------------
+
+    @abstractmethod
+    def acquire(self, rules: Sequence[Rule], token: str) -> Admission:
+        """Take this call's share in every rule at once, or none of them."""
+
+    @abstractmethod
+    def adjust(self, key: str, token: str, amount: float) -> None:
+        """Replace what the call `token` took in a window rule (real usage known)."""
+
+    @abstractmethod
+    def release(self, key: str, token: str) -> None:
+        """End the call's lease in a `LeaseRule`."""
+
+    # -- the shared circuit breaker -----------------------------------------------------
+
+    @abstractmethod
+    def breaker_ready(self, keys: Sequence[str], probe_ttl: float) -> list[float]:
+        """For each breaker: -1 when it lets a call through, else seconds until it may.
+
+        A breaker whose cool-down is over lets one call through (the half-open probe) and
+        refuses others for `probe_ttl` seconds or until that call's outcome is reported.
+        """
+
+    @abstractmethod
+    def breaker_report(self, key: str, ok: bool, threshold: int, cooldown: float) -> bool:
+        """Count a success or failure; True when it closed or opened the breaker."""
+
+    # -- keyed usage (budgets) ----------------------------------------------------------
+
+    @abstractmethod
+    def add_usage(self, key: str, amounts: Mapping[str, float], ttl: float | None) -> None:
+        """Add `amounts` to the counters of `key` (kept `ttl` seconds; None: forever)."""
+
+    @abstractmethod
+    def read_usage(self, key: str) -> dict[str, float]:
+        """The counters of `key` (empty when none)."""
+
+    # -- values (the cache) -------------------------------------------------------------
+
+    @abstractmethod
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """The stored values (None where missing or expired)."""
+
+    @abstractmethod
+    def set_many(self, items: Mapping[str, bytes], ttl: float | None) -> None:
+        """Store values for `ttl` seconds (None or 0: no expiry)."""
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    @abstractmethod
+    def info(self) -> StoreInfo:
+        """Reachability, version and round-trip latency (raises `StoreError`)."""
+
+    def close(self) -> None:  # noqa: B027  # most stores hold nothing to release
+        """Release connections."""
+
+    # -- asyncio twins (the memory store never blocks, so it answers inline) ------------
+
+    async def aacquire(self, rules: Sequence[Rule], token: str) -> Admission:
+        """Asyncio twin of `acquire`."""
+        return self.acquire(rules, token)
+
+    async def aadjust(self, key: str, token: str, amount: float) -> None:
+        """Asyncio twin of `adjust`."""
+        self.adjust(key, token, amount)
+
+    async def arelease(self, key: str, token: str) -> None:
+        """Asyncio twin of `release`."""
+        self.release(key, token)
+
+    async def abreaker_ready(self, keys: Sequence[str], probe_ttl: float) -> list[float]:
+        """Asyncio twin of `breaker_ready`."""
+        return self.breaker_ready(keys, probe_ttl)
+
+    async def abreaker_report(self, key: str, ok: bool, threshold: int, cooldown: float) -> bool:
+        """Asyncio twin of `breaker_report`."""
+        return self.breaker_report(key, ok, threshold, cooldown)
+
+    async def aadd_usage(self, key: str, amounts: Mapping[str, float], ttl: float | None) -> None:
+        """Asyncio twin of `add_usage`."""
+        self.add_usage(key, amounts, ttl)
+
+    async def aread_usage(self, key: str) -> dict[str, float]:
+        """Asyncio twin of `read_usage`."""
+        return self.read_usage(key)
+
+    async def aget_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Asyncio twin of `get_many`."""
+        return self.get_many(keys)
+
+    async def aset_many(self, items: Mapping[str, bytes], ttl: float | None) -> None:
+        """Asyncio twin of `set_many`."""
+        self.set_many(items, ttl)
+
+    async def aclose(self) -> None:
+        """Asyncio twin of `close`."""
+        self.close()

