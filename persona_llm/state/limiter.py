@@ -223,7 +223,7 @@ class RateLimiter:
         if reservation is None:
             return None
         rules = [rule for _, rule in reservation.rules]
-        started = self._clock()
+        started, slept = self._clock(), False
         while True:
             try:
                 self.guard.check()
@@ -232,9 +232,10 @@ class RateLimiter:
                 self.guard.failed(error, _RESERVE, provider, model)
                 return None
             if admission.admitted:
-                self._waited(started)
+                self._waited(started, slept)
                 return reservation
             context = (reservation, entries, provider, model, started)
+            slept = True
             self._sleep(self._next_wait(admission, started, max_wait, context))
 
     async def aacquire(
@@ -245,7 +246,7 @@ class RateLimiter:
         if reservation is None:
             return None
         rules = [rule for _, rule in reservation.rules]
-        started = self._clock()
+        started, slept = self._clock(), False
         while True:
             try:
                 self.guard.check()
@@ -254,16 +255,16 @@ class RateLimiter:
                 self.guard.failed(error, _RESERVE, provider, model)
                 return None
             if admission.admitted:
-                self._waited(started)
+                self._waited(started, slept)
                 return reservation
             context = (reservation, entries, provider, model, started)
+            slept = True
             await self._asleep(self._next_wait(admission, started, max_wait, context))
 
-    def _waited(self, started: float) -> None:
-        waited = self._clock() - started
+    def _waited(self, started: float, slept: bool) -> None:
         notes = current_notes()
-        if notes is not None and waited > 0.0005:
-            notes.waited_s += waited
+        if notes is not None and slept:
+            notes.waited_s += self._clock() - started
 
     def _refused(
         self,
