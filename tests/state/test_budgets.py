@@ -107,7 +107,7 @@ def test_two_containers_share_a_redis_budget(
 
 
 def test_concurrent_calls_overshoot_by_at_most_the_calls_in_flight(priced: Build) -> None:
-    """8 threads, each call $0.50, budget $2: the documented bound is budget + 8 × $0.50."""
+    """8 threads, each call $0.50, budget $2: the documented bound is budget + 8 x $0.50."""
     container = priced()
     container.fake.override(FakeProvider(delay=0.05))
     client = container.chat_client()
@@ -170,9 +170,10 @@ def test_periods_roll_over_in_utc() -> None:
 
 
 def test_bad_periods_are_refused() -> None:
-    with pytest.raises(ConfigurationError, match="period must be one of"):
-        with track_usage(key="k", period="week"):
-            pass
-    with pytest.raises(ConfigurationError, match="needs key"):
-        with track_usage(period="day"):
-            pass
+    with (
+        pytest.raises(ConfigurationError, match="period must be one of"),
+        track_usage(key="k", period="week"),
+    ):
+        pass
+    with pytest.raises(ConfigurationError, match="needs key"), track_usage(period="day"):
+        pass
