@@ -171,9 +171,7 @@ class Settings(BaseSettings):
             on_error=self.llm_state_on_error,
             limits=parse_rate_limits(self.llm_rate_limits),
             window=self.llm_rate_window,
-            cache=CacheConfig.parse(
-                self.llm_cache, self.llm_cache_ttl, self.llm_cache_incomplete
-            ),
+            cache=CacheConfig.parse(self.llm_cache, self.llm_cache_ttl, self.llm_cache_incomplete),
         )
 
     @property

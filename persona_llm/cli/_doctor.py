@@ -1,7 +1,8 @@
 """``persona-llm providers`` and ``persona-llm doctor``: what is installed and configured.
 
 Both read the settings the library would use (the environment and ``.env``) and show keys
-only as set or unset. Only ``doctor --online`` sends requests: one tiny chat request to
+only as set or unset. ``doctor`` also pings the ``LLM_STATE`` store and lists the rate
+limits and the cache. Only ``doctor --online`` sends requests: one tiny chat request to
 ``LLM_SERVICE`` and one embedding of one word to the embedding service.
 """
 
@@ -16,6 +17,7 @@ from typing import TextIO
 
 from persona_llm.cli._common import current_settings, write_table
 from persona_llm.cli._endpoints import endpoint_summary
+from persona_llm.cli._doctor_state import state_rows
 from persona_llm.errors import ConfigurationError, LLMError
 from persona_llm.settings import OPENAI_COMPATIBLE, PROVIDERS, Settings
 
@@ -181,6 +183,7 @@ def run_doctor(out: TextIO, *, online: bool) -> int:
         rows.append(("settings", "ok", "environment and .env read"))
         service_rows, needed = _service_rows(settings)
         rows += [*service_rows, *_sdk_rows(needed), *_provider_rows(settings, needed)]
+        rows += state_rows(settings)
         healthy = all(status != "FAIL" for _, status, _ in rows)
         if not online:
             rows.append(("online", "skip", "run `persona-llm doctor --online` to send requests"))

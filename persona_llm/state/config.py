@@ -29,11 +29,11 @@ __all__ = ["CacheConfig", "LimitEntry", "StateConfig", "parse_rate_limits", "red
 
 UNITS = ("rpm", "tpm", "itpm", "otpm", "concurrent")
 _LIMIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(rpm|tpm|itpm|otpm|concurrent)\s*$", re.IGNORECASE)
-_URL_PASSWORD = re.compile(r"(rediss?://)([^@/\s]*)@")
+_URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.\-]*://)([^@/\s]*)@", re.IGNORECASE)
 
 
 def redact_url(text: str) -> str:
-    """`text` with the credentials of any ``redis://user:password@`` URL in it replaced."""
+    """`text` with the credentials of any ``scheme://user:password@`` URL in it replaced."""
     return _URL_PASSWORD.sub(lambda m: f"{m.group(1)}***@", text)
 
 

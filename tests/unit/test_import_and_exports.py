@@ -9,7 +9,14 @@ from pathlib import Path
 
 import persona_llm
 
-SDKS = ("openai", "anthropic", "google.genai", "dependency_injector", "pydantic_settings")
+SDKS = (
+    "openai",
+    "anthropic",
+    "google.genai",
+    "redis",
+    "dependency_injector",
+    "pydantic_settings",
+)
 
 DESIGN_NAMES = {
     "ChatMessage", "ChatResponse", "ChatChunk", "Usage", "Capabilities",
@@ -60,7 +67,7 @@ def test_using_the_container_still_loads_no_sdk() -> None:
         "from persona_llm import container, get_chat_client\n"
         "import os; os.environ['LLM_SERVICE'] = 'fake/echo'\n"
         "get_chat_client().chat([{'role': 'user', 'content': 'hi'}])\n"
-        "print([m for m in ('openai', 'anthropic', 'google.genai') if m in sys.modules])\n"
+        "print([m for m in ('openai', 'anthropic', 'google.genai', 'redis') if m in sys.modules])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
