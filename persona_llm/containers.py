@@ -258,6 +258,7 @@ class Container(containers.DeclarativeContainer):
         observe=observe.provider,
         default=chat_client.provider,
         default_async=async_chat_client.provider,
+        state=state,
     )
 
 

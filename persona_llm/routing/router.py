@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from persona_llm.providers.base import ProviderAdapter
     from persona_llm.reliability.policy import RetryPolicy
     from persona_llm.settings import ServiceTarget, Settings
+    from persona_llm.state.build import StateServices
     from persona_llm.types import Capabilities
 
 __all__ = ["Router"]
@@ -60,6 +61,7 @@ class Router:
         default_async: its asyncio twin.
         capabilities_of: capabilities of a provider (default: its adapter class's, which
             imports that provider's SDK; only providers named in routes are looked up).
+        state: rate limits, shared breakers and the response cache for the routes' stacks.
 
     Raises:
         ConfigurationError: ``LLM_ROUTES`` is malformed, or a route lacks a capability.
@@ -74,6 +76,7 @@ class Router:
         default: Callable[[], ChatClient],
         default_async: Callable[[], AsyncChatClient],
         capabilities_of: Callable[[str], Capabilities] = _adapter_capabilities,
+        state: StateServices | None = None,
     ) -> None:
         self.table = settings.routes
         check_capabilities(self.table, capabilities_of)
@@ -85,6 +88,7 @@ class Router:
         self._observe = observe
         self._default = default
         self._default_async = default_async
+        self._state = state
         self._lock = threading.Lock()
         self._stacks: dict[Tiers, ProviderAdapter] = {}
         self._clients: dict[tuple[Tiers, type[Any]], Any] = {}
@@ -131,7 +135,10 @@ class Router:
             if client is None:
                 stack = self._stacks.get(route.tiers)
                 if stack is None:
-                    stack = self._stacks[route.tiers] = self._observe(self._build(route))
+                    built = self._build(route)
+                    if self._state is not None:
+                        built = self._state.cached(built)
+                    stack = self._stacks[route.tiers] = self._observe(built)
                 client = self._clients[(route.tiers, kind)] = kind(stack, route.model)
             built: K = client
             return built
@@ -150,12 +157,12 @@ class Router:
         from persona_llm.reliability import FallbackAdapter, PoolAdapter, Target
         from persona_llm.reliability.build import target_adapter
 
-        settings, config = self._settings, self._settings.reliability
+        settings, config, state = self._settings, self._settings.reliability, self._state
         chain: list[Target] = []
         for tier in route.tiers:
             members = [
                 Target(
-                    target_adapter(settings, m.target, self._adapters, self._policy),
+                    target_adapter(settings, m.target, self._adapters, self._policy, state),
                     m.target.model,
                     m.weight,
                 )
@@ -170,6 +177,11 @@ class Router:
                 circuit_failures=config.circuit_failures,
                 circuit_cooldown=config.circuit_cooldown,
                 policy=self._policy,
+                shared=(
+                    state.breakers(config.circuit_failures, config.circuit_cooldown)
+                    if state is not None
+                    else None
+                ),
             )
             chain.append(Target(pool))
         return chain[0].adapter if len(chain) == 1 else FallbackAdapter(chain, self._policy)

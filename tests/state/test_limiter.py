@@ -177,3 +177,19 @@ def test_the_limit_syntax() -> None:
     for bad in ("openai=5rpm", "openai/x=5", "openai/x=5rph", "*=0rpm", "a/b=1rpm;a/b=2rpm"):
         with pytest.raises(ConfigurationError, match="LLM_RATE_LIMITS"):
             parse_rate_limits(bad)
+
+
+def test_routes_are_limited_and_cached_too(container_with: Build) -> None:
+    container = container_with(
+        llm_service="fake/echo",
+        llm_routes="extraction=fake/router-model",
+        llm_rate_limits="fake/router-model=1rpm",
+        llm_rate_window=30,
+        llm_timeout=0.2,
+        llm_cache="memory",
+    )
+    client = container.router().chat_client("extraction")
+    client.chat(user("a"))
+    assert client.chat(user("a")).cached  # a hit takes no rate-limit room
+    with pytest.raises(RateLimitError, match="fake/router-model=1rpm"):
+        client.chat(user("b"))
