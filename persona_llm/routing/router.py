@@ -135,10 +135,10 @@ class Router:
             if client is None:
                 stack = self._stacks.get(route.tiers)
                 if stack is None:
-                    built = self._build(route)
+                    inner = self._build(route)
                     if self._state is not None:
-                        built = self._state.cached(built)
-                    stack = self._stacks[route.tiers] = self._observe(built)
+                        inner = self._state.cached(inner)
+                    stack = self._stacks[route.tiers] = self._observe(inner)
                 client = self._clients[(route.tiers, kind)] = kind(stack, route.model)
             built: K = client
             return built
