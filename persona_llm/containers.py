@@ -220,7 +220,7 @@ class Container(containers.DeclarativeContainer):
         prices=prices,
         log_content=settings.provided.llm_log_content,
         tracing=tracing,
-        notes=settings.provided.state_features,
+        notes=settings.provided.state.enabled,
     )
     observed_chat_adapter = di.ThreadSafeSingleton(observe, inner=chat_adapter)
     observed_embedding_adapter = di.ThreadSafeSingleton(observe, inner=embedding_adapter)

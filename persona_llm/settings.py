@@ -162,26 +162,9 @@ class Settings(BaseSettings):
     @property
     def state(self) -> StateConfig:
         """The store, rate limits and cache (`LLM_STATE`, `LLM_RATE_LIMITS`, `LLM_CACHE`...)."""
-        from persona_llm.state.config import CacheConfig, StateConfig, parse_rate_limits
+        from persona_llm.state.config import StateConfig
 
-        return StateConfig(
-            url=StateConfig.check_url(self.llm_state),
-            prefix=self.llm_state_prefix,
-            timeout=self.llm_state_timeout,
-            on_error=self.llm_state_on_error,
-            limits=parse_rate_limits(self.llm_rate_limits),
-            window=self.llm_rate_window,
-            cache=CacheConfig.parse(self.llm_cache, self.llm_cache_ttl, self.llm_cache_incomplete),
-        )
-
-    @property
-    def state_features(self) -> bool:
-        """Whether a state feature is on (a shared store, rate limits or a cache)."""
-        return bool(
-            self.llm_rate_limits.strip()
-            or self.llm_cache.strip().lower() not in ("", "off", "none", "false", "0")
-            or self.llm_state.strip().lower() != "memory"
-        )
+        return StateConfig.from_settings(self)
 
     @property
     def routes(self) -> RouteTable:

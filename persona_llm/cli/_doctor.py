@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import TextIO
 
 from persona_llm.cli._common import current_settings, write_table
-from persona_llm.cli._endpoints import endpoint_summary
 from persona_llm.cli._doctor_state import state_rows
+from persona_llm.cli._endpoints import endpoint_summary
 from persona_llm.errors import ConfigurationError, LLMError
 from persona_llm.settings import OPENAI_COMPATIBLE, PROVIDERS, Settings
 

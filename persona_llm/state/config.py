@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from persona_llm.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from persona_llm.settings import Settings
 
 __all__ = ["CacheConfig", "LimitEntry", "StateConfig", "parse_rate_limits", "redact_url"]
 
@@ -142,6 +145,26 @@ class StateConfig:
     limits: tuple[LimitEntry, ...] = ()
     window: float = 60.0
     cache: CacheConfig = CacheConfig()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StateConfig:
+        """Parse and check the state variables of `settings` (raises `ConfigurationError`)."""
+        return cls(
+            url=cls.check_url(settings.llm_state),
+            prefix=settings.llm_state_prefix,
+            timeout=settings.llm_state_timeout,
+            on_error=settings.llm_state_on_error,
+            limits=parse_rate_limits(settings.llm_rate_limits),
+            window=settings.llm_rate_window,
+            cache=CacheConfig.parse(
+                settings.llm_cache, settings.llm_cache_ttl, settings.llm_cache_incomplete
+            ),
+        )
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any state feature is on (a shared store, rate limits or a cache)."""
+        return self.is_redis or bool(self.limits) or self.cache.kind != "off"
 
     @property
     def is_redis(self) -> bool:
