@@ -14,7 +14,8 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 """
 
-# KEYS: two per rule (the window's sorted set of tokens by time, and its hash of amounts;
+# KEYS: two per rule (the window's sorted set of tokens by time, and its hash of amounts
+# whose field '_sum' keeps their sum, so a call costs O(1) plus the entries that expire;
 # a lease rule uses only the first: tokens by expiry). ARGV: token, then per rule
 # kind ('w' or 'l'), limit, window or lease ttl, amount.
 ACQUIRE = (
@@ -32,10 +33,20 @@ for i = 1, rules do
     if used + 1 > limit then return {0, '0.05', i - 1, tostring(used)} end
   else
     local old = redis.call('ZRANGEBYSCORE', at, '-inf', now - span)
-    for _, member in ipairs(old) do redis.call('HDEL', amounts, member) end
-    if #old > 0 then redis.call('ZREMRANGEBYSCORE', at, '-inf', now - span) end
-    local used = 0
-    for _, v in ipairs(redis.call('HVALS', amounts)) do used = used + tonumber(v) end
+    if #old > 0 then
+      local gone = 0
+      for _, member in ipairs(old) do
+        gone = gone + tonumber(redis.call('HGET', amounts, member) or '0')
+        redis.call('HDEL', amounts, member)
+      end
+      redis.call('ZREMRANGEBYSCORE', at, '-inf', now - span)
+      if redis.call('ZCARD', at) == 0 then
+        redis.call('HSET', amounts, '_sum', '0')
+      else
+        redis.call('HINCRBYFLOAT', amounts, '_sum', -gone)
+      end
+    end
+    local used = tonumber(redis.call('HGET', amounts, '_sum') or '0')
     if used + amount > limit then
       if amount > limit then return {0, '-1', i - 1, tostring(used)} end
       local need, freed, wait = used + amount - limit, 0, span
@@ -62,6 +73,7 @@ for i = 1, rules do
   else
     redis.call('ZADD', at, now, token)
     redis.call('HSET', amounts, token, amount)
+    redis.call('HINCRBYFLOAT', amounts, '_sum', amount)
     redis.call('PEXPIRE', at, keep)
     redis.call('PEXPIRE', amounts, keep)
   end
@@ -73,7 +85,9 @@ return {1, '0', -1, '0'}
 # KEYS: the window's sorted set and hash; ARGV: token, amount.
 ADJUST = """
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  local before = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+  redis.call('HINCRBYFLOAT', KEYS[2], '_sum', tonumber(ARGV[2]) - before)
 end
 return 1
 """

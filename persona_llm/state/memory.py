@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -43,7 +44,22 @@ class _Expiring:
 
 @dataclass
 class _Window:
-    entries: dict[str, tuple[float, float]] = field(default_factory=dict)  # token: (at, amount)
+    """Entries in the order they were taken (so the oldest leave first) and their sum."""
+
+    entries: OrderedDict[str, tuple[float, float]] = field(default_factory=OrderedDict)
+    total: float = 0.0
+
+    def expire(self, before: float) -> None:
+        entries = self.entries
+        while entries:
+            token = next(iter(entries))
+            at, amount = entries[token]
+            if at > before:
+                break
+            del entries[token]
+            self.total -= amount
+        if not entries:
+            self.total = 0.0  # no drift from float sums
 
 
 class MemoryStore(StateStore):
@@ -85,6 +101,7 @@ class MemoryStore(StateStore):
                 if isinstance(rule, WindowRule):
                     window = self._windows.setdefault(rule.key, _Window())
                     window.entries[token] = (now, rule.amount)
+                    window.total += rule.amount
                 else:
                     self._leases.setdefault(rule.key, {})[token] = now + rule.ttl
         return ADMITTED
@@ -97,16 +114,14 @@ class MemoryStore(StateStore):
                 del leases[token]
             return (LEASE_POLL, len(leases)) if len(leases) + 1 > rule.limit else None
         window = self._windows.setdefault(rule.key, _Window())
-        entries = window.entries
-        for token in [t for t, (at, _) in entries.items() if at <= now - rule.window]:
-            del entries[token]
-        used = sum(amount for _, amount in entries.values())
+        window.expire(now - rule.window)
+        used = window.total
         if used + rule.amount <= rule.limit:
             return None
         if rule.amount > rule.limit:
             return -1.0, used
         need, freed = used + rule.amount - rule.limit, 0.0
-        for at, amount in sorted(entries.values()):
+        for at, amount in window.entries.values():  # oldest first
             freed += amount
             if freed >= need:
                 return max(at + rule.window - now, 0.0), used
@@ -117,7 +132,9 @@ class MemoryStore(StateStore):
         with self._lock:
             window = self._windows.get(key)
             if window is not None and token in window.entries:
-                window.entries[token] = (window.entries[token][0], amount)
+                at, before = window.entries[token]
+                window.entries[token] = (at, amount)
+                window.total += amount - before
 
     def release(self, key: str, token: str) -> None:
         """End the call's lease."""
