@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from persona_llm.errors import ConfigurationError
 
@@ -18,7 +19,10 @@ __all__ = [
     "PROVIDERS",
     "ProviderConfig",
     "ServiceTarget",
+    "embedding_route",
     "parse_service",
+    "route_entries",
+    "routed_embedding_service",
 ]
 
 
@@ -113,6 +117,8 @@ class ProviderConfig:
     chat_model: str | None = None
     embedding_model: str | None = None
     embedding_dimensions: int | None = None
+    unsupported_params: Literal["error", "drop"] = "error"
+    """What the OpenAI family does with a parameter a model rejects (`LLM_UNSUPPORTED_PARAMS`)."""
     api: str = "chat"
     """OpenAI and Azure transport: ``chat``, ``responses`` or ``auto`` (`OPENAI_API`)."""
     auth: str = "key"
@@ -135,3 +141,54 @@ class ProviderConfig:
     def __repr__(self) -> str:  # never show the key
         key = "set" if self.api_key else "unset"
         return f"ProviderConfig(name={self.name!r}, api_key={key}, base_url={self.base_url!r})"
+
+
+def embedding_route(text: str, variable: str = "LLM_ROUTES[embeddings]") -> ServiceTarget:
+    """The target of the ``embeddings=`` route of ``LLM_ROUTES``: one provider/model.
+
+    Raises:
+        ConfigurationError: fallbacks, a pool or a profile, or a provider without embeddings.
+    """
+    if any(sign in text for sign in ",+*@"):
+        raise ConfigurationError(
+            f"{variable}={text!r}: the embeddings route names one provider/model, without "
+            "fallbacks, pool or profile (vectors of different models are not comparable)"
+        )
+    target = parse_service(text, variable)
+    if target.provider not in EMBEDDING_PROVIDERS:
+        raise ConfigurationError(
+            f"{variable}={text!r}: {target.provider} has no embeddings API; route embeddings "
+            f"to one of: {', '.join(sorted(EMBEDDING_PROVIDERS))}",
+            provider=target.provider,
+            model=target.model,
+        )
+    return target
+
+
+def route_entries(llm_routes: str) -> list[tuple[str, str, str]]:
+    """The ``(entry, task, targets)`` of each ``LLM_ROUTES`` entry, task names lowercased.
+
+    Raises:
+        ConfigurationError: an entry is not of the form ``task=targets``.
+    """
+    entries = []
+    for entry in (e.strip() for e in re.split(r"[;\n]", llm_routes)):
+        if not entry:
+            continue
+        name, equals, targets = entry.partition("=")
+        task = name.strip().lower()
+        if not equals or not task or not targets.strip():
+            raise ConfigurationError(
+                f"LLM_ROUTES entry {entry!r} is not of the form task=provider/model; "
+                "e.g. LLM_ROUTES=extraction=openai/gpt-4o-mini;answer=gemini/"
+            )
+        entries.append((entry, task, targets.strip()))
+    return entries
+
+
+def routed_embedding_service(llm_routes: str) -> ServiceTarget | None:
+    """The target of the ``embeddings=`` entry of an ``LLM_ROUTES`` value, if any."""
+    for _, task, targets in route_entries(llm_routes):
+        if task == "embeddings":
+            return embedding_route(targets)
+    return None

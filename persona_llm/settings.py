@@ -8,7 +8,7 @@ by `Settings.provider_config`, which is also where a missing key becomes a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,12 +21,9 @@ from persona_llm._services import (
     ProviderConfig,
     ServiceTarget,
     parse_service,
+    routed_embedding_service,
 )
 from persona_llm.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from persona_llm.reliability.config import ReliabilityConfig
-    from persona_llm.routing.routes import RouteTable
 
 __all__ = [
     "EMBEDDING_PROVIDERS",
@@ -139,20 +136,6 @@ class Settings(BaseSettings):
         target = parse_service(self.llm_service)
         return ServiceTarget(target.provider, target.model or self._default_chat_model(target))
 
-    @property
-    def reliability(self) -> ReliabilityConfig:
-        """Retry policy, fallbacks and pool (`LLM_MAX_RETRIES`, `LLM_FALLBACKS`, `LLM_POOL`...)."""
-        from persona_llm.reliability.config import ReliabilityConfig
-
-        return ReliabilityConfig.from_settings(self)
-
-    @property
-    def routes(self) -> RouteTable:
-        """`LLM_ROUTES` parsed: the task routes (see `persona_llm.routing.routes`)."""
-        from persona_llm.routing.routes import RouteTable
-
-        return RouteTable.from_settings(self)
-
     def resolve_target(self, text: str, variable: str) -> ServiceTarget:
         """One chat target of LLM_FALLBACKS / LLM_POOL / LLM_ROUTES, its model filled in."""
         target = parse_service(text, variable, profiles=True)
@@ -197,7 +180,7 @@ class Settings(BaseSettings):
         """`EMBEDDING_SERVICE`, else the embeddings route, the chat provider, or OpenAI."""
         if self.embedding_service:
             target = parse_service(self.embedding_service, "EMBEDDING_SERVICE")
-        elif (routed := self.routes.embedding) is not None:
+        elif (routed := routed_embedding_service(self.llm_routes)) is not None:
             target = routed
         else:
             chat = self.chat_target
@@ -238,7 +221,7 @@ class Settings(BaseSettings):
     @property
     def embedding_is_fallback(self) -> bool:
         """True when embeddings go to OpenAI only because the chat provider has none."""
-        routed = self.embedding_service or self.routes.embedding
+        routed = self.embedding_service or routed_embedding_service(self.llm_routes)
         return not routed and self.chat_target.provider not in EMBEDDING_PROVIDERS
 
     def _default_chat_model(self, target: ServiceTarget, variable: str = "LLM_SERVICE") -> str:
@@ -292,6 +275,7 @@ class Settings(BaseSettings):
             "timeout": self.llm_timeout,
             "connect_timeout": self.llm_connect_timeout or min(10.0, self.llm_timeout),
             "max_retries": self.llm_max_retries,
+            "unsupported_params": self.llm_unsupported_params,
         }
         if name == "fake":
             return ProviderConfig(**common, embedding_dimensions=self.fake_embedding_dimensions)

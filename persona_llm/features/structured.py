@@ -36,10 +36,9 @@ from pydantic import BaseModel, ValidationError
 from persona_llm.errors import ContentFilterError, InvalidRequestError, ResponseParseError
 from persona_llm.features.json_text import extract_json
 from persona_llm.types import ChatMessage, ChatResponse, MessageInput, to_messages
-from persona_llm.workflows.prompts import REASK_PROMPT
 
 if TYPE_CHECKING:
-    from persona_llm.clients import AsyncChatClient, ChatClient
+    from persona_llm.features.client import SupportsAsyncChat, SupportsChat
 
 __all__ = [
     "JSON_OBJECT",
@@ -60,6 +59,15 @@ __all__ = [
     "response_format_for",
     "strict_schema",
 ]
+
+REASK_PROMPT = """\
+Your previous reply could not be used, because of these problems:
+{errors}
+
+Reply again with the corrected result only: one JSON value in the requested format, with no \
+code fences, comments or text around it.
+"""
+"""The re-ask template: `{errors}` is filled with the problems found in the previous reply."""
 
 logger = logging.getLogger(__name__)
 
@@ -365,7 +373,7 @@ async def acomplete(
 
 
 def chat_validated(
-    client: ChatClient,
+    client: SupportsChat,
     messages: Iterable[MessageInput],
     validate: Validator[T],
     *,
@@ -386,7 +394,7 @@ def chat_validated(
 
 
 async def achat_validated(
-    client: AsyncChatClient,
+    client: SupportsAsyncChat,
     messages: Iterable[MessageInput],
     validate: Validator[T],
     *,

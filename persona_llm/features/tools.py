@@ -60,7 +60,7 @@ from persona_llm.types import (
 )
 
 if TYPE_CHECKING:
-    from persona_llm.clients import AsyncChatClient, ChatClient
+    from persona_llm.features.client import SupportsAsyncChat, SupportsChat
 
 __all__ = [
     "Tool",
@@ -328,7 +328,7 @@ def _limit_error(
 
 
 def run_tools(
-    client: ChatClient,
+    client: SupportsChat,
     messages: Iterable[MessageInput],
     tools: Iterable[ToolLike],
     *,
@@ -368,7 +368,7 @@ def run_tools(
 
 
 async def arun_tools(
-    client: AsyncChatClient,
+    client: SupportsAsyncChat,
     messages: Iterable[MessageInput],
     tools: Iterable[ToolLike],
     *,

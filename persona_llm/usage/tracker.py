@@ -48,9 +48,7 @@ __all__ = [
     "UsageTracker",
     "active_scopes",
     "current_task",
-    "reset_usage",
     "track_usage",
-    "usage_report",
     "usage_table",
 ]
 
@@ -262,23 +260,3 @@ def track_usage(
         yield scope
     finally:
         _ACTIVE_SCOPES.reset(token)
-
-
-def _default_tracker() -> UsageTracker:
-    from persona_llm.containers import container
-
-    provider = getattr(container, "usage_tracker", None)
-    if provider is None:
-        raise ConfigurationError("the container has no usage_tracker provider")
-    tracker: UsageTracker = provider()
-    return tracker
-
-
-def usage_report(tracker: UsageTracker | None = None) -> UsageReport:
-    """The totals of the container's tracker (or of `tracker`)."""
-    return (tracker or _default_tracker()).report()
-
-
-def reset_usage(tracker: UsageTracker | None = None) -> None:
-    """Clear the totals of the container's tracker (or of `tracker`)."""
-    (tracker or _default_tracker()).reset()
