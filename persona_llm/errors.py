@@ -4,10 +4,12 @@ The hierarchy::
 
     LLMError
     ├── ConfigurationError        bad or missing settings, unknown provider, malformed LLM_SERVICE
+    │                             (also a ValueError)
     ├── AuthenticationError       401, invalid key (Gemini answers 400 API_KEY_INVALID)
     ├── PermissionDeniedError     403
     ├── NotFoundError             404: unknown model or deployment
-    ├── InvalidRequestError       400 / 422
+    ├── InvalidRequestError       400 / 422, or a bad argument refused before sending
+    │   │                         (also a ValueError)
     │   └── ContentFilterError    the provider's safety system rejected the prompt or reply
     ├── RateLimitError            429 (retryable; `retry_after` seconds when the provider says)
     ├── ProviderUnavailableError  5xx, 529 overloaded, non-JSON error pages (retryable)
@@ -153,8 +155,11 @@ class LLMError(Exception):
         )
 
 
-class ConfigurationError(LLMError):
-    """Settings are missing or wrong; the message names the variable and the fix."""
+class ConfigurationError(LLMError, ValueError):
+    """Settings are missing or wrong; the message names the variable and the fix.
+
+    Also a `ValueError`, so code that guards configuration with ``except ValueError`` works.
+    """
 
 
 class AuthenticationError(LLMError):
@@ -169,8 +174,11 @@ class NotFoundError(LLMError):
     """The model or deployment does not exist (404)."""
 
 
-class InvalidRequestError(LLMError):
-    """The request was malformed or used a parameter the model does not accept (400/422)."""
+class InvalidRequestError(LLMError, ValueError):
+    """The request was malformed or used a parameter the model does not accept (400/422).
+
+    Also a `ValueError`: a bad argument raises what Python code expects for one.
+    """
 
 
 class ContentFilterError(InvalidRequestError):

@@ -155,7 +155,9 @@ class Settings(BaseSettings):
         except ConfigurationError as exc:
             prefix = f"{target.profile.upper()}_"
             raise ConfigurationError(
-                f"{exc.message} (for {target}: {prefix}<VARIABLE> wins over <VARIABLE>)"
+                f"{exc.message} (for {target}: {prefix}<VARIABLE> wins over <VARIABLE>)",
+                provider=target.provider,
+                model=target.model,
             ) from None
 
     def _for_profile(self, target: ServiceTarget) -> Settings:
@@ -292,7 +294,8 @@ class Settings(BaseSettings):
         if key is None or not key.get_secret_value().strip():
             raise ConfigurationError(
                 f"{KEY_VARIABLES[name]} is not set: the {name} provider needs an API key. "
-                f"Set {KEY_VARIABLES[name]} in the environment or in .env"
+                f"Set {KEY_VARIABLES[name]} in the environment or in .env",
+                **self._where(name),
             )
         common["api_key"] = key.get_secret_value().strip()
         if name == "openai":
@@ -315,7 +318,8 @@ class Settings(BaseSettings):
         if not self.azure_api_base:
             raise ConfigurationError(
                 "AZURE_API_BASE is not set: the azure provider needs the resource endpoint, "
-                "e.g. AZURE_API_BASE=https://<resource>.openai.azure.com"
+                "e.g. AZURE_API_BASE=https://<resource>.openai.azure.com",
+                **self._where("azure"),
             )
         base, version = azure_endpoint(self.azure_api_base, self.azure_api_version)
         key = self.azure_api_key.get_secret_value().strip() if self.azure_api_key else ""
@@ -325,7 +329,8 @@ class Settings(BaseSettings):
             raise ConfigurationError(
                 "AZURE_API_KEY is not set: the azure provider needs an API key, or Microsoft "
                 "Entra ID (AZURE_AUTH=entra, with persona-llm[azure-identity] installed, or a "
-                "token in AZURE_AD_TOKEN)"
+                "token in AZURE_AD_TOKEN)",
+                **self._where("azure"),
             )
         if auth == "entra" and token:
             auth = "token"
@@ -351,6 +356,17 @@ class Settings(BaseSettings):
             credentials_file=credentials_file,
             auth="file" if credentials_file else "adc",
         )
+
+    def _where(self, provider: str) -> dict[str, Any]:
+        """`provider` and the model it would be called with (LLM_SERVICE's, else its
+        default), for a configuration error; the model is None when it cannot be worked out."""
+        try:
+            chat = self.chat_target
+            model = chat.model if chat.provider == provider else None
+            model = model or self._default_chat_model(ServiceTarget(provider, None))
+        except ConfigurationError:
+            model = None
+        return {"provider": provider, "model": model}
 
     def secret_values(self) -> tuple[str, ...]:
         """Every configured key and token, for redaction."""
