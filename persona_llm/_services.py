@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from persona_llm._secrets import url_password
 from persona_llm.errors import ConfigurationError
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "PROVIDERS",
     "ProviderConfig",
     "ServiceTarget",
+    "azure_endpoint",
     "embedding_route",
     "parse_service",
     "route_entries",
@@ -134,9 +136,13 @@ class ProviderConfig:
     """A service-account JSON file for Vertex AI (``GOOGLE_APPLICATION_CREDENTIALS``)."""
 
     @property
-    def secrets(self) -> list[str]:
-        """Every secret of this configuration (key, token), for redaction."""
-        return [value for value in (self.api_key, self.ad_token) if value]
+    def secrets(self) -> tuple[str, ...]:
+        """The values to redact from errors and logs: the key (unless it is a local server's
+        placeholder such as ``ollama``), the token and a password in the base URL."""
+        placeholder = OPENAI_COMPATIBLE.get(self.name, ("", None))[1]
+        key = self.api_key if self.api_key != placeholder else None
+        values = (key, self.ad_token, url_password(self.base_url))
+        return tuple(v for v in values if v)
 
     def __repr__(self) -> str:  # never show the key
         key = "set" if self.api_key else "unset"
@@ -192,3 +198,14 @@ def routed_embedding_service(llm_routes: str) -> ServiceTarget | None:
         if task == "embeddings":
             return embedding_route(targets)
     return None
+def azure_endpoint(base: str, version: str) -> tuple[str, str]:
+    """The Azure resource endpoint and API version: ``v1`` when `version` is ``v1`` or `base`
+    ends in ``/openai/v1`` (then `base` becomes the ``.../openai/v1/`` base URL the OpenAI
+    client takes), else `base` and the dated `version` as they are."""
+    root = base.strip().rstrip("/")
+    if root.endswith("/openai/v1"):
+        return root + "/", "v1"
+    if version.strip().lower() == "v1":
+        root = root.removesuffix("/openai")
+        return root + "/openai/v1/", "v1"
+    return base, version

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from persona_llm._secrets import first_bad_secret, secret_values, settings_problem
 from persona_llm._services import (
     EMBEDDING_PROVIDERS,
     KEY_VARIABLES,
@@ -20,6 +21,7 @@ from persona_llm._services import (
     PROVIDERS,
     ProviderConfig,
     ServiceTarget,
+    azure_endpoint,
     parse_service,
     routed_embedding_service,
 )
@@ -54,6 +56,8 @@ class Settings(BaseSettings):
         extra="ignore",
         case_sensitive=False,
         populate_by_name=True,
+        # A rejected value may be a key (or a URL with a password): never echo it.
+        hide_input_in_errors=True,
     )
 
     llm_service: str = "openai/gpt-4o-mini"
@@ -129,6 +133,14 @@ class Settings(BaseSettings):
     llm_prices: str | None = None
     llm_log_content: bool = False
     llm_otel: bool = True
+
+    @model_validator(mode="after")
+    def _check_secrets(self) -> Settings:
+        """Refuse a key, token or URL password that cannot be sent in an HTTP header."""
+        problem = first_bad_secret(dict(self))
+        if problem:
+            raise ValueError(problem)
+        return self
 
     @property
     def chat_target(self) -> ServiceTarget:
@@ -358,8 +370,7 @@ class Settings(BaseSettings):
         )
 
     def _where(self, provider: str) -> dict[str, Any]:
-        """`provider` and the model it would be called with (LLM_SERVICE's, else its
-        default), for a configuration error; the model is None when it cannot be worked out."""
+        """`provider` and the model it would be called with, for a configuration error."""
         try:
             chat = self.chat_target
             model = chat.model if chat.provider == provider else None
@@ -369,23 +380,8 @@ class Settings(BaseSettings):
         return {"provider": provider, "model": model}
 
     def secret_values(self) -> tuple[str, ...]:
-        """Every configured key and token, for redaction."""
-        keys = [getattr(self, f"{name}_api_key") for name in KEY_VARIABLES]
-        keys.append(self.azure_ad_token)
-        return tuple(k.get_secret_value() for k in keys if k and k.get_secret_value())
-
-
-def azure_endpoint(base: str, version: str) -> tuple[str, str]:
-    """The Azure resource endpoint and API version: ``v1`` when `version` is ``v1`` or `base`
-    ends in ``/openai/v1`` (then `base` becomes the ``.../openai/v1/`` base URL the OpenAI
-    client takes), else `base` and the dated `version` as they are."""
-    root = base.strip().rstrip("/")
-    if root.endswith("/openai/v1"):
-        return root + "/", "v1"
-    if version.strip().lower() == "v1":
-        root = root.removesuffix("/openai")
-        return root + "/openai/v1/", "v1"
-    return base, version
+        """Every configured key, token and URL password, for redaction."""
+        return secret_values(dict(self))
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -393,7 +389,5 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(settings_problem(err) for err in exc.errors())
         raise ConfigurationError(f"invalid settings: {problems}") from None

@@ -190,7 +190,7 @@ class AnthropicAdapter(ProviderAdapter):
     @contextmanager
     def _map_errors(self, model: str) -> Iterator[None]:
         """Translate SDK and transport exceptions into `LLMError`s, chained and scrubbed."""
-        secrets = [self._config.api_key]
+        secrets = self._config.secrets
         common: dict[str, Any] = {"provider": PROVIDER, "model": model, "secrets": secrets}
         try:
             yield

@@ -202,7 +202,7 @@ class GeminiAdapter(ProviderAdapter):
         self.embed_batch_size = embed_batch_size
         self._client = client
         self._async = PerLoop(async_client_factory)
-        self._secrets = tuple(s for s in (config.api_key,) if s)
+        self._secrets = config.secrets
 
     def __repr__(self) -> str:
         return f"GeminiAdapter(base_url={self.config.base_url!r})"
