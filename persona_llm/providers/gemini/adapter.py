@@ -40,6 +40,7 @@ from google.genai import types
 from google.genai.client import AsyncClient
 from google.genai.errors import UnknownApiResponseError
 
+from persona_llm import log_redaction
 from persona_llm.errors import (
     APIConnectionError,
     ConfigurationError,
@@ -203,6 +204,7 @@ class GeminiAdapter(ProviderAdapter):
         self._client = client
         self._async = PerLoop(async_client_factory)
         self._secrets = config.secrets
+        log_redaction.install_for_provider(config.secrets)
 
     def __repr__(self) -> str:
         return f"GeminiAdapter(base_url={self.config.base_url!r})"

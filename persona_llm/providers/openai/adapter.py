@@ -21,6 +21,7 @@ from typing import Any, ClassVar, cast
 import openai
 from openai.types.chat import ChatCompletionChunk
 
+from persona_llm import log_redaction
 from persona_llm.errors import (
     APIConnectionError,
     ConfigurationError,
@@ -140,6 +141,7 @@ class OpenAIAdapter(ProviderAdapter):
                 f"got {embedding_batch_size}"
             )
         self.config = config
+        log_redaction.install_for_provider(config.secrets)
         if config.name in OPENAI_COMPATIBLE:  # report "ollama", "groq", ... not "openai"
             self.name = config.name
         self.unsupported_params = unsupported_params
