@@ -17,7 +17,8 @@ A reply asked for in JSON mode goes through, in this order:
 
 The parsing and validation functions are pure; `complete` and `acomplete` are the only I/O,
 mirrored for blocking and asyncio code: they take a ``send`` function, so the chat clients and
-the workflows share them.
+the workflows share them. The blocking ones are generated from the asyncio ones by
+``scripts/unasync.py``.
 """
 
 from __future__ import annotations
@@ -338,8 +339,58 @@ Send = Callable[[tuple[ChatMessage, ...]], ChatResponse]
 AsyncSend = Callable[[tuple[ChatMessage, ...]], Awaitable[ChatResponse]]
 
 
+# unasync: source structured
+async def acomplete(
+    send: AsyncSend,
+    messages: Iterable[MessageInput],
+    validate: Validator[Any],
+    *,
+    max_reasks: int = 1,
+) -> ChatResponse:
+    """Send, then parse and validate the reply, re-asking up to `max_reasks` times.
+
+    `send` may itself raise `ResponseParseError` (a strict provider, or a nested JSON-mode
+    call); that failure is re-asked like any other.
+    """
+    conversation = to_messages(messages)
+    for _ in range(_check_reasks(max_reasks)):
+        try:
+            return accept(await send(conversation), validate)
+        except ResponseParseError as exc:
+            conversation = reask_conversation(conversation, exc)
+    return accept(await send(conversation), validate)
+
+
+async def achat_validated(
+    client: SupportsAsyncChat,
+    messages: Iterable[MessageInput],
+    validate: Validator[T],
+    *,
+    max_reasks: int = 1,
+    response_format: Mapping[str, Any] = JSON_OBJECT,
+) -> T:
+    """A JSON-mode chat whose parsed reply must pass `validate`; returns the validated value.
+
+    For checks a pydantic model cannot express (lenient per-item parsing, a JSON Schema):
+    a rejected reply is re-asked like a malformed one.
+    """
+
+    async def send(conversation: tuple[ChatMessage, ...]) -> ChatResponse:
+        return await client.chat(conversation, response_format=response_format, max_reasks=0)
+
+    response = await acomplete(send, messages, validate, max_reasks=max_reasks)
+    value: T = response.parsed
+    return value
+
+
+# unasync: end
+# unasync: generated structured (do not edit: scripts/unasync.py writes it)
 def complete(
-    send: Send, messages: Iterable[MessageInput], validate: Validator[Any], *, max_reasks: int = 1
+    send: Send,
+    messages: Iterable[MessageInput],
+    validate: Validator[Any],
+    *,
+    max_reasks: int = 1,
 ) -> ChatResponse:
     """Send, then parse and validate the reply, re-asking up to `max_reasks` times.
 
@@ -353,23 +404,6 @@ def complete(
         except ResponseParseError as exc:
             conversation = reask_conversation(conversation, exc)
     return accept(send(conversation), validate)
-
-
-async def acomplete(
-    send: AsyncSend,
-    messages: Iterable[MessageInput],
-    validate: Validator[Any],
-    *,
-    max_reasks: int = 1,
-) -> ChatResponse:
-    """Asyncio twin of `complete`."""
-    conversation = to_messages(messages)
-    for _ in range(_check_reasks(max_reasks)):
-        try:
-            return accept(await send(conversation), validate)
-        except ResponseParseError as exc:
-            conversation = reask_conversation(conversation, exc)
-    return accept(await send(conversation), validate)
 
 
 def chat_validated(
@@ -389,23 +423,9 @@ def chat_validated(
     def send(conversation: tuple[ChatMessage, ...]) -> ChatResponse:
         return client.chat(conversation, response_format=response_format, max_reasks=0)
 
-    value: T = complete(send, messages, validate, max_reasks=max_reasks).parsed
-    return value
-
-
-async def achat_validated(
-    client: SupportsAsyncChat,
-    messages: Iterable[MessageInput],
-    validate: Validator[T],
-    *,
-    max_reasks: int = 1,
-    response_format: Mapping[str, Any] = JSON_OBJECT,
-) -> T:
-    """Asyncio twin of `chat_validated`."""
-
-    async def send(conversation: tuple[ChatMessage, ...]) -> ChatResponse:
-        return await client.chat(conversation, response_format=response_format, max_reasks=0)
-
-    response = await acomplete(send, messages, validate, max_reasks=max_reasks)
+    response = complete(send, messages, validate, max_reasks=max_reasks)
     value: T = response.parsed
     return value
+
+
+# unasync: end

@@ -117,19 +117,9 @@ class ObservedAdapter(ProviderAdapter):
     def __repr__(self) -> str:
         return f"ObservedAdapter({self.inner!r})"
 
-    # -- chat ---------------------------------------------------------------------------
+    # -- the calls, asyncio: the source of the blocking twins below -------------------
 
-    def chat(self, model: str, request: ChatRequest) -> ChatResponse:
-        """`inner.chat`, observed."""
-        call, span, started = self._begin("chat", model, request=request)
-        try:
-            with self.tracing.current(span):
-                response = self.inner.chat(model, request)
-        except BaseException as exc:
-            self._failed(call, span, started, exc)
-            raise
-        return self._answered(call, span, started, response)
-
+    # unasync: source observed
     async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
         """`inner.achat`, observed."""
         call, span, started = self._begin("chat", model, request=request)
@@ -141,18 +131,8 @@ class ObservedAdapter(ProviderAdapter):
             raise
         return self._answered(call, span, started, response)
 
-    def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
-        """`inner.stream`, observed; recorded when the stream ends or is abandoned."""
-        call, span, started = self._begin("stream", model, request=request)
-        try:
-            chunks = self.inner.stream(model, request)
-        except BaseException as exc:
-            self._failed(call, span, started, exc)
-            raise
-        return self._observe_stream(call, span, started, chunks)
-
     def astream(self, model: str, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        """`inner.astream`, observed; recorded when the stream ends or is closed."""
+        """`inner.astream`, observed; recorded when the stream ends or is abandoned."""
         call, span, started = self._begin("stream", model, request=request)
         try:
             chunks = self.inner.astream(model, request)
@@ -160,25 +140,6 @@ class ObservedAdapter(ProviderAdapter):
             self._failed(call, span, started, exc)
             raise
         return self._observe_astream(call, span, started, chunks)
-
-    def _observe_stream(
-        self, call: CallInfo, span: Any, started: float, chunks: Iterator[ChatChunk]
-    ) -> Iterator[ChatChunk]:
-        seen = _StreamSeen()
-        try:
-            for chunk in chunks:
-                seen.add(chunk)
-                yield chunk
-        except GeneratorExit:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
-            self._stream_ended(call, span, started, seen, abandoned=True)
-            raise
-        except BaseException as exc:
-            self._failed(call, span, started, exc)
-            raise
-        self._stream_ended(call, span, started, seen, abandoned=False)
 
     async def _observe_astream(
         self, call: CallInfo, span: Any, started: float, chunks: AsyncIterator[ChatChunk]
@@ -199,7 +160,65 @@ class ObservedAdapter(ProviderAdapter):
             raise
         self._stream_ended(call, span, started, seen, abandoned=False)
 
-    # -- embeddings ---------------------------------------------------------------------
+    async def aembeddings(
+        self, model: str, texts: Sequence[str], options: dict[str, Any]
+    ) -> Vectors:
+        """`inner.aembeddings`, observed (tokens when the inner adapter reports them)."""
+        call, span, started = self._begin("embeddings", model, texts=len(texts))
+        try:
+            with self.tracing.current(span):
+                vectors = await self.inner.aembeddings(model, texts, options)
+        except BaseException as exc:
+            self._failed(call, span, started, exc)
+            raise
+        self._embedded(call, span, started, len(vectors), getattr(vectors, "usage", None))
+        return vectors
+
+    async def aclose(self) -> None:
+        """Close the inner adapter."""
+        await self.inner.aclose()
+
+    # unasync: end
+    # unasync: generated observed (do not edit: scripts/unasync.py writes it)
+    def chat(self, model: str, request: ChatRequest) -> ChatResponse:
+        """`inner.chat`, observed."""
+        call, span, started = self._begin("chat", model, request=request)
+        try:
+            with self.tracing.current(span):
+                response = self.inner.chat(model, request)
+        except BaseException as exc:
+            self._failed(call, span, started, exc)
+            raise
+        return self._answered(call, span, started, response)
+
+    def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
+        """`inner.stream`, observed; recorded when the stream ends or is abandoned."""
+        call, span, started = self._begin("stream", model, request=request)
+        try:
+            chunks = self.inner.stream(model, request)
+        except BaseException as exc:
+            self._failed(call, span, started, exc)
+            raise
+        return self._observe_stream(call, span, started, chunks)
+
+    def _observe_stream(
+        self, call: CallInfo, span: Any, started: float, chunks: Iterator[ChatChunk]
+    ) -> Iterator[ChatChunk]:
+        seen = _StreamSeen()
+        try:
+            for chunk in chunks:
+                seen.add(chunk)
+                yield chunk
+        except GeneratorExit:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+            self._stream_ended(call, span, started, seen, abandoned=True)
+            raise
+        except BaseException as exc:
+            self._failed(call, span, started, exc)
+            raise
+        self._stream_ended(call, span, started, seen, abandoned=False)
 
     def embeddings(self, model: str, texts: Sequence[str], options: dict[str, Any]) -> Vectors:
         """`inner.embeddings`, observed (tokens when the inner adapter reports them)."""
@@ -213,29 +232,11 @@ class ObservedAdapter(ProviderAdapter):
         self._embedded(call, span, started, len(vectors), getattr(vectors, "usage", None))
         return vectors
 
-    async def aembeddings(
-        self, model: str, texts: Sequence[str], options: dict[str, Any]
-    ) -> Vectors:
-        """`inner.aembeddings`, observed."""
-        call, span, started = self._begin("embeddings", model, texts=len(texts))
-        try:
-            with self.tracing.current(span):
-                vectors = await self.inner.aembeddings(model, texts, options)
-        except BaseException as exc:
-            self._failed(call, span, started, exc)
-            raise
-        self._embedded(call, span, started, len(vectors), getattr(vectors, "usage", None))
-        return vectors
-
-    # -- lifecycle ----------------------------------------------------------------------
-
     def close(self) -> None:
         """Close the inner adapter."""
         self.inner.close()
 
-    async def aclose(self) -> None:
-        """Close the inner adapter's asyncio client for the running loop."""
-        await self.inner.aclose()
+    # unasync: end
 
     # -- the steps of one call ----------------------------------------------------------
 
