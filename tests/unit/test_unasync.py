@@ -19,6 +19,7 @@ import pytest
 
 from persona_llm.clients import AsyncChatClient, AsyncEmbeddingClient, ChatClient, EmbeddingClient
 from persona_llm.features import streaming, structured, tools
+from persona_llm.reliability import wrapper
 from persona_llm.reliability.failover import FailoverAdapter
 from persona_llm.reliability.retry import RetryingAdapter
 from persona_llm.reliability.wrapper import AdapterWrapper
@@ -144,6 +145,8 @@ TWINS: list[tuple[Callable[..., Any], Callable[..., Any]]] = [
     (structured.chat_validated, structured.achat_validated),
     (tools.run_tools, tools.arun_tools),
     (streaming.collect_stream, streaming.acollect_stream),
+    (wrapper.first_visible, wrapper.afirst_visible),
+    (wrapper.failing_iterator, wrapper.failing_async_iterator),
 ]
 
 
