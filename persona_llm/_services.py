@@ -198,6 +198,8 @@ def routed_embedding_service(llm_routes: str) -> ServiceTarget | None:
         if task == "embeddings":
             return embedding_route(targets)
     return None
+
+
 def azure_endpoint(base: str, version: str) -> tuple[str, str]:
     """The Azure resource endpoint and API version: ``v1`` when `version` is ``v1`` or `base`
     ends in ``/openai/v1`` (then `base` becomes the ``.../openai/v1/`` base URL the OpenAI
