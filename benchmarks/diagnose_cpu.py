@@ -45,7 +45,7 @@ def _layers() -> dict[str, Callable[[], Any]]:
 
     stub = Stub()
     container = Container()
-    container.openai.override(stub)
+    container.openai.adapter.override(stub)
     observed = ChatClient(container.observe(inner=stub), "gpt-4o-mini")
     direct = ChatClient(stub, "gpt-4o-mini")
     client = container.chat_client()

@@ -48,11 +48,11 @@ _EXPORTS: dict[str, str] = {
     "get_chat_client": "persona_llm.facades",
     "get_embedding_client": "persona_llm.facades",
     "reset_clients": "persona_llm.facades",
-    "reset_usage": "persona_llm.usage.tracker",
+    "reset_usage": "persona_llm.facades",
     "run_tools": "persona_llm.features.tools",
     "tool": "persona_llm.features.tools",
     "track_usage": "persona_llm.usage.tracker",
-    "usage_report": "persona_llm.usage.tracker",
+    "usage_report": "persona_llm.facades",
     "usage_table": "persona_llm.usage.tracker",
 }
 
@@ -131,6 +131,8 @@ if TYPE_CHECKING:
         get_chat_client,
         get_embedding_client,
         reset_clients,
+        reset_usage,
+        usage_report,
     )
     from persona_llm.features.streaming import acollect_stream, collect_stream
     from persona_llm.features.tools import ToolStepLimitError, arun_tools, run_tools, tool
@@ -144,13 +146,7 @@ if TYPE_CHECKING:
         ToolCall,
         Usage,
     )
-    from persona_llm.usage.tracker import (
-        BudgetExceededError,
-        reset_usage,
-        track_usage,
-        usage_report,
-        usage_table,
-    )
+    from persona_llm.usage.tracker import BudgetExceededError, track_usage, usage_table
 
 
 def __getattr__(name: str) -> Any:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
+from persona_llm._secrets import url_password
 from persona_llm.errors import ConfigurationError
 
 __all__ = [
@@ -18,7 +20,11 @@ __all__ = [
     "PROVIDERS",
     "ProviderConfig",
     "ServiceTarget",
+    "azure_endpoint",
+    "embedding_route",
     "parse_service",
+    "route_entries",
+    "routed_embedding_service",
 ]
 
 
@@ -113,6 +119,8 @@ class ProviderConfig:
     chat_model: str | None = None
     embedding_model: str | None = None
     embedding_dimensions: int | None = None
+    unsupported_params: Literal["error", "drop"] = "error"
+    """What the OpenAI family does with a parameter a model rejects (`LLM_UNSUPPORTED_PARAMS`)."""
     api: str = "chat"
     """OpenAI and Azure transport: ``chat``, ``responses`` or ``auto`` (`OPENAI_API`)."""
     auth: str = "key"
@@ -128,10 +136,78 @@ class ProviderConfig:
     """A service-account JSON file for Vertex AI (``GOOGLE_APPLICATION_CREDENTIALS``)."""
 
     @property
-    def secrets(self) -> list[str]:
-        """Every secret of this configuration (key, token), for redaction."""
-        return [value for value in (self.api_key, self.ad_token) if value]
+    def secrets(self) -> tuple[str, ...]:
+        """The values to redact from errors and logs: the key (unless it is a local server's
+        placeholder such as ``ollama``), the token and a password in the base URL."""
+        placeholder = OPENAI_COMPATIBLE.get(self.name, ("", None))[1]
+        key = self.api_key if self.api_key != placeholder else None
+        values = (key, self.ad_token, url_password(self.base_url))
+        return tuple(v for v in values if v)
 
     def __repr__(self) -> str:  # never show the key
         key = "set" if self.api_key else "unset"
         return f"ProviderConfig(name={self.name!r}, api_key={key}, base_url={self.base_url!r})"
+
+
+def embedding_route(text: str, variable: str = "LLM_ROUTES[embeddings]") -> ServiceTarget:
+    """The target of the ``embeddings=`` route of ``LLM_ROUTES``: one provider/model.
+
+    Raises:
+        ConfigurationError: fallbacks, a pool or a profile, or a provider without embeddings.
+    """
+    if any(sign in text for sign in ",+*@"):
+        raise ConfigurationError(
+            f"{variable}={text!r}: the embeddings route names one provider/model, without "
+            "fallbacks, pool or profile (vectors of different models are not comparable)"
+        )
+    target = parse_service(text, variable)
+    if target.provider not in EMBEDDING_PROVIDERS:
+        raise ConfigurationError(
+            f"{variable}={text!r}: {target.provider} has no embeddings API; route embeddings "
+            f"to one of: {', '.join(sorted(EMBEDDING_PROVIDERS))}",
+            provider=target.provider,
+            model=target.model,
+        )
+    return target
+
+
+def route_entries(llm_routes: str) -> list[tuple[str, str, str]]:
+    """The ``(entry, task, targets)`` of each ``LLM_ROUTES`` entry, task names lowercased.
+
+    Raises:
+        ConfigurationError: an entry is not of the form ``task=targets``.
+    """
+    entries = []
+    for entry in (e.strip() for e in re.split(r"[;\n]", llm_routes)):
+        if not entry:
+            continue
+        name, equals, targets = entry.partition("=")
+        task = name.strip().lower()
+        if not equals or not task or not targets.strip():
+            raise ConfigurationError(
+                f"LLM_ROUTES entry {entry!r} is not of the form task=provider/model; "
+                "e.g. LLM_ROUTES=extraction=openai/gpt-4o-mini;answer=gemini/"
+            )
+        entries.append((entry, task, targets.strip()))
+    return entries
+
+
+def routed_embedding_service(llm_routes: str) -> ServiceTarget | None:
+    """The target of the ``embeddings=`` entry of an ``LLM_ROUTES`` value, if any."""
+    for _, task, targets in route_entries(llm_routes):
+        if task == "embeddings":
+            return embedding_route(targets)
+    return None
+
+
+def azure_endpoint(base: str, version: str) -> tuple[str, str]:
+    """The Azure resource endpoint and API version: ``v1`` when `version` is ``v1`` or `base`
+    ends in ``/openai/v1`` (then `base` becomes the ``.../openai/v1/`` base URL the OpenAI
+    client takes), else `base` and the dated `version` as they are."""
+    root = base.strip().rstrip("/")
+    if root.endswith("/openai/v1"):
+        return root + "/", "v1"
+    if version.strip().lower() == "v1":
+        root = root.removesuffix("/openai")
+        return root + "/openai/v1/", "v1"
+    return base, version

@@ -4,10 +4,12 @@ The hierarchy::
 
     LLMError
     ├── ConfigurationError        bad or missing settings, unknown provider, malformed LLM_SERVICE
+    │                             (also a ValueError)
     ├── AuthenticationError       401, invalid key (Gemini answers 400 API_KEY_INVALID)
     ├── PermissionDeniedError     403
     ├── NotFoundError             404: unknown model or deployment
-    ├── InvalidRequestError       400 / 422
+    ├── InvalidRequestError       400 / 422, or a bad argument refused before sending
+    │   │                         (also a ValueError)
     │   └── ContentFilterError    the provider's safety system rejected the prompt or reply
     ├── RateLimitError            429 (retryable; `retry_after` seconds when the provider says)
     ├── ProviderUnavailableError  5xx, 529 overloaded, non-JSON error pages (retryable)
@@ -25,6 +27,7 @@ traceback shows no key even when the provider echoed it back.
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -65,46 +68,115 @@ _KEY_PATTERNS = re.compile(
 )
 
 
+FRAGMENT = 6
+"""Any run of this many characters of a configured secret is redacted, not only the whole."""
+
+
+@functools.lru_cache(maxsize=32)
+def _fragment_pattern(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Finds, at every position, the start of a `FRAGMENT`-long piece of one of `secrets`."""
+    pieces = {s[i : i + FRAGMENT] for s in secrets for i in range(len(s) - FRAGMENT + 1)}
+    if not pieces:
+        return None
+    # A lookahead matches at overlapping positions, so runs longer than FRAGMENT are whole.
+    return re.compile("(?=(?:" + "|".join(map(re.escape, sorted(pieces))) + "))")
+
+
+def _cut_fragments(text: str, pattern: re.Pattern[str]) -> str:
+    spans: list[list[int]] = []
+    for match in pattern.finditer(text):
+        start = match.start()
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = start + FRAGMENT
+        else:
+            spans.append([start, start + FRAGMENT])
+    if not spans:
+        return text
+    parts, last = [], 0
+    for start, end in spans:
+        parts += [text[last:start], REDACTED]
+        last = end
+    parts.append(text[last:])
+    return "".join(parts)
+
+
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Replace configured secret values and anything shaped like an API key in `text`."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, REDACTED)
+    """Replace configured secret values, any `FRAGMENT` characters of one (a key's tail
+    quoted back, a key cut at a bad character), and anything shaped like an API key."""
+    known = tuple(sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True))
+    for secret in known:
+        text = text.replace(secret, REDACTED)
+    pattern = _fragment_pattern(known)
+    if pattern is not None:
+        text = _cut_fragments(text, pattern)
     return _KEY_PATTERNS.sub(REDACTED, text)
 
 
-def _redact_value(value: Any, secrets: tuple[str, ...]) -> Any:
+_MAX_DEPTH = 6
+
+
+def _scrubbed(value: Any, secrets: tuple[str, ...], seen: set[int], depth: int) -> Any:
+    """`value` with every string in it redacted; containers are rebuilt, objects scrubbed in
+    place (their attributes, whatever their names), HTTP requests and responses dropped."""
     if isinstance(value, str):
         return redact(value, secrets)
+    if isinstance(value, (bytes, bytearray)):
+        text = bytes(value).decode("utf-8", "replace")
+        cleaned = redact(text, secrets)
+        return value if cleaned == text else cleaned.encode()
+    if value is None or isinstance(value, (int, float, bool)) or depth > _MAX_DEPTH:
+        return value
+    if id(value) in seen:
+        return value
+    seen.add(id(value))
     if isinstance(value, dict):
-        return {k: _redact_value(v, secrets) for k, v in value.items()}
+        return {k: _scrubbed(v, secrets, seen, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(_redact_value(v, secrets) for v in value)
+        items = [_scrubbed(v, secrets, seen, depth + 1) for v in value]
+        return items if isinstance(value, list) else type(value)(items)
+    if _is_http_message(value):
+        return None  # an HTTP request or response: its headers hold the key
+    _scrub_attributes(value, secrets, seen, depth + 1)
     return value
+
+
+def _is_http_message(value: Any) -> bool:
+    try:
+        return hasattr(value, "headers") and (
+            hasattr(value, "url") or hasattr(value, "status_code")
+        )
+    except Exception:  # a property that fails to compute: treat it as one, drop it
+        return True
+
+
+def _scrub_attributes(obj: Any, secrets: tuple[str, ...], seen: set[int], depth: int) -> None:
+    attributes = dict(getattr(obj, "__dict__", None) or {})
+    extra = getattr(obj, "__pydantic_extra__", None)  # SDK models keep unknown fields here
+    for name, value in attributes.items():
+        cleaned = _scrubbed(value, secrets, seen, depth)
+        if cleaned is not value:
+            with contextlib.suppress(AttributeError, TypeError, ValueError):
+                object.__setattr__(obj, name, cleaned)
+    if isinstance(extra, dict):
+        for name, value in list(extra.items()):
+            extra[name] = _scrubbed(value, secrets, seen, depth)
 
 
 def sanitize_exception(exc: BaseException, secrets: Iterable[str | None] = ()) -> BaseException:
     """Scrub an exception (and its chain) in place so that printing it shows no secret.
 
-    SDK exceptions keep the provider's error text in `args`, `message` and `body`; the
-    request object (whose headers hold the key) is dropped from the exception.
+    Every attribute is scrubbed, whatever its name (SDK releases add new ones, such as
+    anthropic's ``api_message``): strings are redacted, containers and objects (an error
+    body, a pydantic ``details`` model) walked, and HTTP request and response objects,
+    whose headers hold the key, dropped.
     """
     known = tuple(s for s in secrets if s)
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        current.args = tuple(_redact_value(a, known) for a in current.args)
-        for attribute in ("message", "body", "doc", "details"):
-            if isinstance(getattr(current, attribute, None), (str, dict, list)):
-                # Some SDK classes expose these as read-only properties.
-                with contextlib.suppress(AttributeError):
-                    setattr(current, attribute, _redact_value(getattr(current, attribute), known))
-        # The request and response objects carry the key in their headers: drop them.
-        for attribute in ("request", "response"):
-            if getattr(current, attribute, None) is not None:
-                with contextlib.suppress(AttributeError, TypeError):
-                    setattr(current, attribute, None)
+        current.args = tuple(_scrubbed(a, known, seen, 0) for a in current.args)
+        _scrub_attributes(current, known, seen, 0)
         current = current.__cause__ or current.__context__
     return exc
 
@@ -153,8 +225,11 @@ class LLMError(Exception):
         )
 
 
-class ConfigurationError(LLMError):
-    """Settings are missing or wrong; the message names the variable and the fix."""
+class ConfigurationError(LLMError, ValueError):
+    """Settings are missing or wrong; the message names the variable and the fix.
+
+    Also a `ValueError`, so code that guards configuration with ``except ValueError`` works.
+    """
 
 
 class AuthenticationError(LLMError):
@@ -169,8 +244,11 @@ class NotFoundError(LLMError):
     """The model or deployment does not exist (404)."""
 
 
-class InvalidRequestError(LLMError):
-    """The request was malformed or used a parameter the model does not accept (400/422)."""
+class InvalidRequestError(LLMError, ValueError):
+    """The request was malformed or used a parameter the model does not accept (400/422).
+
+    Also a `ValueError`: a bad argument raises what Python code expects for one.
+    """
 
 
 class ContentFilterError(InvalidRequestError):

@@ -8,7 +8,7 @@ Tasks: ``get_chat_client(task="extraction")`` is the client of that task's ``LLM
 route, or the ``LLM_SERVICE`` client when the task has none (see `persona_llm.routing.routes`). An
 override of ``container.chat_client`` (``async_chat_client``) answers *every* task, routed or
 not, so a test that replaces the model replaces it for all the workflows; to test routing,
-override the provider adapters (``container.openai``, ...) or route to ``fake/<model>``.
+override the provider adapters (``container.openai.adapter``, ...) or route to ``fake/<model>``.
 ``LLM_ROUTES`` is checked in full by the first `get_*` call, whichever it is.
 """
 
@@ -17,6 +17,8 @@ from __future__ import annotations
 from persona_llm.clients import AsyncChatClient, AsyncEmbeddingClient, ChatClient, EmbeddingClient
 from persona_llm.containers import container
 from persona_llm.routing.routes import check_task_name
+from persona_llm.usage.table import UsageReport
+from persona_llm.usage.tracker import UsageTracker
 
 __all__ = [
     "get_async_chat_client",
@@ -24,6 +26,8 @@ __all__ = [
     "get_chat_client",
     "get_embedding_client",
     "reset_clients",
+    "reset_usage",
+    "usage_report",
 ]
 
 
@@ -98,3 +102,20 @@ def reset_clients() -> None:
     Overrides stay in place; use ``container.<provider>.reset_override()`` to remove them.
     """
     container.reset_singletons()
+
+
+def usage_report(
+    tracker: UsageTracker | None = None, *, key: str | None = None, period: str | None = None
+) -> UsageReport:
+    """The totals of the container's usage tracker (or of `tracker`).
+
+    With `key`: that key's totals in the state store for the current `period`, as every
+    worker counted them under ``track_usage(key=...)`` (see docs/many-workers.md).
+    """
+    chosen = tracker or container.usage_tracker()
+    return chosen.report() if key is None else chosen.keyed().report(key, period)
+
+
+def reset_usage(tracker: UsageTracker | None = None) -> None:
+    """Clear the totals of the container's usage tracker (or of `tracker`)."""
+    (tracker or container.usage_tracker()).reset()

@@ -8,12 +8,12 @@ by `Settings.provider_config`, which is also where a missing key becomes a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from persona_llm._secrets import first_bad_secret, secret_values, settings_problem
 from persona_llm._services import (
     EMBEDDING_PROVIDERS,
     KEY_VARIABLES,
@@ -21,14 +21,11 @@ from persona_llm._services import (
     PROVIDERS,
     ProviderConfig,
     ServiceTarget,
+    azure_endpoint,
     parse_service,
+    routed_embedding_service,
 )
 from persona_llm.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from persona_llm.reliability.config import ReliabilityConfig
-    from persona_llm.routing.routes import RouteTable
-    from persona_llm.state.config import StateConfig
 
 __all__ = [
     "EMBEDDING_PROVIDERS",
@@ -59,6 +56,8 @@ class Settings(BaseSettings):
         extra="ignore",
         case_sensitive=False,
         populate_by_name=True,
+        # A rejected value may be a key (or a URL with a password): never echo it.
+        hide_input_in_errors=True,
     )
 
     llm_service: str = "openai/gpt-4o-mini"
@@ -146,32 +145,19 @@ class Settings(BaseSettings):
     llm_cache_ttl: float = Field(default=86400.0, ge=0)
     llm_cache_incomplete: bool = False
 
+    @model_validator(mode="after")
+    def _check_secrets(self) -> Settings:
+        """Refuse a key, token or URL password that cannot be sent in an HTTP header."""
+        problem = first_bad_secret(dict(self))
+        if problem:
+            raise ValueError(problem)
+        return self
+
     @property
     def chat_target(self) -> ServiceTarget:
         """`LLM_SERVICE` parsed, with the provider's default model filled in."""
         target = parse_service(self.llm_service)
         return ServiceTarget(target.provider, target.model or self._default_chat_model(target))
-
-    @property
-    def reliability(self) -> ReliabilityConfig:
-        """Retry policy, fallbacks and pool (`LLM_MAX_RETRIES`, `LLM_FALLBACKS`, `LLM_POOL`...)."""
-        from persona_llm.reliability.config import ReliabilityConfig
-
-        return ReliabilityConfig.from_settings(self)
-
-    @property
-    def state(self) -> StateConfig:
-        """The store, rate limits and cache (`LLM_STATE`, `LLM_RATE_LIMITS`, `LLM_CACHE`...)."""
-        from persona_llm.state.config import StateConfig
-
-        return StateConfig.from_settings(self)
-
-    @property
-    def routes(self) -> RouteTable:
-        """`LLM_ROUTES` parsed: the task routes (see `persona_llm.routing.routes`)."""
-        from persona_llm.routing.routes import RouteTable
-
-        return RouteTable.from_settings(self)
 
     def resolve_target(self, text: str, variable: str) -> ServiceTarget:
         """One chat target of LLM_FALLBACKS / LLM_POOL / LLM_ROUTES, its model filled in."""
@@ -192,7 +178,9 @@ class Settings(BaseSettings):
         except ConfigurationError as exc:
             prefix = f"{target.profile.upper()}_"
             raise ConfigurationError(
-                f"{exc.message} (for {target}: {prefix}<VARIABLE> wins over <VARIABLE>)"
+                f"{exc.message} (for {target}: {prefix}<VARIABLE> wins over <VARIABLE>)",
+                provider=target.provider,
+                model=target.model,
             ) from None
 
     def _for_profile(self, target: ServiceTarget) -> Settings:
@@ -217,7 +205,7 @@ class Settings(BaseSettings):
         """`EMBEDDING_SERVICE`, else the embeddings route, the chat provider, or OpenAI."""
         if self.embedding_service:
             target = parse_service(self.embedding_service, "EMBEDDING_SERVICE")
-        elif (routed := self.routes.embedding) is not None:
+        elif (routed := routed_embedding_service(self.llm_routes)) is not None:
             target = routed
         else:
             chat = self.chat_target
@@ -258,7 +246,7 @@ class Settings(BaseSettings):
     @property
     def embedding_is_fallback(self) -> bool:
         """True when embeddings go to OpenAI only because the chat provider has none."""
-        routed = self.embedding_service or self.routes.embedding
+        routed = self.embedding_service or routed_embedding_service(self.llm_routes)
         return not routed and self.chat_target.provider not in EMBEDDING_PROVIDERS
 
     def _default_chat_model(self, target: ServiceTarget, variable: str = "LLM_SERVICE") -> str:
@@ -312,6 +300,7 @@ class Settings(BaseSettings):
             "timeout": self.llm_timeout,
             "connect_timeout": self.llm_connect_timeout or min(10.0, self.llm_timeout),
             "max_retries": self.llm_max_retries,
+            "unsupported_params": self.llm_unsupported_params,
         }
         if name == "fake":
             return ProviderConfig(**common, embedding_dimensions=self.fake_embedding_dimensions)
@@ -328,7 +317,8 @@ class Settings(BaseSettings):
         if key is None or not key.get_secret_value().strip():
             raise ConfigurationError(
                 f"{KEY_VARIABLES[name]} is not set: the {name} provider needs an API key. "
-                f"Set {KEY_VARIABLES[name]} in the environment or in .env"
+                f"Set {KEY_VARIABLES[name]} in the environment or in .env",
+                **self._where(name),
             )
         common["api_key"] = key.get_secret_value().strip()
         if name == "openai":
@@ -351,7 +341,8 @@ class Settings(BaseSettings):
         if not self.azure_api_base:
             raise ConfigurationError(
                 "AZURE_API_BASE is not set: the azure provider needs the resource endpoint, "
-                "e.g. AZURE_API_BASE=https://<resource>.openai.azure.com"
+                "e.g. AZURE_API_BASE=https://<resource>.openai.azure.com",
+                **self._where("azure"),
             )
         base, version = azure_endpoint(self.azure_api_base, self.azure_api_version)
         key = self.azure_api_key.get_secret_value().strip() if self.azure_api_key else ""
@@ -361,7 +352,8 @@ class Settings(BaseSettings):
             raise ConfigurationError(
                 "AZURE_API_KEY is not set: the azure provider needs an API key, or Microsoft "
                 "Entra ID (AZURE_AUTH=entra, with persona-llm[azure-identity] installed, or a "
-                "token in AZURE_AD_TOKEN)"
+                "token in AZURE_AD_TOKEN)",
+                **self._where("azure"),
             )
         if auth == "entra" and token:
             auth = "token"
@@ -388,26 +380,19 @@ class Settings(BaseSettings):
             auth="file" if credentials_file else "adc",
         )
 
+    def _where(self, provider: str) -> dict[str, Any]:
+        """`provider` and the model it would be called with, for a configuration error."""
+        try:
+            chat = self.chat_target
+            model = chat.model if chat.provider == provider else None
+            model = model or self._default_chat_model(ServiceTarget(provider, None))
+        except ConfigurationError:
+            model = None
+        return {"provider": provider, "model": model}
+
     def secret_values(self) -> tuple[str, ...]:
-        """Every configured key and token, for redaction."""
-        keys = [getattr(self, f"{name}_api_key") for name in KEY_VARIABLES]
-        keys.append(self.azure_ad_token)
-        values = [k.get_secret_value() for k in keys if k and k.get_secret_value()]
-        password = urlsplit(self.llm_state.strip()).password if "@" in self.llm_state else None
-        return (*values, *([password] if password else []))
-
-
-def azure_endpoint(base: str, version: str) -> tuple[str, str]:
-    """The Azure resource endpoint and API version: ``v1`` when `version` is ``v1`` or `base`
-    ends in ``/openai/v1`` (then `base` becomes the ``.../openai/v1/`` base URL the OpenAI
-    client takes), else `base` and the dated `version` as they are."""
-    root = base.strip().rstrip("/")
-    if root.endswith("/openai/v1"):
-        return root + "/", "v1"
-    if version.strip().lower() == "v1":
-        root = root.removesuffix("/openai")
-        return root + "/openai/v1/", "v1"
-    return base, version
+        """Every configured key, token and URL password, for redaction."""
+        return secret_values(dict(self))
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -415,7 +400,5 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(settings_problem(err) for err in exc.errors())
         raise ConfigurationError(f"invalid settings: {problems}") from None

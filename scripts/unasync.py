@@ -40,16 +40,32 @@ PACKAGE = ROOT / "persona_llm"
 RULES: list[tuple[str, str]] = [
     # syntax
     (r"async def ", "def "),
+    (r"async for ", "for "),
     (r"await ", ""),
     # types
+    (r"Awaitable\[(\w+)\]", r"\1"),
     (r"Async([A-Z]\w*)", r"\1"),  # AsyncIterator, AsyncChatClient, ...
     # the asyncio names of our own calls
     (r"achat", "chat"),
     (r"astream", "stream"),
     (r"aembeddings", "embeddings"),
+    (r"aclose", "close"),
     (r"acomplete", "complete"),
+    (r"achat_validated", "chat_validated"),
+    (r"_acall", "_call"),
+    (r"_arun", "_run"),
+    (r"arun", "run"),
+    (r"arun_tools", "run_tools"),
+    (r"_ainvoke", "_invoke"),
+    (r"asyncio_loop=True", "asyncio_loop=False"),
+    (r"_astream", "_stream"),
+    (r"failing_async_iterator", "failing_iterator"),
+    (r"afirst_visible", "first_visible"),
+    (r"asleep", "sleep"),
     (r"acollect_stream", "collect_stream"),
     (r"get_async_chat_client", "get_chat_client"),
+    (r"SupportsAsyncChat", "SupportsChat"),
+    (r"_observe_astream", "_observe_stream"),
     (r"get_async_embedding_client", "get_embedding_client"),
     # prose in docstrings and comments ("asyncio." is code, never rewritten)
     (r"asyncio(?![.\w])", "blocking"),

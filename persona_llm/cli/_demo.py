@@ -113,7 +113,7 @@ def run_demo(out: TextIO, *, service: str | None = None) -> int:
         with ExitStack() as stack:
             stack.enter_context(container.settings.override(di.Object(offline or settings)))
             if offline is not None:
-                stack.enter_context(container.fake.override(di.Object(scripted)))
+                stack.enter_context(container.fake.adapter.override(di.Object(scripted)))
             return _pipeline(out)
     finally:
         container.reset_singletons()

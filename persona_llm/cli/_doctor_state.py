@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from persona_llm.errors import ConfigurationError
 from persona_llm.settings import Settings
+from persona_llm.state.config import StateConfig
 
 Row = tuple[str, str, str]
 
@@ -12,7 +13,7 @@ Row = tuple[str, str, str]
 def state_rows(settings: Settings) -> list[Row]:
     """One row each for the store, the limits, the cache and ``LLM_STATE_ON_ERROR``."""
     try:
-        config = settings.state
+        config = StateConfig.from_settings(settings)
     except ConfigurationError as exc:
         return [("state", "FAIL", exc.message)]
     from persona_llm.state.build import make_store

@@ -6,14 +6,14 @@
         chunks.append(chunk)
     reply = collect_stream(chunks)          # content, finish_reason, usage, tool_calls, refusal
 
-`collect_stream` consumes any iterable of `ChatChunk`s (a live stream too: it iterates it to
-the end, so errors raised mid-stream propagate); `acollect_stream` does the same for an async
-iterator. The result's `content` is the joined deltas, `refusal` the joined refusal pieces
-(None when there were none), and `finish_reason`, `usage` and `tool_calls` come from the last
-chunk. `provider` and `model` are those the stream's last chunk reports (every adapter sets
-them); the `provider`/`model` arguments are used for chunks that carry none (a hand-made
-stream). `parsed` stays None (parse JSON mode text with `persona_llm.features.structured`) and `raw`
-is None.
+`collect_stream` consumes any iterable of `ChatChunk`s (a live stream too: it iterates it to the
+end, so errors raised mid-stream propagate); `acollect_stream` does the same for an async
+iterator (`collect_stream` is generated from it by ``scripts/unasync.py``). The result's
+`content` is the joined deltas, `refusal` the joined refusal pieces (None when there were none),
+and `finish_reason`, `usage` and `tool_calls` come from the last chunk. `provider` and `model`
+are those the stream's last chunk reports (every adapter sets them); the `provider`/`model`
+arguments are used for chunks that carry none (a hand-made stream). `parsed` stays None (parse
+JSON mode text with `persona_llm.features.structured`) and `raw` is None.
 """
 
 from __future__ import annotations
@@ -75,6 +75,24 @@ class StreamCollector:
         )
 
 
+# unasync: source streaming
+async def acollect_stream(
+    chunks: AsyncIterable[ChatChunk], *, provider: str | None = None, model: str | None = None
+) -> ChatResponse:
+    """The `ChatResponse` of a whole stream (see the module docstring).
+
+    Raises:
+        InvalidRequestError: no provider or model is known (see `StreamCollector.response`);
+            any error the stream itself raises.
+    """
+    collector = StreamCollector()
+    async for chunk in chunks:
+        collector.add(chunk)
+    return collector.response(provider, model)
+
+
+# unasync: end
+# unasync: generated streaming (do not edit: scripts/unasync.py writes it)
 def collect_stream(
     chunks: Iterable[ChatChunk], *, provider: str | None = None, model: str | None = None
 ) -> ChatResponse:
@@ -90,11 +108,4 @@ def collect_stream(
     return collector.response(provider, model)
 
 
-async def acollect_stream(
-    chunks: AsyncIterable[ChatChunk], *, provider: str | None = None, model: str | None = None
-) -> ChatResponse:
-    """Asyncio twin of `collect_stream`, for ``AsyncChatClient.stream(...)``."""
-    collector = StreamCollector()
-    async for chunk in chunks:
-        collector.add(chunk)
-    return collector.response(provider, model)
+# unasync: end

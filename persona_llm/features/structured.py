@@ -17,7 +17,8 @@ A reply asked for in JSON mode goes through, in this order:
 
 The parsing and validation functions are pure; `complete` and `acomplete` are the only I/O,
 mirrored for blocking and asyncio code: they take a ``send`` function, so the chat clients and
-the workflows share them.
+the workflows share them. The blocking ones are generated from the asyncio ones by
+``scripts/unasync.py``.
 """
 
 from __future__ import annotations
@@ -36,10 +37,9 @@ from pydantic import BaseModel, ValidationError
 from persona_llm.errors import ContentFilterError, InvalidRequestError, ResponseParseError
 from persona_llm.features.json_text import extract_json
 from persona_llm.types import ChatMessage, ChatResponse, MessageInput, to_messages
-from persona_llm.workflows.prompts import REASK_PROMPT
 
 if TYPE_CHECKING:
-    from persona_llm.clients import AsyncChatClient, ChatClient
+    from persona_llm.features.client import SupportsAsyncChat, SupportsChat
 
 __all__ = [
     "JSON_OBJECT",
@@ -60,6 +60,15 @@ __all__ = [
     "response_format_for",
     "strict_schema",
 ]
+
+REASK_PROMPT = """\
+Your previous reply could not be used, because of these problems:
+{errors}
+
+Reply again with the corrected result only: one JSON value in the requested format, with no \
+code fences, comments or text around it.
+"""
+"""The re-ask template: `{errors}` is filled with the problems found in the previous reply."""
 
 logger = logging.getLogger(__name__)
 
@@ -330,8 +339,58 @@ Send = Callable[[tuple[ChatMessage, ...]], ChatResponse]
 AsyncSend = Callable[[tuple[ChatMessage, ...]], Awaitable[ChatResponse]]
 
 
+# unasync: source structured
+async def acomplete(
+    send: AsyncSend,
+    messages: Iterable[MessageInput],
+    validate: Validator[Any],
+    *,
+    max_reasks: int = 1,
+) -> ChatResponse:
+    """Send, then parse and validate the reply, re-asking up to `max_reasks` times.
+
+    `send` may itself raise `ResponseParseError` (a strict provider, or a nested JSON-mode
+    call); that failure is re-asked like any other.
+    """
+    conversation = to_messages(messages)
+    for _ in range(_check_reasks(max_reasks)):
+        try:
+            return accept(await send(conversation), validate)
+        except ResponseParseError as exc:
+            conversation = reask_conversation(conversation, exc)
+    return accept(await send(conversation), validate)
+
+
+async def achat_validated(
+    client: SupportsAsyncChat,
+    messages: Iterable[MessageInput],
+    validate: Validator[T],
+    *,
+    max_reasks: int = 1,
+    response_format: Mapping[str, Any] = JSON_OBJECT,
+) -> T:
+    """A JSON-mode chat whose parsed reply must pass `validate`; returns the validated value.
+
+    For checks a pydantic model cannot express (lenient per-item parsing, a JSON Schema):
+    a rejected reply is re-asked like a malformed one.
+    """
+
+    async def send(conversation: tuple[ChatMessage, ...]) -> ChatResponse:
+        return await client.chat(conversation, response_format=response_format, max_reasks=0)
+
+    response = await acomplete(send, messages, validate, max_reasks=max_reasks)
+    value: T = response.parsed
+    return value
+
+
+# unasync: end
+# unasync: generated structured (do not edit: scripts/unasync.py writes it)
 def complete(
-    send: Send, messages: Iterable[MessageInput], validate: Validator[Any], *, max_reasks: int = 1
+    send: Send,
+    messages: Iterable[MessageInput],
+    validate: Validator[Any],
+    *,
+    max_reasks: int = 1,
 ) -> ChatResponse:
     """Send, then parse and validate the reply, re-asking up to `max_reasks` times.
 
@@ -347,25 +406,8 @@ def complete(
     return accept(send(conversation), validate)
 
 
-async def acomplete(
-    send: AsyncSend,
-    messages: Iterable[MessageInput],
-    validate: Validator[Any],
-    *,
-    max_reasks: int = 1,
-) -> ChatResponse:
-    """Asyncio twin of `complete`."""
-    conversation = to_messages(messages)
-    for _ in range(_check_reasks(max_reasks)):
-        try:
-            return accept(await send(conversation), validate)
-        except ResponseParseError as exc:
-            conversation = reask_conversation(conversation, exc)
-    return accept(await send(conversation), validate)
-
-
 def chat_validated(
-    client: ChatClient,
+    client: SupportsChat,
     messages: Iterable[MessageInput],
     validate: Validator[T],
     *,
@@ -381,23 +423,9 @@ def chat_validated(
     def send(conversation: tuple[ChatMessage, ...]) -> ChatResponse:
         return client.chat(conversation, response_format=response_format, max_reasks=0)
 
-    value: T = complete(send, messages, validate, max_reasks=max_reasks).parsed
-    return value
-
-
-async def achat_validated(
-    client: AsyncChatClient,
-    messages: Iterable[MessageInput],
-    validate: Validator[T],
-    *,
-    max_reasks: int = 1,
-    response_format: Mapping[str, Any] = JSON_OBJECT,
-) -> T:
-    """Asyncio twin of `chat_validated`."""
-
-    async def send(conversation: tuple[ChatMessage, ...]) -> ChatResponse:
-        return await client.chat(conversation, response_format=response_format, max_reasks=0)
-
-    response = await acomplete(send, messages, validate, max_reasks=max_reasks)
+    response = complete(send, messages, validate, max_reasks=max_reasks)
     value: T = response.parsed
     return value
+
+
+# unasync: end

@@ -14,7 +14,8 @@
 (``"any"`` is accepted for it) or one tool's name.
 
 `run_tools` / `arun_tools` run the loop: call the model with the tools, run the Python
-functions it asks for, send the results back, until it answers without tool calls:
+functions it asks for, send the results back, until it answers without tool calls (the
+blocking one is generated from the asyncio one by ``scripts/unasync.py``):
 
 * a step is one chat call; when the reply of call number `max_steps` still asks for tools,
   `ToolStepLimitError` is raised (it carries the conversation so far, tool results included,
@@ -25,8 +26,9 @@ functions it asks for, send the results back, until it answers without tool call
   hints first; invalid arguments, an unknown tool name, or an exception raised by the tool
   become an ``Error: ...`` tool result the model sees (and can correct), logged at WARNING;
 * a result that is not a string is sent as JSON; calls of one reply run one after another,
-  in order. `arun_tools` awaits coroutine functions and runs plain functions in a worker
-  thread (`asyncio.to_thread`), so a blocking tool does not stall the event loop.
+  in order. `run_tools` refuses coroutine functions; `arun_tools` awaits them and runs plain
+  functions in a worker thread (`asyncio.to_thread`), so a blocking tool does not stall the
+  event loop.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ from persona_llm.types import (
 )
 
 if TYPE_CHECKING:
-    from persona_llm.clients import AsyncChatClient, ChatClient
+    from persona_llm.features.client import SupportsAsyncChat, SupportsChat
 
 __all__ = [
     "Tool",
@@ -217,6 +219,17 @@ def _result_text(value: Any) -> str:
     return pydantic_core.to_json(value, fallback=str).decode()
 
 
+def _invoke(function: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    return function(**kwargs)
+
+
+async def _ainvoke(function: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    # A plain function runs in a worker thread, so a blocking tool does not stall the loop.
+    if _is_async(function):
+        return await function(**kwargs)
+    return await asyncio.to_thread(function, **kwargs)
+
+
 class _Runner:
     """The tools of one loop, by name, with their argument models; runs one call at a time."""
 
@@ -274,6 +287,21 @@ class _Runner:
         )
         return f"Error: {type(exc).__name__}: {exc}"
 
+    # unasync: source tools.run
+    async def arun(self, call: ToolCall) -> ChatMessage:
+        """Run one call and return its ``tool`` message."""
+        prepared = self.prepare(call)
+        if isinstance(prepared, str):
+            return _tool_message(call, prepared)
+        function, kwargs = prepared
+        try:
+            text = _result_text(await _ainvoke(function, kwargs))
+        except Exception as exc:
+            text = self.failed(call, exc)
+        return _tool_message(call, text)
+
+    # unasync: end
+    # unasync: generated tools.run (do not edit: scripts/unasync.py writes it)
     def run(self, call: ToolCall) -> ChatMessage:
         """Run one call and return its ``tool`` message."""
         prepared = self.prepare(call)
@@ -281,26 +309,12 @@ class _Runner:
             return _tool_message(call, prepared)
         function, kwargs = prepared
         try:
-            text = _result_text(function(**kwargs))
+            text = _result_text(_invoke(function, kwargs))
         except Exception as exc:
             text = self.failed(call, exc)
         return _tool_message(call, text)
 
-    async def arun(self, call: ToolCall) -> ChatMessage:
-        """Asyncio twin of `run`."""
-        prepared = self.prepare(call)
-        if isinstance(prepared, str):
-            return _tool_message(call, prepared)
-        function, kwargs = prepared
-        try:
-            if _is_async(function):
-                value = await function(**kwargs)
-            else:
-                value = await asyncio.to_thread(function, **kwargs)
-            text = _result_text(value)
-        except Exception as exc:
-            text = self.failed(call, exc)
-        return _tool_message(call, text)
+    # unasync: end
 
 
 def _tool_message(call: ToolCall, text: str) -> ChatMessage:
@@ -327,8 +341,9 @@ def _limit_error(
     )
 
 
-def run_tools(
-    client: ChatClient,
+# unasync: source tools.loop
+async def arun_tools(
+    client: SupportsAsyncChat,
     messages: Iterable[MessageInput],
     tools: Iterable[ToolLike],
     *,
@@ -341,7 +356,8 @@ def run_tools(
     Args:
         client: the chat client.
         messages: the conversation.
-        tools: functions (or tools with a `Tool.function`) the model may call.
+        tools: functions (or tools with a `Tool.function`) the model may call; how coroutine
+            functions and plain ones run: see the module docstring.
         max_steps: most chat calls; the loop stops with `ToolStepLimitError` after them.
         tool_choice: for the first call only (see the module docstring).
         **chat_options: passed to every ``client.chat`` call (``temperature``,
@@ -352,31 +368,9 @@ def run_tools(
 
     Raises:
         ToolStepLimitError: still asking for tools after `max_steps` calls.
-        InvalidRequestError: a tool without a function, or a coroutine function (use
-            `arun_tools`); any error of ``client.chat``.
+        InvalidRequestError: a tool without a function, or a coroutine function given to the
+            blocking loop; any error of ``client.chat``.
     """
-    runner = _Runner(tools, asyncio_loop=False)
-    conversation = _start(messages, max_steps)
-    choice = tool_choice
-    for _ in range(max_steps):
-        response = client.chat(conversation, tools=runner.tools, tool_choice=choice, **chat_options)
-        if not response.tool_calls:
-            return response
-        conversation += [response.to_message(), *map(runner.run, response.tool_calls)]
-        choice = None
-    raise _limit_error(conversation, response, max_steps)
-
-
-async def arun_tools(
-    client: AsyncChatClient,
-    messages: Iterable[MessageInput],
-    tools: Iterable[ToolLike],
-    *,
-    max_steps: int = 5,
-    tool_choice: ToolChoiceLike | None = None,
-    **chat_options: Any,
-) -> ChatResponse:
-    """Asyncio twin of `run_tools`; tools may be coroutine functions."""
     runner = _Runner(tools, asyncio_loop=True)
     conversation = _start(messages, max_steps)
     choice = tool_choice
@@ -390,3 +384,50 @@ async def arun_tools(
         conversation += [await runner.arun(call) for call in response.tool_calls]
         choice = None
     raise _limit_error(conversation, response, max_steps)
+
+
+# unasync: end
+# unasync: generated tools.loop (do not edit: scripts/unasync.py writes it)
+def run_tools(
+    client: SupportsChat,
+    messages: Iterable[MessageInput],
+    tools: Iterable[ToolLike],
+    *,
+    max_steps: int = 5,
+    tool_choice: ToolChoiceLike | None = None,
+    **chat_options: Any,
+) -> ChatResponse:
+    """Chat with tools, running the Python functions the model calls, until it answers in text.
+
+    Args:
+        client: the chat client.
+        messages: the conversation.
+        tools: functions (or tools with a `Tool.function`) the model may call; how coroutine
+            functions and plain ones run: see the module docstring.
+        max_steps: most chat calls; the loop stops with `ToolStepLimitError` after them.
+        tool_choice: for the first call only (see the module docstring).
+        **chat_options: passed to every ``client.chat`` call (``temperature``,
+            ``response_model``...).
+
+    Returns:
+        The first reply without tool calls.
+
+    Raises:
+        ToolStepLimitError: still asking for tools after `max_steps` calls.
+        InvalidRequestError: a tool without a function, or a coroutine function given to the
+            blocking loop; any error of ``client.chat``.
+    """
+    runner = _Runner(tools, asyncio_loop=False)
+    conversation = _start(messages, max_steps)
+    choice = tool_choice
+    for _ in range(max_steps):
+        response = client.chat(conversation, tools=runner.tools, tool_choice=choice, **chat_options)
+        if not response.tool_calls:
+            return response
+        conversation.append(response.to_message())
+        conversation += [runner.run(call) for call in response.tool_calls]
+        choice = None
+    raise _limit_error(conversation, response, max_steps)
+
+
+# unasync: end

@@ -9,13 +9,14 @@ from a `ProviderConfig`, with the same SDK clients — for scripts and HTTP-leve
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from persona_llm.providers.base import ProviderAdapter
     from persona_llm.settings import ProviderConfig
 
-__all__ = ["adapter_class", "build_adapter"]
+__all__ = ["adapter_class", "assemble", "async_client", "build_adapter", "sync_client"]
 
 _ADAPTERS = {
     "openai": ("openai.adapter", "OpenAIAdapter"),
@@ -43,6 +44,28 @@ def adapter_class(provider: str) -> type[ProviderAdapter]:
     module, class_name = _module_and_class(provider)
     cls: type[ProviderAdapter] = getattr(module, class_name)
     return cls
+
+
+def sync_client(config: ProviderConfig) -> Any:
+    """The blocking SDK client of ``config.name`` (None for the fake, which has no SDK)."""
+    module, _ = _module_and_class(config.name)
+    return None if config.name == "fake" else module.sync_client(config)
+
+
+def async_client(config: ProviderConfig) -> Any:
+    """A new asyncio SDK client of ``config.name`` (None for the fake)."""
+    module, _ = _module_and_class(config.name)
+    return None if config.name == "fake" else module.async_client(config)
+
+
+def assemble(
+    config: ProviderConfig, client: Any, async_client_factory: Callable[[], Any]
+) -> ProviderAdapter:
+    """The adapter of ``config.name`` over the given SDK client and asyncio client factory."""
+    cls = adapter_class(config.name)
+    if config.name == "fake":
+        return cls(config=config)  # type: ignore[call-arg]
+    return cls(config, client, async_client_factory)  # type: ignore[call-arg]
 
 
 def build_adapter(config: ProviderConfig, **options: Any) -> ProviderAdapter:

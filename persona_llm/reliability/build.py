@@ -11,7 +11,7 @@ never fail over or balance). With no retries, fallbacks or pool, the builders re
 provider adapter itself: nothing sits between the facade and the SDK.
 
 Targets without a profile use the container's adapter of their provider (so overriding
-``container.anthropic`` overrides the ``anthropic/...`` fallback too); a target with a
+``container.anthropic.adapter`` overrides the ``anthropic/...`` fallback too); a target with a
 profile (``azure@us/...``), or an OpenAI-compatible preset, gets an adapter and SDK client
 of its own, closed when the container is reset. The fake provider is never retried: it has
 no network to fail, and a test's scripted error must reach the caller as scripted.
@@ -35,7 +35,7 @@ from persona_llm.reliability.failover import FallbackAdapter
 from persona_llm.reliability.policy import RetryPolicy
 from persona_llm.reliability.retry import RetryingAdapter
 from persona_llm.reliability.wrapper import AdapterWrapper, Target
-from persona_llm.settings import OPENAI_COMPATIBLE, ServiceTarget
+from persona_llm.settings import ServiceTarget
 
 if TYPE_CHECKING:
     from persona_llm.reliability.config import ReliabilityConfig
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 __all__ = ["chat_adapter", "embedding_adapter", "retry_policy", "target_adapter"]
 
 AdapterFactories = Mapping[str, Callable[[], ProviderAdapter]]
-_OPENAI_FAMILY = frozenset({"openai", "azure", *OPENAI_COMPATIBLE})
 
 
 def retry_policy(config: ReliabilityConfig) -> RetryPolicy:
@@ -60,6 +59,7 @@ def retry_policy(config: ReliabilityConfig) -> RetryPolicy:
 
 def chat_adapter(
     settings: Settings,
+    config: ReliabilityConfig,
     primary: ProviderAdapter,
     adapters: AdapterFactories,
     policy: RetryPolicy,
@@ -68,24 +68,25 @@ def chat_adapter(
     """The chat facades' adapter: `primary` (``LLM_SERVICE``) with retries, pool, fallbacks.
 
     Args:
-        settings: read for the reliability variables and the extra targets' configuration.
+        settings: read for the extra targets' configuration.
+        config: ``LLM_POOL``, ``LLM_FALLBACKS`` and the breaker settings.
         primary: the adapter of ``LLM_SERVICE``.
         adapters: the container's adapter providers by provider name.
         policy: retries and deadline, shared by every wrapper.
         state: rate limits, shared breakers and the response cache (None: none of them).
     """
-    stack = _chat_stack(settings, primary, adapters, policy, state)
+    stack = _chat_stack(settings, config, primary, adapters, policy, state)
     return stack if state is None else state.cached(stack)
 
 
 def _chat_stack(
     settings: Settings,
+    config: ReliabilityConfig,
     primary: ProviderAdapter,
     adapters: AdapterFactories,
     policy: RetryPolicy,
     state: StateServices | None,
 ) -> ProviderAdapter:
-    config = settings.reliability
     first = Target(_retried(primary, settings.chat_provider, policy, state))
     if config.pool:
         members = [Target(first.adapter, None, config.pool[0].weight)]
@@ -167,13 +168,8 @@ def _own_adapter(settings: Settings, target: ServiceTarget) -> ProviderAdapter:
         adapter: ProviderAdapter = cls(config=config)
         return adapter
     module = importlib.import_module(cls.__module__)
-    options = (
-        {"unsupported_params": settings.llm_unsupported_params}
-        if target.provider in _OPENAI_FAMILY
-        else {}
-    )
     client = module.sync_client(config)
-    adapter = cls(config, client, lambda: module.async_client(config), **options)
+    adapter = cls(config, client, lambda: module.async_client(config))
     return _Owning(adapter, client)
 
 

@@ -1,6 +1,6 @@
 """Plain values of the reliability settings: retry policy, fallbacks, the pool.
 
-`Settings.reliability` builds a `ReliabilityConfig` from the environment variables
+`ReliabilityConfig.from_settings` builds one from the environment variables
 (``LLM_MAX_RETRIES``, ``LLM_RETRY_INITIAL_WAIT``, ``LLM_RETRY_MAX_WAIT``, ``LLM_DEADLINE``,
 ``LLM_FALLBACKS``, ``LLM_POOL``, ``LLM_POOL_STRATEGY``, ``LLM_CIRCUIT_FAILURES``,
 ``LLM_CIRCUIT_COOLDOWN``); the container hands it to `persona_llm.reliability.build`.

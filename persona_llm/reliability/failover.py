@@ -165,15 +165,40 @@ class FailoverAdapter(ProviderAdapter):
     def _failed(self, target: Target, model: str, error: LLMError) -> None:
         """Called when `target` failed with an error that fails over."""
 
-    # -- calls --------------------------------------------------------------------------
+    # -- calls, asyncio: the source of the blocking twins below --------------------------
 
+    # unasync: source failover.calls
+    async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
+        """The reply of the first target that answers."""
+        return await self._arun(model, self._plan(model), lambda t, m: t.adapter.achat(m, request))
+
+    def astream(self, model: str, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        """The stream of the first target whose first chunk arrives."""
+        plan = self._plan(model)
+        try:
+            first = plan[0].adapter.astream(plan[0].model_for(model), request)
+        except LLMError as error:
+            if not fails_over(error):
+                raise
+            first = failing_async_iterator(error)
+        return self._astream(model, request, plan, first)
+
+    async def aembeddings(
+        self, model: str, texts: Sequence[str], options: dict[str, Any]
+    ) -> list[list[float]]:
+        """The first target's embeddings (never failed over), with the caller's model."""
+        return await self.targets[0].adapter.aembeddings(model, texts, options)
+
+    async def aclose(self) -> None:
+        """Close every target's adapter."""
+        for adapter in self._adapters():
+            await adapter.aclose()
+
+    # unasync: end
+    # unasync: generated failover.calls (do not edit: scripts/unasync.py writes it)
     def chat(self, model: str, request: ChatRequest) -> ChatResponse:
         """The reply of the first target that answers."""
         return self._run(model, self._plan(model), lambda t, m: t.adapter.chat(m, request))
-
-    async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
-        """Asyncio twin of `chat`."""
-        return await self._arun(model, self._plan(model), lambda t, m: t.adapter.achat(m, request))
 
     def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
         """The stream of the first target whose first chunk arrives."""
@@ -186,38 +211,18 @@ class FailoverAdapter(ProviderAdapter):
             first = failing_iterator(error)
         return self._stream(model, request, plan, first)
 
-    def astream(self, model: str, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        """Asyncio twin of `stream`."""
-        plan = self._plan(model)
-        try:
-            first = plan[0].adapter.astream(plan[0].model_for(model), request)
-        except LLMError as error:
-            if not fails_over(error):
-                raise
-            first = failing_async_iterator(error)
-        return self._astream(model, request, plan, first)
-
     def embeddings(
         self, model: str, texts: Sequence[str], options: dict[str, Any]
     ) -> list[list[float]]:
         """The first target's embeddings (never failed over), with the caller's model."""
         return self.targets[0].adapter.embeddings(model, texts, options)
 
-    async def aembeddings(
-        self, model: str, texts: Sequence[str], options: dict[str, Any]
-    ) -> list[list[float]]:
-        """Asyncio twin of `embeddings`."""
-        return await self.targets[0].adapter.aembeddings(model, texts, options)
-
     def close(self) -> None:
         """Close every target's adapter."""
         for adapter in self._adapters():
             adapter.close()
 
-    async def aclose(self) -> None:
-        """Close every target's asyncio client of the running loop."""
-        for adapter in self._adapters():
-            await adapter.aclose()
+    # unasync: end
 
     def _adapters(self) -> list[ProviderAdapter]:
         unique: list[ProviderAdapter] = []
@@ -226,21 +231,9 @@ class FailoverAdapter(ProviderAdapter):
                 unique.append(target.adapter)
         return unique
 
-    # -- the failover loops -------------------------------------------------------------
+    # -- the failover loops, asyncio: the source of the blocking twins below -------------
 
-    def _run(self, model: str, plan: list[Target], call: Callable[[Target, str], T]) -> T:
-        attempt = _Call(self, model, plan)
-        for index, target in enumerate(plan):
-            try:
-                with deadline_scope(attempt.deadline):
-                    result = call(target, target.model_for(model))
-            except LLMError as error:
-                attempt.failed(index, error)
-                continue
-            self._succeeded(target, model)
-            return result
-        raise AssertionError("unreachable: the last failure raises")  # pragma: no cover
-
+    # unasync: source failover.loops
     async def _arun(
         self, model: str, plan: list[Target], call: Callable[[Target, str], Awaitable[T]]
     ) -> T:
@@ -255,27 +248,6 @@ class FailoverAdapter(ProviderAdapter):
             self._succeeded(target, model)
             return result
         raise AssertionError("unreachable: the last failure raises")  # pragma: no cover
-
-    def _stream(
-        self, model: str, request: ChatRequest, plan: list[Target], first: Iterator[ChatChunk]
-    ) -> Iterator[ChatChunk]:
-        pending = [first]
-
-        def open_and_read(target: Target, target_model: str) -> list[ChatChunk]:
-            iterator = pending.pop() if pending else target.adapter.stream(target_model, request)
-            head = first_visible(iterator)
-            pending.append(iterator)
-            return head
-
-        head = self._run(model, plan, open_and_read)
-        if not head:
-            return
-        iterator = pending[-1]
-        try:
-            yield from head
-            yield from iterator
-        finally:
-            getattr(iterator, "close", lambda: None)()
 
     async def _astream(
         self,
@@ -305,6 +277,52 @@ class FailoverAdapter(ProviderAdapter):
             aclose = getattr(iterator, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+    # unasync: end
+    # unasync: generated failover.loops (do not edit: scripts/unasync.py writes it)
+    def _run(self, model: str, plan: list[Target], call: Callable[[Target, str], T]) -> T:
+        attempt = _Call(self, model, plan)
+        for index, target in enumerate(plan):
+            try:
+                with deadline_scope(attempt.deadline):
+                    result = call(target, target.model_for(model))
+            except LLMError as error:
+                attempt.failed(index, error)
+                continue
+            self._succeeded(target, model)
+            return result
+        raise AssertionError("unreachable: the last failure raises")  # pragma: no cover
+
+    def _stream(
+        self,
+        model: str,
+        request: ChatRequest,
+        plan: list[Target],
+        first: Iterator[ChatChunk],
+    ) -> Iterator[ChatChunk]:
+        pending = [first]
+
+        def open_and_read(target: Target, target_model: str) -> list[ChatChunk]:
+            iterator = pending.pop() if pending else target.adapter.stream(target_model, request)
+            head = first_visible(iterator)
+            pending.append(iterator)
+            return head
+
+        head = self._run(model, plan, open_and_read)
+        if not head:
+            return
+        iterator = pending[-1]
+        try:
+            for chunk in head:
+                yield chunk
+            for chunk in iterator:
+                yield chunk
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+    # unasync: end
 
 
 class FallbackAdapter(FailoverAdapter):

@@ -72,27 +72,45 @@ class RetryingAdapter(AdapterWrapper):
     def __repr__(self) -> str:
         return f"RetryingAdapter({self.adapter!r}, max_retries={self.policy.max_retries})"
 
-    # -- calls --------------------------------------------------------------------------
+    # -- calls, asyncio: the source of the blocking twins below --------------------------
 
-    def chat(self, model: str, request: ChatRequest) -> ChatResponse:
-        """`chat` of the wrapped adapter, retried."""
-        return self._call(model, lambda: self.adapter.chat(model, request))
-
+    # unasync: source retry.calls
     async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
         """`achat` of the wrapped adapter, retried."""
         return await self._acall(model, lambda: self.adapter.achat(model, request))
-
-    def embeddings(
-        self, model: str, texts: Sequence[str], options: dict[str, Any]
-    ) -> list[list[float]]:
-        """`embeddings` of the wrapped adapter, retried as one call."""
-        return self._call(model, lambda: self.adapter.embeddings(model, texts, options))
 
     async def aembeddings(
         self, model: str, texts: Sequence[str], options: dict[str, Any]
     ) -> list[list[float]]:
         """`aembeddings` of the wrapped adapter, retried as one call."""
         return await self._acall(model, lambda: self.adapter.aembeddings(model, texts, options))
+
+    def astream(self, model: str, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        """`astream` of the wrapped adapter, retried until the first chunk arrives.
+
+        The first attempt's iterator is made now, so a rejected request raises here as it
+        does unwrapped (a retryable error here counts as the first attempt's); the request is
+        sent when iteration starts.
+        """
+        try:
+            first = self.adapter.astream(model, request)
+        except LLMError as error:
+            if not is_retryable(error):
+                raise
+            first = failing_async_iterator(error)
+        return self._astream(model, request, first)
+
+    # unasync: end
+    # unasync: generated retry.calls (do not edit: scripts/unasync.py writes it)
+    def chat(self, model: str, request: ChatRequest) -> ChatResponse:
+        """`chat` of the wrapped adapter, retried."""
+        return self._call(model, lambda: self.adapter.chat(model, request))
+
+    def embeddings(
+        self, model: str, texts: Sequence[str], options: dict[str, Any]
+    ) -> list[list[float]]:
+        """`embeddings` of the wrapped adapter, retried as one call."""
+        return self._call(model, lambda: self.adapter.embeddings(model, texts, options))
 
     def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
         """`stream` of the wrapped adapter, retried until the first chunk arrives.
@@ -109,45 +127,18 @@ class RetryingAdapter(AdapterWrapper):
             first = failing_iterator(error)
         return self._stream(model, request, first)
 
-    def astream(self, model: str, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        """Asyncio twin of `stream`."""
-        try:
-            first = self.adapter.astream(model, request)
-        except LLMError as error:
-            if not is_retryable(error):
-                raise
-            first = failing_async_iterator(error)
-        return self._astream(model, request, first)
+    # unasync: end
 
-    # -- the retry loops ----------------------------------------------------------------
+    # -- the retry loops, asyncio: the source of the blocking twins below ----------------
 
     # The first attempt runs outside tenacity: most calls succeed at once, and building the
     # retry machinery per call cost about as much as the whole adapter. After a retryable
     # failure tenacity takes over, replaying that failure as its attempt 1, so numbering,
     # backoff, logging and the stop rule are exactly as if it had made the call itself.
+    # `attempt` is a coroutine function on the asyncio side: tenacity awaits only those.
+    # Closing a stream early closes the adapter's (and its HTTP response).
 
-    def _call(self, model: str, call: Callable[[], T]) -> T:
-        deadline = start_deadline(self.policy)
-        with deadline_scope(deadline):
-            try:
-                return call()
-            except LLMError as error:
-                if not is_retryable(error) or self.policy.max_retries == 0:
-                    raise
-                first: LLMError | None = error
-            from tenacity import Retrying  # imported on the first retry: 10 ms saved at start
-
-            retrying = Retrying(sleep=self.policy.sleep, **self._options(model, deadline))
-
-            def attempt() -> T:
-                nonlocal first
-                if first is not None:
-                    failed, first = first, None
-                    raise failed
-                return call()
-
-            return retrying(attempt)
-
+    # unasync: source retry.loops
     async def _acall(self, model: str, call: Callable[[], Awaitable[T]]) -> T:
         deadline = start_deadline(self.policy)
         with deadline_scope(deadline):
@@ -157,11 +148,11 @@ class RetryingAdapter(AdapterWrapper):
                 if not is_retryable(error) or self.policy.max_retries == 0:
                     raise
                 first: LLMError | None = error
-            from tenacity import AsyncRetrying
+            from tenacity import AsyncRetrying  # on the first retry: 10 ms saved at start
 
             retrying = AsyncRetrying(sleep=self.policy.asleep, **self._options(model, deadline))
 
-            async def attempt() -> T:  # tenacity awaits only coroutine functions
+            async def attempt() -> T:
                 nonlocal first
                 if first is not None:
                     failed, first = first, None
@@ -169,27 +160,6 @@ class RetryingAdapter(AdapterWrapper):
                 return await call()
 
             return await retrying(attempt)
-
-    def _stream(
-        self, model: str, request: ChatRequest, first: Iterator[ChatChunk]
-    ) -> Iterator[ChatChunk]:
-        opened = [first]
-
-        def open_and_read() -> list[ChatChunk]:
-            iterator = opened.pop() if opened else self.adapter.stream(model, request)
-            head = first_visible(iterator)
-            opened.append(iterator)
-            return head
-
-        head = self._call(model, open_and_read)
-        if not head:
-            return
-        iterator = opened[-1]
-        try:
-            yield from head
-            yield from iterator
-        finally:  # closing this stream early closes the adapter's (and its HTTP response)
-            getattr(iterator, "close", lambda: None)()
 
     async def _astream(
         self, model: str, request: ChatRequest, first: AsyncIterator[ChatChunk]
@@ -215,6 +185,57 @@ class RetryingAdapter(AdapterWrapper):
             aclose = getattr(iterator, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+    # unasync: end
+    # unasync: generated retry.loops (do not edit: scripts/unasync.py writes it)
+    def _call(self, model: str, call: Callable[[], T]) -> T:
+        deadline = start_deadline(self.policy)
+        with deadline_scope(deadline):
+            try:
+                return call()
+            except LLMError as error:
+                if not is_retryable(error) or self.policy.max_retries == 0:
+                    raise
+                first: LLMError | None = error
+            from tenacity import Retrying  # on the first retry: 10 ms saved at start
+
+            retrying = Retrying(sleep=self.policy.sleep, **self._options(model, deadline))
+
+            def attempt() -> T:
+                nonlocal first
+                if first is not None:
+                    failed, first = first, None
+                    raise failed
+                return call()
+
+            return retrying(attempt)
+
+    def _stream(
+        self, model: str, request: ChatRequest, first: Iterator[ChatChunk]
+    ) -> Iterator[ChatChunk]:
+        opened = [first]
+
+        def open_and_read() -> list[ChatChunk]:
+            iterator = opened.pop() if opened else self.adapter.stream(model, request)
+            head = first_visible(iterator)
+            opened.append(iterator)
+            return head
+
+        head = self._call(model, open_and_read)
+        if not head:
+            return
+        iterator = opened[-1]
+        try:
+            for chunk in head:
+                yield chunk
+            for chunk in iterator:
+                yield chunk
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+    # unasync: end
 
     # -- tenacity settings --------------------------------------------------------------
 

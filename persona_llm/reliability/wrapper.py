@@ -70,20 +70,29 @@ def is_visible(chunk: ChatChunk) -> bool:
     return bool(chunk.delta or chunk.refusal or chunk.tool_calls or chunk.finish_reason)
 
 
-def first_visible(iterator: Iterator[ChatChunk]) -> list[ChatChunk]:
+# unasync: source wrapper.streams
+async def afirst_visible(iterator: AsyncIterator[ChatChunk]) -> list[ChatChunk]:
     """The chunks of `iterator` up to its first visible one ([] when it ends at once)."""
     head: list[ChatChunk] = []
-    for chunk in iterator:  # a break here leaves the iterator open for the rest
+    async for chunk in iterator:  # a break here leaves the iterator open for the rest
         head.append(chunk)
         if is_visible(chunk):
             break
     return head
 
 
-async def afirst_visible(iterator: AsyncIterator[ChatChunk]) -> list[ChatChunk]:
-    """Asyncio twin of `first_visible`."""
+async def failing_async_iterator(error: BaseException) -> AsyncIterator[ChatChunk]:
+    """A stream that fails with `error` when first read."""
+    raise error
+    yield  # pragma: no cover  # makes this a generator
+
+
+# unasync: end
+# unasync: generated wrapper.streams (do not edit: scripts/unasync.py writes it)
+def first_visible(iterator: Iterator[ChatChunk]) -> list[ChatChunk]:
+    """The chunks of `iterator` up to its first visible one ([] when it ends at once)."""
     head: list[ChatChunk] = []
-    async for chunk in iterator:
+    for chunk in iterator:  # a break here leaves the iterator open for the rest
         head.append(chunk)
         if is_visible(chunk):
             break
@@ -96,10 +105,7 @@ def failing_iterator(error: BaseException) -> Iterator[ChatChunk]:
     yield  # pragma: no cover  # makes this a generator
 
 
-async def failing_async_iterator(error: BaseException) -> AsyncIterator[ChatChunk]:
-    """Asyncio twin of `failing_iterator`."""
-    raise error
-    yield  # pragma: no cover  # makes this an async generator
+# unasync: end
 
 
 class AdapterWrapper(ProviderAdapter):
@@ -121,27 +127,14 @@ class AdapterWrapper(ProviderAdapter):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.adapter!r})"
 
-    def chat(self, model: str, request: ChatRequest) -> ChatResponse:
-        """Delegate to the wrapped adapter."""
-        return self.adapter.chat(model, request)
-
+    # unasync: source wrapper.calls
     async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
         """Delegate to the wrapped adapter."""
         return await self.adapter.achat(model, request)
 
-    def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
-        """Delegate to the wrapped adapter."""
-        return self.adapter.stream(model, request)
-
     def astream(self, model: str, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """Delegate to the wrapped adapter."""
         return self.adapter.astream(model, request)
-
-    def embeddings(
-        self, model: str, texts: Sequence[str], options: dict[str, Any]
-    ) -> list[list[float]]:
-        """Delegate to the wrapped adapter."""
-        return self.adapter.embeddings(model, texts, options)
 
     async def aembeddings(
         self, model: str, texts: Sequence[str], options: dict[str, Any]
@@ -149,10 +142,28 @@ class AdapterWrapper(ProviderAdapter):
         """Delegate to the wrapped adapter."""
         return await self.adapter.aembeddings(model, texts, options)
 
+    async def aclose(self) -> None:
+        """Close the wrapped adapter."""
+        await self.adapter.aclose()
+
+    # unasync: end
+    # unasync: generated wrapper.calls (do not edit: scripts/unasync.py writes it)
+    def chat(self, model: str, request: ChatRequest) -> ChatResponse:
+        """Delegate to the wrapped adapter."""
+        return self.adapter.chat(model, request)
+
+    def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
+        """Delegate to the wrapped adapter."""
+        return self.adapter.stream(model, request)
+
+    def embeddings(
+        self, model: str, texts: Sequence[str], options: dict[str, Any]
+    ) -> list[list[float]]:
+        """Delegate to the wrapped adapter."""
+        return self.adapter.embeddings(model, texts, options)
+
     def close(self) -> None:
         """Close the wrapped adapter."""
         self.adapter.close()
 
-    async def aclose(self) -> None:
-        """Close the wrapped adapter's asyncio client of the running loop."""
-        await self.adapter.aclose()
+    # unasync: end

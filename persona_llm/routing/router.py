@@ -11,15 +11,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from persona_llm.clients import AsyncChatClient, ChatClient
 from persona_llm.errors import ConfigurationError
 from persona_llm.providers import adapter_class
+from persona_llm.reliability.config import ReliabilityConfig
 from persona_llm.routing.routes import (
     EMBEDDINGS,
     Route,
     RouteMember,
+    RouteTable,
     Tiers,
     check_capabilities,
     check_task_name,
@@ -36,20 +37,22 @@ __all__ = ["Router"]
 
 logger = logging.getLogger(__name__)
 
-K = TypeVar("K", ChatClient, AsyncChatClient)
+C = TypeVar("C")  # the blocking chat client type (the container passes ChatClient)
+A = TypeVar("A")  # the asyncio one (AsyncChatClient)
+K = TypeVar("K")
 
 
 def _adapter_capabilities(provider: str) -> Capabilities:
     return adapter_class(provider).capabilities
 
 
-class Router:
+class Router(Generic[C, A]):
     """Task → chat client: a route's client, built on first use, else ``LLM_SERVICE``'s.
 
     One client (and one adapter stack) per distinct target list: routes naming the same
     targets share it, and a route naming exactly ``LLM_SERVICE`` with its pool and fallbacks
     gets the ``LLM_SERVICE`` client itself. Targets without a profile use the container's
-    adapter of their provider, so ``container.anthropic.override(...)`` reaches every
+    adapter of their provider, so ``container.anthropic.adapter.override(...)`` reaches every
     ``anthropic/...`` route.
 
     Args:
@@ -59,6 +62,9 @@ class Router:
         observe: wraps an adapter stack with usage tracking (the container's tracker).
         default: returns the ``LLM_SERVICE`` chat client (called each time: overrides apply).
         default_async: its asyncio twin.
+        client: builds a route's blocking client from its adapter stack and model (the
+            container passes `ChatClient`; routing does not import the public surface).
+        async_client: the same for asyncio (`AsyncChatClient`).
         capabilities_of: capabilities of a provider (default: its adapter class's, which
             imports that provider's SDK; only providers named in routes are looked up).
         state: rate limits, shared breakers and the response cache for the routes' stacks.
@@ -73,12 +79,15 @@ class Router:
         adapters: Mapping[str, Callable[[], ProviderAdapter]],
         policy: RetryPolicy,
         observe: Callable[[ProviderAdapter], ProviderAdapter],
-        default: Callable[[], ChatClient],
-        default_async: Callable[[], AsyncChatClient],
+        default: Callable[[], C],
+        default_async: Callable[[], A],
+        client: Callable[[ProviderAdapter, str | None], C],
+        async_client: Callable[[ProviderAdapter, str | None], A],
         capabilities_of: Callable[[str], Capabilities] = _adapter_capabilities,
         state: StateServices | None = None,
     ) -> None:
-        self.table = settings.routes
+        self.table = RouteTable.from_settings(settings)
+        self._reliability = ReliabilityConfig.from_settings(settings)
         check_capabilities(self.table, capabilities_of)
         if self.table.embedding is not None:
             _check_embedding_route(settings, self.table.embedding)
@@ -89,9 +98,11 @@ class Router:
         self._default = default
         self._default_async = default_async
         self._state = state
+        self._make_client = client
+        self._make_async_client = async_client
         self._lock = threading.Lock()
         self._stacks: dict[Tiers, ProviderAdapter] = {}
-        self._clients: dict[tuple[Tiers, type[Any]], Any] = {}
+        self._clients: dict[tuple[Tiers, bool], Any] = {}
         self._default_tiers: Tiers | None = None
 
     def route(self, task: str | None) -> Route | None:
@@ -111,15 +122,17 @@ class Router:
         route = self.table.routes.get(task)
         return None if route is None or route.tiers == self._service_tiers() else route
 
-    def chat_client(self, task: str | None = None) -> ChatClient:
+    def chat_client(self, task: str | None = None) -> C:
         """The blocking chat client of `task` (``LLM_SERVICE``'s when unrouted or None)."""
         route = self.route(task)
-        return self._default() if route is None else self._client(route, ChatClient)
+        return self._default() if route is None else self._client(route, self._make_client)
 
-    def async_chat_client(self, task: str | None = None) -> AsyncChatClient:
+    def async_chat_client(self, task: str | None = None) -> A:
         """The asyncio chat client of `task`."""
         route = self.route(task)
-        return self._default_async() if route is None else self._client(route, AsyncChatClient)
+        if route is None:
+            return self._default_async()
+        return self._client(route, self._make_async_client)
 
     def close(self) -> None:
         """Close the routes' adapter stacks (the container calls this on reset)."""
@@ -129,9 +142,10 @@ class Router:
         for stack in stacks:
             stack.close()
 
-    def _client(self, route: Route, kind: type[K]) -> K:
+    def _client(self, route: Route, make: Callable[[ProviderAdapter, str | None], K]) -> K:
+        key = (route.tiers, make is self._make_async_client)
         with self._lock:
-            client = self._clients.get((route.tiers, kind))
+            client = self._clients.get(key)
             if client is None:
                 stack = self._stacks.get(route.tiers)
                 if stack is None:
@@ -139,14 +153,14 @@ class Router:
                     if self._state is not None:
                         inner = self._state.cached(inner)
                     stack = self._stacks[route.tiers] = self._observe(inner)
-                client = self._clients[(route.tiers, kind)] = kind(stack, route.model)
+                client = self._clients[key] = make(stack, route.model)
             built: K = client
             return built
 
     def _service_tiers(self) -> Tiers:
         """``LLM_SERVICE`` with ``LLM_POOL`` and ``LLM_FALLBACKS``, as a route's tiers."""
         if self._default_tiers is None:
-            config = self._settings.reliability
+            config = self._reliability
             pool = tuple(RouteMember(m.target, m.weight) for m in config.pool)
             first = pool or (RouteMember(self._settings.chat_target),)
             self._default_tiers = (first, *((RouteMember(t),) for t in config.fallbacks))
@@ -157,7 +171,7 @@ class Router:
         from persona_llm.reliability import FallbackAdapter, PoolAdapter, Target
         from persona_llm.reliability.build import target_adapter
 
-        settings, config, state = self._settings, self._settings.reliability, self._state
+        settings, config, state = self._settings, self._reliability, self._state
         chain: list[Target] = []
         for tier in route.tiers:
             members = [

@@ -20,7 +20,7 @@ Task names are lowercase letters, digits, ``_`` and ``-``, starting with a lette
 workflows' tasks (`WORKFLOW_TASKS`) or any name of your own. The ``embeddings`` route names
 the embedding service (one target; ``EMBEDDING_SERVICE`` wins when both are set).
 
-`Settings.routes` parses and checks the syntax (`RouteTable`); the container's
+`RouteTable.from_settings` parses and checks the syntax; the container's
 `persona_llm.routing.router.Router` checks capabilities (`check_capabilities`) when it is built,
 at the first ``get_*_client()`` call, and builds one client per distinct target list.
 """
@@ -33,8 +33,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from persona_llm._services import ServiceTarget, embedding_route, route_entries
 from persona_llm.errors import ConfigurationError
-from persona_llm.settings import EMBEDDING_PROVIDERS, ServiceTarget, parse_service
 from persona_llm.usage.tracker import track_usage
 
 if TYPE_CHECKING:
@@ -163,21 +163,12 @@ class RouteTable:
         """
         routes: dict[str, Route] = {}
         embedding: ServiceTarget | None = None
-        for entry in (e.strip() for e in re.split(r"[;\n]", settings.llm_routes)):
-            if not entry:
-                continue
-            name, equals, targets = entry.partition("=")
-            task = name.strip().lower()
-            if not equals or not task or not targets.strip():
-                raise ConfigurationError(
-                    f"{_VARIABLE} entry {entry!r} is not of the form task=provider/model; "
-                    f"e.g. {_VARIABLE}=extraction=openai/gpt-4o-mini;answer=gemini/"
-                )
+        for entry, task, targets in route_entries(settings.llm_routes):
             check_task_name(task, f"{_VARIABLE} entry {entry!r}: ")
             if task in routes or (task == EMBEDDINGS and embedding is not None):
                 raise ConfigurationError(f"{_VARIABLE} routes the task {task!r} twice")
             if task == EMBEDDINGS:
-                embedding = _embedding_route(targets.strip())
+                embedding = embedding_route(targets)
             else:
                 routes[task] = Route(task, _tiers(settings, task, targets))
         return cls(routes, embedding)
@@ -213,24 +204,6 @@ def _member(settings: Settings, variable: str, text: str, *, pooled: bool) -> Ro
             f"{variable}: in {text!r} the weight after '*' must be a whole number >= 1"
         )
     return RouteMember(settings.resolve_target(entry, variable), int(weight))
-
-
-def _embedding_route(text: str) -> ServiceTarget:
-    variable = f"{_VARIABLE}[{EMBEDDINGS}]"
-    if any(sign in text for sign in ",+*@"):
-        raise ConfigurationError(
-            f"{variable}={text!r}: the embeddings route names one provider/model, without "
-            "fallbacks, pool or profile (vectors of different models are not comparable)"
-        )
-    target = parse_service(text, variable)
-    if target.provider not in EMBEDDING_PROVIDERS:
-        raise ConfigurationError(
-            f"{variable}={text!r}: {target.provider} has no embeddings API; route embeddings "
-            f"to one of: {', '.join(sorted(EMBEDDING_PROVIDERS))}",
-            provider=target.provider,
-            model=target.model,
-        )
-    return target
 
 
 def check_capabilities(table: RouteTable, capabilities_of: Callable[[str], Capabilities]) -> None:

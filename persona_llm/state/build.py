@@ -132,7 +132,7 @@ class StateServices:
 
 def state_services(settings: Settings) -> StateServices:
     """The container's builder."""
-    return StateServices(settings.state, timeout=settings.llm_timeout)
+    return StateServices(StateConfig.from_settings(settings), timeout=settings.llm_timeout)
 
 
 def keyed_usage(services: StateServices) -> KeyedUsage:

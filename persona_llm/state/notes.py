@@ -8,11 +8,12 @@ state features are configured; the limiter, cache and guard write into it throug
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["CallNotes", "current_notes", "noting"]
+__all__ = ["CallNotes", "annotate", "current_notes", "noting", "noting_if", "record_fields"]
 
 
 @dataclass
@@ -48,3 +49,35 @@ def noting(notes: CallNotes) -> Iterator[CallNotes]:
         yield notes
     finally:
         _NOTES.reset(token)
+
+
+_NOTHING: AbstractContextManager[None] = nullcontext()
+
+
+def noting_if(notes: CallNotes | None) -> AbstractContextManager[Any]:
+    """`noting(notes)`, or a shared do-nothing block when nobody collects notes."""
+    return _NOTHING if notes is None else noting(notes)
+
+
+def record_fields(notes: CallNotes | None) -> dict[str, Any]:
+    """The `UsageRecord` fields of a call's notes (none without notes)."""
+    if notes is None:
+        return {}
+    return {
+        "cache": notes.cache,
+        "waited_s": notes.waited_s,
+        "limited": notes.limited,
+        "store_errors": notes.store_errors,
+    }
+
+
+def annotate(span: Any, notes: CallNotes) -> None:
+    """Put the state features' part of a call on its OpenTelemetry span."""
+    if notes.cache is not None:
+        span.set_attribute("persona_llm.cache", notes.cache)
+    if notes.waited_s:
+        span.set_attribute("persona_llm.rate_limit.wait_s", notes.waited_s)
+    if notes.limited:
+        span.set_attribute("persona_llm.rate_limit.refused", notes.limited)
+    if notes.store_errors:
+        span.set_attribute("persona_llm.state.errors", notes.store_errors)

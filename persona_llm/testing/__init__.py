@@ -148,6 +148,8 @@ def emulator_settings(emulator: ProviderEmulator, **overrides: Any) -> Settings:
     Raises:
         ConfigurationError: an override or an environment variable is invalid.
     """
+    from persona_llm.testing.emulator import test_key
+
     environment = load_settings()
     values: dict[str, Any] = {
         "llm_timeout": 5.0,
@@ -163,7 +165,7 @@ def emulator_settings(emulator: ProviderEmulator, **overrides: Any) -> Settings:
         "gemini_base_url": emulator.gemini_base_url,
     }
     for provider in ("openai", "azure", "anthropic", "gemini", *OPENAI_COMPATIBLE):
-        values[f"{provider}_api_key"] = f"test-key-for-{provider}-0123456789"
+        values[f"{provider}_api_key"] = test_key(provider)
     for preset in OPENAI_COMPATIBLE:
         values[f"{preset}_base_url"] = emulator.openai_base_url
     return load_settings(**(values | overrides))

@@ -32,6 +32,7 @@ before it is answered, faults included; requests to unknown routes are not recor
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import traceback
@@ -52,11 +53,29 @@ from persona_llm.testing._emulator_types import (
     SSEReply,
 )
 
-__all__ = ["PROVIDERS", "Fault", "ProviderEmulator", "RecordedRequest", "Reply", "SSEReply"]
+__all__ = [
+    "PROVIDERS",
+    "Fault",
+    "ProviderEmulator",
+    "RecordedRequest",
+    "Reply",
+    "SSEReply",
+    "test_key",
+]
 
 logger = logging.getLogger(__name__)
 
 PROVIDERS = ("openai", "azure", "anthropic", "gemini")
+
+
+def test_key(provider: str) -> str:
+    """The key the emulator's settings use for `provider`: stable, and without the
+    provider's name in it (any 6 characters of a key are redacted from messages, so a key
+    spelling "openai" would redact the word from every error)."""
+    return "test-key-" + hashlib.sha256(provider.encode()).hexdigest()[:20]
+
+
+test_key.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
 
 class ProviderEmulator:
@@ -157,7 +176,7 @@ class ProviderEmulator:
         }
         fields: dict[str, Any] = {
             "name": provider,
-            "api_key": f"test-key-for-{provider}-0123456789",
+            "api_key": test_key(provider),
             "base_url": base_urls[provider],
             "api_version": "2024-10-21" if provider == "azure" else None,
             **_VERTEX_FIELDS.get(provider, {}),

@@ -6,7 +6,9 @@
 - `observed`: `ObservedAdapter`, which records each call, prices it and fires hooks;
 - `observability`: hooks, logging summaries and OpenTelemetry spans.
 
-The names users import (``from persona_llm.usage import track_usage``) are re-exported here.
+The names users import (``from persona_llm.usage import track_usage``) are re-exported here;
+`usage_report()` and `reset_usage()`, which read the container's tracker, live on the public
+surface (``from persona_llm import usage_report``).
 """
 
 from __future__ import annotations
@@ -20,9 +22,7 @@ from persona_llm.usage.tracker import (
     UsageTracker,
     active_scopes,
     current_task,
-    reset_usage,
     track_usage,
-    usage_report,
     usage_table,
 )
 
@@ -35,8 +35,6 @@ __all__ = [
     "UsageTracker",
     "active_scopes",
     "current_task",
-    "reset_usage",
     "track_usage",
-    "usage_report",
     "usage_table",
 ]

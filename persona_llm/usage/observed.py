@@ -31,12 +31,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from persona_llm.errors import LLMError, redact
 from persona_llm.providers.base import ProviderAdapter
-from persona_llm.state.notes import CallNotes, noting
+from persona_llm.state.notes import CallNotes, annotate, noting_if, record_fields
 from persona_llm.types import Capabilities, ChatChunk, ChatRequest, ChatResponse, Usage, filled
 from persona_llm.usage.observability import (
     CallInfo,
@@ -127,44 +126,23 @@ class ObservedAdapter(ProviderAdapter):
     def __repr__(self) -> str:
         return f"ObservedAdapter({self.inner!r})"
 
-    # -- chat ---------------------------------------------------------------------------
+    # -- the calls, asyncio: the source of the blocking twins below -------------------
 
-    def chat(self, model: str, request: ChatRequest) -> ChatResponse:
-        """`inner.chat`, observed."""
-        call, span, started = self._begin("chat", model, request=request)
-        notes = CallNotes() if self.notes else None
-        try:
-            with self.tracing.current(span), _noting(notes):
-                response = self.inner.chat(model, request)
-        except BaseException as exc:
-            self._failed(call, span, started, exc, notes)
-            raise
-        return self._answered(call, span, started, response, notes)
-
+    # unasync: source observed
     async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
         """`inner.achat`, observed."""
         call, span, started = self._begin("chat", model, request=request)
         notes = CallNotes() if self.notes else None
         try:
-            with self.tracing.current(span), _noting(notes):
+            with self.tracing.current(span), noting_if(notes):
                 response = await self.inner.achat(model, request)
         except BaseException as exc:
             self._failed(call, span, started, exc, notes)
             raise
         return self._answered(call, span, started, response, notes)
 
-    def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
-        """`inner.stream`, observed; recorded when the stream ends or is abandoned."""
-        call, span, started = self._begin("stream", model, request=request)
-        try:
-            chunks = self.inner.stream(model, request)
-        except BaseException as exc:
-            self._failed(call, span, started, exc)
-            raise
-        return self._observe_stream(call, span, started, chunks)
-
     def astream(self, model: str, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        """`inner.astream`, observed; recorded when the stream ends or is closed."""
+        """`inner.astream`, observed; recorded when the stream ends or is abandoned."""
         call, span, started = self._begin("stream", model, request=request)
         try:
             chunks = self.inner.astream(model, request)
@@ -172,25 +150,6 @@ class ObservedAdapter(ProviderAdapter):
             self._failed(call, span, started, exc)
             raise
         return self._observe_astream(call, span, started, chunks)
-
-    def _observe_stream(
-        self, call: CallInfo, span: Any, started: float, chunks: Iterator[ChatChunk]
-    ) -> Iterator[ChatChunk]:
-        seen = _StreamSeen()
-        try:
-            for chunk in chunks:
-                seen.add(chunk)
-                yield chunk
-        except GeneratorExit:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
-            self._stream_ended(call, span, started, seen, abandoned=True)
-            raise
-        except BaseException as exc:
-            self._failed(call, span, started, exc)
-            raise
-        self._stream_ended(call, span, started, seen, abandoned=False)
 
     async def _observe_astream(
         self, call: CallInfo, span: Any, started: float, chunks: AsyncIterator[ChatChunk]
@@ -211,30 +170,14 @@ class ObservedAdapter(ProviderAdapter):
             raise
         self._stream_ended(call, span, started, seen, abandoned=False)
 
-    # -- embeddings ---------------------------------------------------------------------
-
-    def embeddings(self, model: str, texts: Sequence[str], options: dict[str, Any]) -> Vectors:
-        """`inner.embeddings`, observed (tokens when the inner adapter reports them)."""
-        call, span, started = self._begin("embeddings", model, texts=len(texts))
-        notes = CallNotes() if self.notes else None
-        try:
-            with self.tracing.current(span), _noting(notes):
-                vectors = self.inner.embeddings(model, texts, options)
-        except BaseException as exc:
-            self._failed(call, span, started, exc, notes)
-            raise
-        usage = getattr(vectors, "usage", None)
-        self._embedded(call, span, started, len(vectors), usage, notes)
-        return vectors
-
     async def aembeddings(
         self, model: str, texts: Sequence[str], options: dict[str, Any]
     ) -> Vectors:
-        """`inner.aembeddings`, observed."""
+        """`inner.aembeddings`, observed (tokens when the inner adapter reports them)."""
         call, span, started = self._begin("embeddings", model, texts=len(texts))
         notes = CallNotes() if self.notes else None
         try:
-            with self.tracing.current(span), _noting(notes):
+            with self.tracing.current(span), noting_if(notes):
                 vectors = await self.inner.aembeddings(model, texts, options)
         except BaseException as exc:
             self._failed(call, span, started, exc, notes)
@@ -243,15 +186,72 @@ class ObservedAdapter(ProviderAdapter):
         self._embedded(call, span, started, len(vectors), usage, notes)
         return vectors
 
-    # -- lifecycle ----------------------------------------------------------------------
+    async def aclose(self) -> None:
+        """Close the inner adapter."""
+        await self.inner.aclose()
+
+    # unasync: end
+    # unasync: generated observed (do not edit: scripts/unasync.py writes it)
+    def chat(self, model: str, request: ChatRequest) -> ChatResponse:
+        """`inner.chat`, observed."""
+        call, span, started = self._begin("chat", model, request=request)
+        notes = CallNotes() if self.notes else None
+        try:
+            with self.tracing.current(span), noting_if(notes):
+                response = self.inner.chat(model, request)
+        except BaseException as exc:
+            self._failed(call, span, started, exc, notes)
+            raise
+        return self._answered(call, span, started, response, notes)
+
+    def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
+        """`inner.stream`, observed; recorded when the stream ends or is abandoned."""
+        call, span, started = self._begin("stream", model, request=request)
+        try:
+            chunks = self.inner.stream(model, request)
+        except BaseException as exc:
+            self._failed(call, span, started, exc)
+            raise
+        return self._observe_stream(call, span, started, chunks)
+
+    def _observe_stream(
+        self, call: CallInfo, span: Any, started: float, chunks: Iterator[ChatChunk]
+    ) -> Iterator[ChatChunk]:
+        seen = _StreamSeen()
+        try:
+            for chunk in chunks:
+                seen.add(chunk)
+                yield chunk
+        except GeneratorExit:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+            self._stream_ended(call, span, started, seen, abandoned=True)
+            raise
+        except BaseException as exc:
+            self._failed(call, span, started, exc)
+            raise
+        self._stream_ended(call, span, started, seen, abandoned=False)
+
+    def embeddings(self, model: str, texts: Sequence[str], options: dict[str, Any]) -> Vectors:
+        """`inner.embeddings`, observed (tokens when the inner adapter reports them)."""
+        call, span, started = self._begin("embeddings", model, texts=len(texts))
+        notes = CallNotes() if self.notes else None
+        try:
+            with self.tracing.current(span), noting_if(notes):
+                vectors = self.inner.embeddings(model, texts, options)
+        except BaseException as exc:
+            self._failed(call, span, started, exc, notes)
+            raise
+        usage = getattr(vectors, "usage", None)
+        self._embedded(call, span, started, len(vectors), usage, notes)
+        return vectors
 
     def close(self) -> None:
         """Close the inner adapter."""
         self.inner.close()
 
-    async def aclose(self) -> None:
-        """Close the inner adapter's asyncio client for the running loop."""
-        await self.inner.aclose()
+    # unasync: end
 
     # -- the steps of one call ----------------------------------------------------------
 
@@ -372,11 +372,12 @@ class ObservedAdapter(ProviderAdapter):
                 cost_usd=cost,
                 task=call.task,
                 response_model=response_model,
-                **_state_fields(notes),
+                **record_fields(notes),
+                **_labels(),
             )
         )
         if span is not None and notes is not None:
-            _annotate(span, notes)
+            annotate(span, notes)
         debug = logger.isEnabledFor(logging.DEBUG)
         if span is None and not debug and not self.hooks.wants("response"):
             return  # nobody would read the event
@@ -421,11 +422,12 @@ class ObservedAdapter(ProviderAdapter):
                 latency_s=latency,
                 error=type(error).__name__,
                 task=call.task,
-                **_state_fields(notes),
+                **record_fields(notes),
+                **_labels(),
             )
         )
         if span is not None and notes is not None:
-            _annotate(span, notes)
+            annotate(span, notes)
         # Cancellation and interrupts are the caller's doing, not a provider failure.
         level = self.error_log_level if isinstance(error, Exception) else logging.DEBUG
         logger.log(
@@ -443,39 +445,10 @@ class ObservedAdapter(ProviderAdapter):
         self.hooks.emit("error", ErrorEvent(call, error, latency))
 
 
-def _noting(notes: CallNotes | None) -> AbstractContextManager[Any]:
-    return _NOTHING if notes is None else noting(notes)
-
-
-_NOTHING: AbstractContextManager[None] = nullcontext()
-
-
-def _state_fields(notes: CallNotes | None) -> dict[str, Any]:
-    """The record fields of a call's state notes and its scope's user/tenant labels."""
-    fields: dict[str, Any] = {}
-    if notes is not None:
-        fields.update(
-            cache=notes.cache,
-            waited_s=notes.waited_s,
-            limited=notes.limited,
-            store_errors=notes.store_errors,
-        )
+def _labels() -> dict[str, Any]:
+    """The ``user`` / ``tenant`` labels of the open ``track_usage()`` blocks, if any."""
     user, tenant = current_label("user"), current_label("tenant")
-    if user or tenant:
-        fields.update(user=user, tenant=tenant)
-    return fields
-
-
-def _annotate(span: Any, notes: CallNotes) -> None:
-    """Put the state features' part of a call on its span."""
-    if notes.cache is not None:
-        span.set_attribute("persona_llm.cache", notes.cache)
-    if notes.waited_s:
-        span.set_attribute("persona_llm.rate_limit.wait_s", notes.waited_s)
-    if notes.limited:
-        span.set_attribute("persona_llm.rate_limit.refused", notes.limited)
-    if notes.store_errors:
-        span.set_attribute("persona_llm.state.errors", notes.store_errors)
+    return {"user": user, "tenant": tenant} if user or tenant else {}
 
 
 def _with_cost(response: ChatResponse, cost: float) -> ChatResponse:

@@ -57,9 +57,7 @@ __all__ = [
     "active_scopes",
     "current_label",
     "current_task",
-    "reset_usage",
     "track_usage",
-    "usage_report",
     "usage_table",
 ]
 
@@ -343,32 +341,3 @@ def track_usage(
         yield scope
     finally:
         _ACTIVE_SCOPES.reset(token)
-
-
-def _default_tracker() -> UsageTracker:
-    from persona_llm.containers import container
-
-    provider = getattr(container, "usage_tracker", None)
-    if provider is None:
-        raise ConfigurationError("the container has no usage_tracker provider")
-    tracker: UsageTracker = provider()
-    return tracker
-
-
-def usage_report(
-    tracker: UsageTracker | None = None, *, key: str | None = None, period: str | None = None
-) -> UsageReport:
-    """The totals of the container's tracker (or of `tracker`).
-
-    With `key`: that key's totals in the state store for the current `period` (what every
-    worker counted under ``track_usage(key=...)``).
-    """
-    chosen = tracker or _default_tracker()
-    if key is None:
-        return chosen.report()
-    return chosen.keyed().report(key, period)
-
-
-def reset_usage(tracker: UsageTracker | None = None) -> None:
-    """Clear the totals of the container's tracker (or of `tracker`)."""
-    (tracker or _default_tracker()).reset()

@@ -4,7 +4,8 @@
 (`persona_llm.get_embedding_client()`, which already falls back to a provider with an
 embeddings API), or the one passed as ``client=``; its calls are labelled with the task
 ``embeddings`` in the usage totals. Its asyncio twin is
-`persona_llm.workflows.aio.embeddings.generate_embeddings`; both share the batching below.
+`persona_llm.workflows.aio.embeddings.generate_embeddings`; both share the batching below, and
+this one is generated from the asyncio one by ``scripts/unasync.py``.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def check_vectors(batch: Sequence[str], vectors: list[list[float]]) -> list[list
     return vectors
 
 
+# unasync: generated embeddings (do not edit: scripts/unasync.py writes it)
 def generate_embeddings(
     texts: Sequence[str],
     *,
@@ -59,8 +61,9 @@ def generate_embeddings(
 ) -> list[list[float]]:
     """One vector per text, in input order, requested `batch_size` texts at a time.
 
-    An empty list gives ``[]`` without a call (and without building a client). A failing
-    batch raises its error; no partial result is returned.
+    Batches are sent one after another, not concurrently, so a long list does not burst
+    past the provider's rate limit. An empty list gives ``[]`` without a call (and without
+    building a client). A failing batch raises its error; no partial result is returned.
     """
     batches = batched(texts, batch_size)
     if not batches:
@@ -71,3 +74,6 @@ def generate_embeddings(
         for batch in batches:
             vectors.extend(check_vectors(batch, embedder.embeddings(batch)))
     return vectors
+
+
+# unasync: end

@@ -7,7 +7,8 @@ that task's chat client from the container at call time (``get_chat_client(task=
 by ``LLM_ROUTES``), or the one passed as ``client=``, and its calls are labelled with the task
 in the usage totals either way. The asyncio twins, same names and arguments, live in
 `workflows.aio.graph`; both are thin over `tasks`, which builds the prompts and parses
-the replies.
+the replies. The functions below are generated from the asyncio ones by
+``scripts/unasync.py`` (docs/contributing-twins.md): edit those, then run the script.
 
 JSON replies are parsed, repaired and re-asked as `features.structured` describes; a reply
 that stays unusable raises `ResponseParseError`, never an empty result.
@@ -55,6 +56,7 @@ __all__ = [
 ]
 
 
+# unasync: generated graph (do not edit: scripts/unasync.py writes it)
 def _chat(task: str, client: ChatClient | None) -> AbstractContextManager[ChatClient]:
     """The client of `task` for one block, its calls labelled `task` in the usage totals."""
     return _task_scope(task, client, facades.get_chat_client)
@@ -211,3 +213,6 @@ def generate_structured_insights(
             max_reasks=max_reasks,
             response_format=task.response_format,
         )
+
+
+# unasync: end

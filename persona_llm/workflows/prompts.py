@@ -8,6 +8,8 @@ template: `{errors}` is filled with the problems found in the previous reply.
 
 from __future__ import annotations
 
+from persona_llm.features.structured import REASK_PROMPT
+
 __all__ = [
     "COMMUNITIES_PROMPT",
     "INSIGHTS_PROMPT",
@@ -116,12 +118,4 @@ exact property names, every required property, the declared types, and no extra 
 unless the schema allows them. When the user message gives an example object instead, reply \
 with an object shaped like it: the same keys, values of the same types, your own content.
 - No text, comments or code fences around the JSON.
-"""
-
-REASK_PROMPT = """\
-Your previous reply could not be used, because of these problems:
-{errors}
-
-Reply again with the corrected result only: one JSON value in the requested format, with no \
-code fences, comments or text around it.
 """

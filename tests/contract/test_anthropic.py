@@ -657,4 +657,4 @@ async def test_async_chat_and_stream_through_the_container(container: Container)
     assert reply.content == "echo: Hi"
     chunks = [c async for c in client.stream([{"role": "user", "content": "Hi"}])]
     assert "".join(c.delta for c in chunks) == "echo: Hi"
-    await container.anthropic().aclose()
+    await container.anthropic.adapter().aclose()

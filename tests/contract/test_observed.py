@@ -209,9 +209,9 @@ def test_embedding_tokens_are_summed_over_batches_and_survive_retries(
         openai_base_url=emu.openai_base_url,
         llm_max_retries=2,  # so the retry wrapper sits between the observer and the adapter
     )
-    config = own.openai_config()
-    own.openai.override(
-        OpenAIAdapter(config, own.openai_sdk(), lambda: None, embedding_batch_size=1)  # type: ignore[arg-type,return-value]
+    config = own.openai.config()
+    own.openai.adapter.override(
+        OpenAIAdapter(config, own.openai.sdk(), lambda: None, embedding_batch_size=1)  # type: ignore[arg-type,return-value]
     )
     vectors = own.embedding_client().embeddings(["a", "b"])
     assert vectors.usage is not None and vectors.usage.prompt_tokens == 9  # type: ignore[attr-defined]

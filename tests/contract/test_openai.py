@@ -633,7 +633,7 @@ async def test_through_the_container_async(container: Container) -> None:
     reply = await client.chat([{"role": "user", "content": "async"}], max_tokens=5)
     assert reply.content == "echo: async"
     assert client.capabilities.json_mode and client.capabilities.embeddings
-    await container.openai().aclose()
+    await container.openai.adapter().aclose()
 
 
 def test_close_closes_async_clients_of_loops_still_open(adapter: OpenAIAdapter) -> None:

@@ -45,7 +45,7 @@ def stack(
             values |= provider_settings(emu, name)
         container = container_with(**(values | settings))
         policy = dataclasses.replace(
-            retry_policy(container.settings().reliability),
+            retry_policy(container.reliability()),
             clock=clock,
             sleep=clock.sleep,
             asleep=clock.asleep,

@@ -30,16 +30,19 @@ KEYS = {"openai_api_key": "sk-test-openai-key-1", "anthropic_api_key": "sk-ant-t
 # -- settings --------------------------------------------------------------------------------
 
 
+def reliability(**settings: Any) -> ReliabilityConfig:
+    """The reliability configuration the container builds from these settings."""
+    return ReliabilityConfig.from_settings(load_settings(**settings))
+
+
 def test_defaults() -> None:
-    config = load_settings().reliability
+    config = ReliabilityConfig.from_settings(load_settings())
     assert config == ReliabilityConfig()
     assert (config.max_retries, config.max_wait, config.deadline) == (2, 30.0, None)
 
 
 def test_fallbacks_are_parsed_with_default_models() -> None:
-    config = load_settings(
-        llm_fallbacks=" anthropic/claude-haiku-4-5 , gemini/ ,", **KEYS
-    ).reliability
+    config = reliability(llm_fallbacks=" anthropic/claude-haiku-4-5 , gemini/ ,", **KEYS)
     assert config.fallbacks == (
         ServiceTarget("anthropic", "claude-haiku-4-5"),
         ServiceTarget("gemini", load_settings().gemini_chat_model),
@@ -47,11 +50,11 @@ def test_fallbacks_are_parsed_with_default_models() -> None:
 
 
 def test_the_pool_puts_llm_service_first_and_reads_weights() -> None:
-    config = load_settings(
+    config = reliability(
         llm_service="azure/dep-eu",
         llm_pool="azure/dep-us*3, openai/gpt-4o-mini",
         llm_pool_strategy="random",
-    ).reliability
+    )
     assert config.pool == (
         PoolMember(ServiceTarget("azure", "dep-eu"), 1),
         PoolMember(ServiceTarget("azure", "dep-us"), 3),
@@ -62,11 +65,11 @@ def test_the_pool_puts_llm_service_first_and_reads_weights() -> None:
 
 def test_naming_llm_service_in_the_pool_sets_its_weight() -> None:
     config = load_settings(llm_service="azure/dep-eu", llm_pool="azure/dep-eu*2,azure/dep-us")
-    assert [(m.target.model, m.weight) for m in config.reliability.pool] == [
+    assert [(m.target.model, m.weight) for m in ReliabilityConfig.from_settings(config).pool] == [
         ("dep-eu", 2),
         ("dep-us", 1),
     ]
-    assert load_settings(llm_service="azure/dep-eu", llm_pool="azure/dep-eu").reliability.pool == ()
+    assert reliability(llm_service="azure/dep-eu", llm_pool="azure/dep-eu").pool == ()
 
 
 @pytest.mark.parametrize(
@@ -84,7 +87,7 @@ def test_naming_llm_service_in_the_pool_sets_its_weight() -> None:
 )
 def test_malformed_values_name_the_variable(settings: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
-        load_settings(**settings).reliability  # noqa: B018
+        reliability(**settings)
 
 
 def test_invalid_numbers_are_configuration_errors() -> None:
@@ -105,7 +108,7 @@ def test_a_profile_reads_its_prefixed_variables_first(env: Any) -> None:
         US_AZURE_CHAT_DEPLOYMENT="gpt4o-us",
     ):
         settings = load_settings(llm_service="azure/dep-eu", llm_pool="azure@us/")
-        member = settings.reliability.pool[1].target
+        member = ReliabilityConfig.from_settings(settings).pool[1].target
         config = settings.target_config(member)
     assert member == ServiceTarget("azure", "gpt4o-us", "us")
     assert config.base_url == "https://us.example.com"
@@ -116,7 +119,7 @@ def test_a_profile_reads_its_prefixed_variables_first(env: Any) -> None:
 def test_a_profile_missing_its_key_says_how_to_set_it() -> None:
     settings = load_settings(llm_fallbacks="openai@backup/gpt-4o")
     with pytest.raises(ConfigurationError, match=r"OPENAI_API_KEY is not set.*BACKUP_<VARIABLE>"):
-        settings.target_config(settings.reliability.fallbacks[0])
+        settings.target_config(ReliabilityConfig.from_settings(settings).fallbacks[0])
 
 
 # -- the container -----------------------------------------------------------------------------
@@ -139,7 +142,7 @@ def build(container_with: Callable[..., Container]) -> Callable[..., Container]:
 def test_by_default_the_chat_service_is_retried(build: Callable[..., Container]) -> None:
     container = build(llm_service="openai/gpt-4o-mini", **KEYS)
     adapter = container.chat_adapter()
-    assert isinstance(adapter, RetryingAdapter) and adapter.adapter is container.openai()
+    assert isinstance(adapter, RetryingAdapter) and adapter.adapter is container.openai.adapter()
     assert container.chat_client().provider == "openai"
     assert isinstance(container.embedding_adapter(), RetryingAdapter)
 
@@ -148,13 +151,13 @@ def test_with_nothing_to_do_the_facades_get_the_plain_adapter(
     container_with: Callable[..., Container],
 ) -> None:
     container = container_with(llm_service="openai/gpt-4o-mini", llm_max_retries=0, **KEYS)
-    assert container.chat_adapter() is container.openai()
-    assert container.embedding_adapter() is container.openai()
+    assert container.chat_adapter() is container.openai.adapter()
+    assert container.embedding_adapter() is container.openai.adapter()
 
 
 def test_the_fake_provider_is_never_retried(container_with: Callable[..., Container]) -> None:
     container = container_with(llm_service="fake/x")
-    container.fake.override(FakeProvider([RateLimitError("scripted", provider="fake")]))
+    container.fake.adapter.override(FakeProvider([RateLimitError("scripted", provider="fake")]))
     with pytest.raises(RateLimitError, match="scripted"):
         container.chat_client().chat(HELLO)
 
@@ -166,8 +169,8 @@ def test_fallbacks_use_the_overridable_container_adapters(build: Callable[..., C
     primary.name = "openai"
     fallback = FakeProvider(["from anthropic"])
     fallback.name = "anthropic"
-    container.openai.override(primary)
-    container.anthropic.override(fallback)
+    container.openai.adapter.override(primary)
+    container.anthropic.adapter.override(fallback)
     client = container.chat_client()
     reply = client.chat(HELLO)
     assert (reply.content, reply.provider, reply.model) == (
@@ -205,7 +208,7 @@ def test_reset_closes_the_clients_of_profile_targets(
         container = build(llm_service="openai/gpt-a", llm_fallbacks="openai@backup/gpt-b", **KEYS)
         adapter = container.chat_adapter()
     owning = adapter.targets[1].adapter.adapter  # RetryingAdapter -> the profile's own adapter
-    assert owning.adapter is not container.openai()
+    assert owning.adapter is not container.openai.adapter()
     assert str(owning.client.base_url) == "http://127.0.0.1:9/v1/"
     container.reset_singletons()
     assert owning.client.is_closed()

@@ -32,7 +32,7 @@ def routed(clock: FakeClock) -> Iterator[Callable[..., Fakes]]:
         policy = clock.policy(max_retries=loaded.llm_max_retries)
         container.retry_policy.override(providers.Object(policy))
         for name in PROVIDERS:
-            getattr(container, name).override(providers.Object(fakes[name]))
+            getattr(container, name).adapter.override(providers.Object(fakes[name]))
         return fakes
 
     yield install

@@ -13,7 +13,8 @@ import pytest
 from dependency_injector import providers
 from routing_helpers import Fakes, arun_workflows, check_results, persona_answer, run_workflows
 
-from persona_llm.clients import ChatClient
+from persona_llm import usage_report
+from persona_llm.clients import AsyncChatClient, ChatClient
 from persona_llm.containers import container
 from persona_llm.errors import ConfigurationError, RateLimitError
 from persona_llm.facades import (
@@ -30,7 +31,7 @@ from persona_llm.routing.routes import Route, RouteMember, RouteTable
 from persona_llm.settings import ServiceTarget, load_settings
 from persona_llm.testing import FakeChatClient, override_llm
 from persona_llm.types import Capabilities
-from persona_llm.usage.tracker import track_usage, usage_report
+from persona_llm.usage.tracker import track_usage
 from persona_llm.workflows import aio
 from persona_llm.workflows.graph import get_nodes
 
@@ -131,7 +132,7 @@ def test_a_route_fails_over_to_its_own_fallbacks(routed: Routed) -> None:
     )
     failing = FakeProvider([RateLimitError("slow down", provider="anthropic")] * 2)
     failing.name = "anthropic"
-    container.anthropic.override(providers.Object(failing))
+    container.anthropic.adapter.override(providers.Object(failing))
     client = get_chat_client(task="answer")
     assert isinstance(client.adapter.inner, FallbackAdapter)
     reply = client.chat(HELLO)
@@ -275,6 +276,8 @@ def test_the_router_checks_json_mode_when_built(routed: Routed) -> None:
             observe=lambda adapter: adapter,
             default=container.chat_client,
             default_async=container.async_chat_client,
+            client=ChatClient,
+            async_client=AsyncChatClient,
             capabilities_of=no_json_on_openai,
         )
 
@@ -315,7 +318,7 @@ def test_overriding_one_provider_adapter_reaches_its_routes(routed: Routed) -> N
     routed(llm_routes="extraction=anthropic/claude-x;answer=anthropic/claude-x")
     fake = FakeProvider(["from the override"])
     fake.name = "anthropic"
-    container.anthropic.override(providers.Object(fake))
+    container.anthropic.adapter.override(providers.Object(fake))
     reply = get_chat_client(task="answer").chat(HELLO)
     assert reply.content == "from the override" and fake.calls[0].model == "claude-x"
 
@@ -352,6 +355,8 @@ def test_a_router_built_by_hand_routes_to_its_adapters() -> None:
         observe=lambda adapter: adapter,
         default=lambda: default,
         default_async=container.async_chat_client,
+        client=ChatClient,
+        async_client=AsyncChatClient,
     )
     assert router.table == RouteTable(
         {"answer": Route("answer", ((RouteMember(ServiceTarget("fake", "strong")),),))}

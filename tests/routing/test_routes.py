@@ -22,7 +22,7 @@ from persona_llm.types import Capabilities
 
 
 def table(routes: str, **settings: Any) -> RouteTable:
-    return load_settings(llm_routes=routes, **settings).routes
+    return RouteTable.from_settings(load_settings(llm_routes=routes, **settings))
 
 
 def members(route: Route) -> list[list[str]]:
@@ -30,7 +30,7 @@ def members(route: Route) -> list[list[str]]:
 
 
 def test_no_routes_by_default() -> None:
-    assert load_settings().routes == RouteTable({}, None)
+    assert RouteTable.from_settings(load_settings()) == RouteTable({}, None)
 
 
 def test_one_target_per_task_with_default_models_filled_in() -> None:
@@ -57,7 +57,7 @@ def test_routes_are_read_from_a_dotenv_file_on_one_line_or_several() -> None:
         "LLM_ROUTES=extraction=openai/gpt-4o-mini;answer=gemini/g,openai/gpt-4o # cheap first\n",
         encoding="utf-8",
     )
-    assert [str(r) for r in load_settings().routes.routes.values()] == [
+    assert [str(r) for r in RouteTable.from_settings(load_settings()).routes.values()] == [
         "extraction=openai/gpt-4o-mini",
         "answer=gemini/g,openai/gpt-4o",
     ]
@@ -65,7 +65,7 @@ def test_routes_are_read_from_a_dotenv_file_on_one_line_or_several() -> None:
         'LLM_ROUTES="\n  extraction = openai/gpt-4o-mini\n  embeddings = gemini/\n"\n',
         encoding="utf-8",
     )
-    routes = load_settings().routes
+    routes = RouteTable.from_settings(load_settings())
     assert list(routes.routes) == ["extraction"]
     assert routes.embedding == ServiceTarget("gemini", None)
 
@@ -91,8 +91,8 @@ def test_a_profile_target_reads_its_prefixed_default_model(env: Any) -> None:
 
 def test_the_embeddings_route_is_the_embedding_service() -> None:
     settings = load_settings(llm_service="anthropic/claude-x", llm_routes="embeddings=gemini/")
-    assert settings.routes.embedding == ServiceTarget("gemini", None)
-    assert settings.routes.routes == {}
+    assert RouteTable.from_settings(settings).embedding == ServiceTarget("gemini", None)
+    assert RouteTable.from_settings(settings).routes == {}
     assert settings.embedding_target == ServiceTarget("gemini", settings.gemini_embedding_model)
     assert not settings.embedding_is_fallback
 

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from routing_helpers import arun_workflows, check_results, persona_text, run_workflows
 
+from persona_llm import usage_report
 from persona_llm.facades import get_async_chat_client, get_chat_client
 from persona_llm.testing import use_emulator, wire
 from persona_llm.testing.emulator import PROVIDERS, Fault, ProviderEmulator, RecordedRequest, Reply
 from persona_llm.types import ChatMessage
-from persona_llm.usage.tracker import usage_report
 from persona_llm.workflows.prompts import (
     COMMUNITIES_PROMPT,
     INSIGHTS_PROMPT,

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from dependency_injector import providers
 
+from persona_llm import usage_report
 from persona_llm.containers import Container
 from persona_llm.errors import ConfigurationError
 from persona_llm.providers.fake import FakeProvider
@@ -17,12 +18,7 @@ from persona_llm.state.budgets import KeyedUsage
 from persona_llm.state.guard import StoreGuard
 from persona_llm.state.memory import MemoryStore
 from persona_llm.usage.table import UsageRecord
-from persona_llm.usage.tracker import (
-    BudgetExceededError,
-    UsageTracker,
-    track_usage,
-    usage_report,
-)
+from persona_llm.usage.tracker import BudgetExceededError, UsageTracker, track_usage
 
 Build = Callable[..., Container]
 # $0.25 a token: "hi" echoed costs 1 input + 1 output token = $0.50
@@ -54,7 +50,7 @@ def test_a_keyed_budget_refuses_calls_once_the_key_has_spent_it(priced: Build) -
         with pytest.raises(BudgetExceededError, match="'user:42' this day") as caught:
             client.chat(user("hi"))
     assert caught.value.spent_usd == pytest.approx(1.0)
-    assert len(container.fake().calls) == 2
+    assert len(container.fake.adapter().calls) == 2
 
 
 def test_the_spend_outlives_the_block_and_the_container(priced: Build, prefix: str) -> None:
@@ -109,7 +105,7 @@ def test_two_containers_share_a_redis_budget(
 def test_concurrent_calls_overshoot_by_at_most_the_calls_in_flight(priced: Build) -> None:
     """8 threads, each call $0.50, budget $2: the documented bound is budget + 8 x $0.50."""
     container = priced()
-    container.fake.override(FakeProvider(delay=0.05))
+    container.fake.adapter.override(FakeProvider(delay=0.05))
     client = container.chat_client()
     refused = 0
     lock = threading.Lock()

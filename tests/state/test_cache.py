@@ -51,7 +51,7 @@ def test_the_same_request_twice_makes_one_provider_call(cached: Build) -> None:
     client = container.chat_client()
     first = client.chat(user("hello there"), temperature=0.1)
     second = client.chat(user("hello there"), temperature=0.1)
-    assert len(container.fake().calls) == 1
+    assert len(container.fake.adapter().calls) == 1
     assert not first.cached and second.cached
     assert second.content == first.content and second.usage == first.usage
     assert second.cost_usd == 0.0
@@ -65,7 +65,7 @@ def test_a_changed_request_is_a_miss(cached: Build) -> None:
     client.chat(user("hello"))
     client.chat(user("hello"), max_tokens=50)
     client.chat(user("hello!"))
-    assert len(container.fake().calls) == 3
+    assert len(container.fake.adapter().calls) == 3
 
 
 def test_cache_false_skips_the_cache(cached: Build) -> None:
@@ -73,8 +73,8 @@ def test_cache_false_skips_the_cache(cached: Build) -> None:
     client = container.chat_client()
     client.chat(user("hello"))
     assert not client.chat(user("hello"), cache=False).cached
-    assert len(container.fake().calls) == 2
-    assert "cache" not in container.fake().last_request.options
+    assert len(container.fake.adapter().calls) == 2
+    assert "cache" not in container.fake.adapter().last_request.options
 
 
 def test_truncated_replies_and_errors_are_not_stored(cached: Build) -> None:
@@ -82,8 +82,8 @@ def test_truncated_replies_and_errors_are_not_stored(cached: Build) -> None:
     client = container.chat_client()
     client.chat(user("one two three four"), max_tokens=2)  # the fake truncates: length
     client.chat(user("one two three four"), max_tokens=2)
-    assert len(container.fake().calls) == 2
-    container.fake().enqueue(ProviderUnavailableError("down", provider="fake"), "fine")
+    assert len(container.fake.adapter().calls) == 2
+    container.fake.adapter().enqueue(ProviderUnavailableError("down", provider="fake"), "fine")
     with pytest.raises(ProviderUnavailableError):
         client.chat(user("x"))
     assert client.chat(user("x")).content == "fine"
@@ -101,7 +101,7 @@ async def test_asyncio_calls_share_the_cache(cached: Build) -> None:
     container = cached()
     container.chat_client().chat(user("hi"))
     assert (await container.async_chat_client().chat(user("hi"))).cached
-    assert len(container.fake().calls) == 1
+    assert len(container.fake.adapter().calls) == 1
 
 
 def test_embeddings_are_cached_per_text(cached: Build) -> None:
@@ -111,7 +111,7 @@ def test_embeddings_are_cached_per_text(cached: Build) -> None:
     first = client.embeddings(known)
     mixed = client.embeddings([*known[:5], "new one", *known[5:]])
     assert mixed == [*first[:5], client.embeddings(["new one"])[0], *first[5:]]
-    sent = [call for call in container.fake().calls if call.kind == "embeddings"]
+    sent = [call for call in container.fake.adapter().calls if call.kind == "embeddings"]
     assert [len(call.texts or ()) for call in sent] == [9, 1]
 
 
@@ -119,7 +119,7 @@ async def test_asyncio_embeddings_are_cached_per_text(cached: Build) -> None:
     container = cached()
     container.embedding_client().embeddings(["a", "b"])
     await container.async_embedding_client().embeddings(["a", "b", "c"])
-    sent = [call.texts for call in container.fake().calls if call.kind == "embeddings"]
+    sent = [call.texts for call in container.fake.adapter().calls if call.kind == "embeddings"]
     assert [list(t or ()) for t in sent] == [["a", "b"], ["c"]]
 
 
@@ -131,7 +131,7 @@ def test_response_models_with_other_schemas_do_not_share_entries(cached: Build) 
         title: str
 
     container = cached()
-    container.fake().enqueue({"name": "x"}, {"title": "y"})
+    container.fake.adapter().enqueue({"name": "x"}, {"title": "y"})
     client = container.chat_client()
     assert client.chat(user("q"), response_model=A).parsed == A(name="x")
     assert client.chat(user("q"), response_model=B).parsed == B(title="y")
@@ -143,7 +143,7 @@ def test_streams_are_not_cached(cached: Build) -> None:
     client = container.chat_client()
     list(client.stream(user("hi")))
     list(client.stream(user("hi")))
-    assert len(container.fake().calls) == 2
+    assert len(container.fake.adapter().calls) == 2
 
 
 # -- the key --------------------------------------------------------------------------------

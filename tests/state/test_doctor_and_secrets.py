@@ -79,7 +79,7 @@ def test_the_password_is_redacted_in_urls_reprs_and_logs(
     settings = load_settings(llm_state=locked.url)
     assert PASSWORD in settings.secret_values()  # so redact() removes it from any text
     assert PASSWORD not in redact(f"connecting to {locked.url}", settings.secret_values())
-    assert PASSWORD not in settings.state.safe_url
+    assert PASSWORD not in StateConfig.from_settings(settings).safe_url
     container = container_with(llm_service="fake/echo", llm_state=locked.url, llm_cache="redis")
     state = container.state()
     assert PASSWORD not in repr(state) and PASSWORD not in repr(state.store)
@@ -94,4 +94,4 @@ def test_bad_store_urls_are_refused_without_the_password() -> None:
         StateConfig.check_url(f"mysql://:{PASSWORD}@host/db")
     assert PASSWORD not in str(caught.value)
     with pytest.raises(ConfigurationError, match="LLM_STATE"):
-        assert load_settings(llm_state="redis//nohost").state is None
+        StateConfig.from_settings(load_settings(llm_state="redis//nohost"))

@@ -82,7 +82,7 @@ def test_no_room_within_the_deadline_raises_our_own_rate_limit_error(limited: Bu
     assert 29 < (error.retry_after or 0) <= 30
     assert "LLM_RATE_LIMITS fake/echo=2rpm" in error.message
     assert "2 of 2 used" in error.message and "no request was sent" in error.message
-    assert len(container.fake().calls) == 2
+    assert len(container.fake.adapter().calls) == 2
     total = container.usage_tracker().report().total
     assert total.rate_limited_locally == 1 and total.errors == 1
 
@@ -94,7 +94,7 @@ def test_a_local_refusal_fails_over_to_the_next_target(limited: Build) -> None:
     client = container.chat_client()
     client.chat(user("first"))
     client.chat(user("second"))
-    assert [call.model for call in container.fake().calls] == ["echo", "backup"]
+    assert [call.model for call in container.fake.adapter().calls] == ["echo", "backup"]
 
 
 def test_the_token_reservation_is_corrected_with_the_real_usage(limited: Build) -> None:
@@ -104,7 +104,7 @@ def test_the_token_reservation_is_corrected_with_the_real_usage(limited: Build) 
     client = container.chat_client()
     for _ in range(5):
         client.chat(user("one two"), max_tokens=80)
-    assert len(container.fake().calls) == 5
+    assert len(container.fake.adapter().calls) == 5
 
 
 def test_a_call_larger_than_a_token_limit_is_refused_at_once(limited: Build) -> None:
@@ -112,13 +112,13 @@ def test_a_call_larger_than_a_token_limit_is_refused_at_once(limited: Build) -> 
     with pytest.raises(RateLimitError, match="larger than the limit") as caught:
         container.chat_client().chat(user("hi"), max_tokens=50)
     assert caught.value.retry_after is None
-    assert container.fake().calls == []
+    assert container.fake.adapter().calls == []
 
 
 def test_concurrent_limits_cap_calls_in_flight(limited: Build) -> None:
     container = limited("*=2concurrent")
     fake = FakeProvider(delay=0.1)
-    container.fake.override(fake)
+    container.fake.adapter.override(fake)
     client = container.chat_client()
     threads = [threading.Thread(target=client.chat, args=(user("hi"),)) for _ in range(6)]
     for thread in threads:
@@ -155,7 +155,7 @@ def test_streams_reserve_and_settle(limited: Build) -> None:
 
 def test_limits_without_a_match_leave_the_stack_unwrapped(limited: Build) -> None:
     container = limited("openai/*=1rpm")
-    assert container.chat_adapter() is container.fake()
+    assert container.chat_adapter() is container.fake.adapter()
 
 
 def test_the_estimate_counts_characters_and_max_tokens() -> None:

@@ -69,4 +69,4 @@ def test_without_state_features_records_carry_nothing_new(
         0,
     )
     assert container.observed_chat_adapter().notes is False
-    assert container.chat_adapter() is container.fake()  # nothing wrapped around it
+    assert container.chat_adapter() is container.fake.adapter()  # nothing wrapped around it

@@ -89,7 +89,7 @@ def test_killed_mid_run_closed_refuses_naming_the_store(
     assert "state store" in result.message and "LLM_STATE_ON_ERROR=closed" in result.message
     assert PASSWORD not in str(result) and f"redis://***@127.0.0.1:{server.port}" in str(result)
     assert took < 0.2 + 0.3
-    assert len(container.fake().calls) == 1
+    assert len(container.fake.adapter().calls) == 1
 
 
 def test_restarted_redis_starts_over_without_a_crash(on_redis: Build, server: RedisServer) -> None:

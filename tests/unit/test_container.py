@@ -40,7 +40,7 @@ class CountingFake(FakeProvider):
 def test_one_instance_from_32_threads(fresh_container: Container) -> None:
     CountingFake.built = 0
     fresh_container.settings.override(providers.Object(load_settings(llm_service="fake/x")))
-    fresh_container.fake.override(providers.ThreadSafeSingleton(CountingFake))
+    fresh_container.fake.adapter.override(providers.ThreadSafeSingleton(CountingFake))
     barrier = threading.Barrier(32)
 
     def fetch(_: int) -> ChatClient:
@@ -73,7 +73,7 @@ def test_override_the_facade(env) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_override_one_adapter(env) -> None:  # type: ignore[no-untyped-def]
-    with env(LLM_SERVICE="fake/x"), container.fake.override(FakeProvider(["from adapter"])):
+    with env(LLM_SERVICE="fake/x"), container.fake.adapter.override(FakeProvider(["from adapter"])):
         reply = get_chat_client().chat(HELLO)
     assert reply.content == "from adapter"
     assert (reply.provider, reply.model) == ("fake", "x")
@@ -82,8 +82,8 @@ def test_override_one_adapter(env) -> None:  # type: ignore[no-untyped-def]
 def test_override_one_sdk_client_needs_no_key(env) -> None:  # type: ignore[no-untyped-def]
     # The adapter is built from the overriding SDK client; only the config is read.
     sdk_client = object()
-    with env(LLM_SERVICE="fake/x"), container.openai_sdk.override(sdk_client):
-        assert container.openai_sdk() is sdk_client
+    with env(LLM_SERVICE="fake/x"), container.openai.sdk.override(sdk_client):
+        assert container.openai.sdk() is sdk_client
 
 
 def test_reset_picks_up_a_changed_service(env) -> None:  # type: ignore[no-untyped-def]

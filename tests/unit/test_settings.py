@@ -107,3 +107,25 @@ def test_embedding_client_uses_fake_embeddings(env) -> None:  # type: ignore[no-
     with env(LLM_SERVICE="fake/demo", FAKE_EMBEDDING_DIMENSIONS="16"):
         vectors = get_embedding_client().embeddings(["a", "b"])
     assert [len(v) for v in vectors] == [16, 16]
+
+
+def test_a_missing_key_error_names_provider_and_model(env) -> None:  # type: ignore[no-untyped-def]
+    with env(LLM_SERVICE="openai/gpt-4o"), pytest.raises(ConfigurationError) as caught:
+        get_chat_client()
+    assert (caught.value.provider, caught.value.model) == ("openai", "gpt-4o")
+    settings = load_settings(llm_service="fake/echo")
+    with pytest.raises(ConfigurationError) as caught:
+        settings.provider_config("anthropic")  # not LLM_SERVICE's provider: its default model
+    assert (caught.value.provider, caught.value.model) == ("anthropic", "claude-sonnet-4-6")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(azure_api_key="k" * 32).provider_config("azure")
+    assert caught.value.provider == "azure"
+
+
+def test_configuration_and_request_errors_are_value_errors() -> None:
+    from persona_llm import InvalidRequestError
+
+    assert issubclass(ConfigurationError, ValueError)
+    assert issubclass(InvalidRequestError, ValueError)
+    with pytest.raises(ValueError, match="not of the form provider/model"):
+        parse_service("gpt-4o")

@@ -18,6 +18,15 @@ from typing import Any
 import pytest
 
 from persona_llm.clients import AsyncChatClient, AsyncEmbeddingClient, ChatClient, EmbeddingClient
+from persona_llm.features import streaming, structured, tools
+from persona_llm.reliability import wrapper
+from persona_llm.reliability.failover import FailoverAdapter
+from persona_llm.reliability.retry import RetryingAdapter
+from persona_llm.reliability.wrapper import AdapterWrapper
+from persona_llm.usage.observed import ObservedAdapter
+from persona_llm.workflows import embeddings, graph
+from persona_llm.workflows.aio import embeddings as aio_embeddings
+from persona_llm.workflows.aio import graph as aio_graph
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -113,15 +122,36 @@ def _parameters(function: Callable[..., Any]) -> list[tuple[str, Any, Any]]:
     return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
 
 
-@pytest.mark.parametrize(
-    ("blocking", "asyncio"),
-    [
-        (ChatClient.chat, AsyncChatClient.chat),
-        (ChatClient.stream, AsyncChatClient.stream),
-        (EmbeddingClient.embeddings, AsyncEmbeddingClient.embeddings),
+ADAPTERS = [ObservedAdapter, RetryingAdapter, FailoverAdapter, AdapterWrapper]
+WORKFLOWS = [
+    "get_nodes",
+    "get_relationships",
+    "generate_response_with_context",
+    "detect_communities",
+    "generate_structured_insights",
+]
+TWINS: list[tuple[Callable[..., Any], Callable[..., Any]]] = [
+    (ChatClient.chat, AsyncChatClient.chat),
+    (ChatClient.stream, AsyncChatClient.stream),
+    (EmbeddingClient.embeddings, AsyncEmbeddingClient.embeddings),
+    *[
+        (getattr(adapter, name), getattr(adapter, "a" + name))
+        for adapter in ADAPTERS
+        for name in ("chat", "stream", "embeddings", "close")
     ],
-)
-def test_twins_take_the_same_arguments(
+    *[(getattr(graph, name), getattr(aio_graph, name)) for name in WORKFLOWS],
+    (embeddings.generate_embeddings, aio_embeddings.generate_embeddings),
+    (structured.complete, structured.acomplete),
+    (structured.chat_validated, structured.achat_validated),
+    (tools.run_tools, tools.arun_tools),
+    (streaming.collect_stream, streaming.acollect_stream),
+    (wrapper.first_visible, wrapper.afirst_visible),
+    (wrapper.failing_iterator, wrapper.failing_async_iterator),
+]
+
+
+@pytest.mark.parametrize(("blocking", "asyncio"), TWINS, ids=lambda f: f.__qualname__)
+def test_twins_take_the_same_arguments_and_say_the_same(
     blocking: Callable[..., Any], asyncio: Callable[..., Any]
 ) -> None:
     assert _parameters(blocking) == _parameters(asyncio)

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from persona_llm import reset_usage, usage_report
 from persona_llm.clients import ChatClient
 from persona_llm.errors import ConfigurationError, LLMError, RateLimitError
 from persona_llm.providers.fake import FakeProvider
@@ -21,9 +22,7 @@ from persona_llm.usage.tracker import (
     UsageTracker,
     active_scopes,
     current_task,
-    reset_usage,
     track_usage,
-    usage_report,
     usage_table,
 )
 

@@ -22,6 +22,7 @@ import anthropic
 import httpx2
 from anthropic.resources.messages import Messages
 
+from persona_llm import log_redaction
 from persona_llm.errors import (
     APIConnectionError,
     LLMError,
@@ -96,6 +97,7 @@ class AnthropicAdapter(ProviderAdapter):
     ) -> None:
         self._config = config
         self._client = client
+        log_redaction.install_for_provider(config.secrets)
         self._async = PerLoop(async_client_factory)
 
     # -- chat ---------------------------------------------------------------------------
@@ -190,7 +192,7 @@ class AnthropicAdapter(ProviderAdapter):
     @contextmanager
     def _map_errors(self, model: str) -> Iterator[None]:
         """Translate SDK and transport exceptions into `LLMError`s, chained and scrubbed."""
-        secrets = [self._config.api_key]
+        secrets = self._config.secrets
         common: dict[str, Any] = {"provider": PROVIDER, "model": model, "secrets": secrets}
         try:
             yield

@@ -40,6 +40,7 @@ from google.genai import types
 from google.genai.client import AsyncClient
 from google.genai.errors import UnknownApiResponseError
 
+from persona_llm import log_redaction
 from persona_llm.errors import (
     APIConnectionError,
     ConfigurationError,
@@ -202,7 +203,8 @@ class GeminiAdapter(ProviderAdapter):
         self.embed_batch_size = embed_batch_size
         self._client = client
         self._async = PerLoop(async_client_factory)
-        self._secrets = tuple(s for s in (config.api_key,) if s)
+        self._secrets = config.secrets
+        log_redaction.install_for_provider(config.secrets)
 
     def __repr__(self) -> str:
         return f"GeminiAdapter(base_url={self.config.base_url!r})"

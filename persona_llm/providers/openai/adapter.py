@@ -21,6 +21,7 @@ from typing import Any, ClassVar, cast
 import openai
 from openai.types.chat import ChatCompletionChunk
 
+from persona_llm import log_redaction
 from persona_llm.errors import (
     APIConnectionError,
     ConfigurationError,
@@ -106,7 +107,8 @@ class OpenAIAdapter(ProviderAdapter):
         client: the blocking SDK client.
         async_client_factory: builds an asyncio SDK client; one is kept per event loop.
         unsupported_params: what to do with a parameter the model rejects (a non-default
-            temperature on a reasoning model): ``"error"`` raises `InvalidRequestError` before
+            temperature on a reasoning model; default: ``config.unsupported_params``, i.e.
+            ``LLM_UNSUPPORTED_PARAMS``): ``"error"`` raises `InvalidRequestError` before
             the call, ``"drop"`` leaves it out and logs a WARNING. A call can override it with
             the option ``unsupported_params=...``.
         embedding_batch_size: most texts per embeddings request (OpenAI's limit is 2048).
@@ -123,9 +125,11 @@ class OpenAIAdapter(ProviderAdapter):
         client: openai.OpenAI,
         async_client_factory: Callable[[], openai.AsyncOpenAI],
         *,
-        unsupported_params: mapping.UnsupportedParams = "error",
+        unsupported_params: mapping.UnsupportedParams | None = None,
         embedding_batch_size: int = mapping.EMBEDDING_BATCH_LIMIT,
     ) -> None:
+        if unsupported_params is None:
+            unsupported_params = config.unsupported_params
         if unsupported_params not in ("error", "drop"):
             raise ConfigurationError(
                 f"unsupported_params must be 'error' or 'drop' (LLM_UNSUPPORTED_PARAMS), "
@@ -137,6 +141,7 @@ class OpenAIAdapter(ProviderAdapter):
                 f"got {embedding_batch_size}"
             )
         self.config = config
+        log_redaction.install_for_provider(config.secrets)
         if config.name in OPENAI_COMPATIBLE:  # report "ollama", "groq", ... not "openai"
             self.name = config.name
         self.unsupported_params = unsupported_params

@@ -1,4 +1,5 @@
-"""Asyncio twin of `persona_llm.workflows.embeddings.generate_embeddings`."""
+"""Asyncio twin of `persona_llm.workflows.embeddings.generate_embeddings`, which is generated
+from this module by ``scripts/unasync.py``."""
 
 from __future__ import annotations
 
@@ -13,16 +14,18 @@ from persona_llm.workflows.embeddings import DEFAULT_BATCH_SIZE, batched, check_
 __all__ = ["generate_embeddings"]
 
 
+# unasync: source embeddings
 async def generate_embeddings(
     texts: Sequence[str],
     *,
     client: AsyncEmbeddingClient | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> list[list[float]]:
-    """Asyncio twin of `persona_llm.workflows.embeddings.generate_embeddings`.
+    """One vector per text, in input order, requested `batch_size` texts at a time.
 
     Batches are sent one after another, not concurrently, so a long list does not burst
-    past the provider's rate limit.
+    past the provider's rate limit. An empty list gives ``[]`` without a call (and without
+    building a client). A failing batch raises its error; no partial result is returned.
     """
     batches = batched(texts, batch_size)
     if not batches:
@@ -33,3 +36,6 @@ async def generate_embeddings(
         for batch in batches:
             vectors.extend(check_vectors(batch, await embedder.embeddings(batch)))
     return vectors
+
+
+# unasync: end

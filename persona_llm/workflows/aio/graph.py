@@ -2,8 +2,8 @@
 
 Only the client call differs (``await`` on the asyncio client from
 ``persona_llm.get_async_chat_client(task=...)``); tasks, prompts and reply parsing are the
-same (`routing.routes`, `workflows.tasks`). See the blocking functions for the
-full documentation.
+same (`routing.routes`, `workflows.tasks`). The blocking functions in
+`persona_llm.workflows.graph` are generated from these by ``scripts/unasync.py``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 
+# unasync: source graph
 def _chat(task: str, client: AsyncChatClient | None) -> AbstractContextManager[AsyncChatClient]:
     """The client of `task` for one block, its calls labelled `task` in the usage totals."""
     return _task_scope(task, client, facades.get_async_chat_client)
@@ -48,7 +49,20 @@ async def get_nodes(
     client: AsyncChatClient | None = None,
     max_reasks: int = 1,
 ) -> list[Node]:
-    """Asyncio twin of `persona_llm.workflows.graph.get_nodes`."""
+    """Extract the graph nodes that `text` tells about the user.
+
+    A malformed node is skipped (and logged). The model's node types are kept, case
+    normalized (``"hobby"`` -> ``"Hobby"``, ``"identity"`` -> ``"Identity"``); with
+    `node_types` the model is told to use only those, and a node of another type becomes
+    ``Other`` if ``Other`` is allowed, else it is skipped. The JSON Schema of the reply is
+    sent as the provider's native schema setting. Empty `text` gives ``[]`` without a call.
+
+    Raises:
+        InvalidRequestError: `node_types` is empty.
+        ResponseParseError: the reply (after `max_reasks` re-asks) is not JSON, has no
+            ``"nodes"`` array, or has nodes of which none is valid.
+        ContentFilterError: the model refused.
+    """
     if not text.strip():
         return []
     task = tasks.nodes_task(text, graph_context, node_types)
@@ -69,7 +83,22 @@ async def get_relationships(
     client: AsyncChatClient | None = None,
     max_reasks: int = 1,
 ) -> tuple[list[Relationship], dict[str, str]]:
-    """Asyncio twin of `persona_llm.workflows.graph.get_relationships`."""
+    """Find the relationships between `nodes`.
+
+    A node is our `Node`, a dict of the same fields, or any object with ``.name`` and
+    ``.type`` attributes (the Persona app's own ``Node``); ``.properties`` is read when present.
+
+    Returns:
+        The relationships, and the temporary ids the model saw (``Node1``..``NodeN``, in the
+        order of `nodes`) mapped to node names; nodes sharing a name keep distinct ids.
+        Relationships naming an unknown id are dropped (and logged); exact repeats are
+        dropped. Fewer than two nodes give ``([], ids)`` without a call.
+
+    Raises:
+        InvalidRequestError: a node is none of the accepted shapes.
+        ResponseParseError: the reply is not JSON or has no ``"relationships"`` array.
+        ContentFilterError: the model refused.
+    """
     checked = tasks.as_nodes(nodes)
     ids = tasks.node_ids(checked)
     if len(checked) < 2:
@@ -89,7 +118,13 @@ async def get_relationships(
 async def generate_response_with_context(
     query: str, context: str, *, client: AsyncChatClient | None = None
 ) -> str:
-    """Asyncio twin of `persona_llm.workflows.graph.generate_response_with_context`."""
+    """Answer `query` from `context` only (retrieval-augmented generation).
+
+    Raises:
+        InvalidRequestError: `query` is empty.
+        ResponseParseError: the model's answer is empty; an empty answer is an error, not "".
+        ContentFilterError: the model refused.
+    """
     messages = tasks.answer_messages(query, context)
     with _chat(ANSWER, client) as chat:
         return tasks.answer_text(await chat.chat(messages))
@@ -98,7 +133,16 @@ async def generate_response_with_context(
 async def detect_communities(
     subgraphs_text: str, *, client: AsyncChatClient | None = None, max_reasks: int = 1
 ) -> CommunityStructure:
-    """Asyncio twin of `persona_llm.workflows.graph.detect_communities`."""
+    """Group subgraphs into headers and subheaders (``response_model=CommunityStructure``).
+
+    Subgraph ids keep the type the model returned: ``[3, 7]`` stays integers (as the app
+    numbers its subgraphs), ``["sg3"]`` strings. Empty `subgraphs_text` gives an empty
+    structure without a call.
+
+    Raises:
+        ResponseParseError: the reply does not fit `CommunityStructure` after the re-asks.
+        ContentFilterError: the model refused.
+    """
     if not subgraphs_text.strip():
         return CommunityStructure(communityHeaders=[])
     with _chat(COMMUNITIES, client) as chat:
@@ -119,7 +163,25 @@ async def generate_structured_insights(
     client: AsyncChatClient | None = None,
     max_reasks: int = 1,
 ) -> dict[str, Any]:
-    """Asyncio twin of `persona_llm.workflows.graph.generate_structured_insights`."""
+    """Answer `query` from `context` as a JSON object matching `output_schema`.
+
+    Two call shapes: ``(query, context, output_schema)``, or the Persona app's
+    ``(ask_request, context)`` where `ask_request` has ``.query`` and ``.output_schema``.
+
+    `output_schema` is a JSON Schema, or an example object such as ``{"summary": "...",
+    "key_points": ["..."]}`` (the rule telling them apart: `persona_llm.workflows.schemas`).
+    For an example, the model is asked for "a JSON object shaped like this example" and the
+    reply must have exactly its keys with values of the same JSON types. The schema goes in
+    the prompt, and to the provider's native schema setting when every provider takes it; the
+    reply is validated with `jsonschema` either way.
+
+    Raises:
+        InvalidRequestError: `query` is empty, the schema is missing or given twice, or
+            `output_schema` is not a valid JSON Schema of an object.
+        ResponseParseError: the reply is still invalid after the re-asks; `errors` lists the
+            schema violations.
+        ContentFilterError: the model refused.
+    """
     text, schema = tasks.insights_request(query, output_schema)
     task = tasks.insights_task(text, context, schema)
     with _chat(INSIGHTS, client) as chat:
@@ -130,3 +192,6 @@ async def generate_structured_insights(
             max_reasks=max_reasks,
             response_format=task.response_format,
         )
+
+
+# unasync: end
