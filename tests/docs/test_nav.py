@@ -61,3 +61,17 @@ def test_the_links_of_readme_and_contributing_resolve() -> None:
                 continue
             path = (document.parent / target.split("#")[0]).resolve()
             assert path.exists(), f"{document.name} links to {target}, which does not exist"
+
+
+def test_the_readme_sections_the_site_includes_have_no_links() -> None:
+    """docs/ pages include README sections (``--8<-- "README.md:name"``); a relative link in
+    one resolves from README.md on GitHub but from the including page on the site."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    sections = re.findall(r"--8<-- \[start:([\w-]+)\] -->\n(.*?)<!-- --8<-- \[end:\1\]", text, re.S)
+    assert sections, "README.md has no section marked for the site"
+    for name, body in sections:
+        links = re.findall(r"\]\(([^)]+)\)", body)
+        assert not links, (
+            f"README.md section {name!r} is shown on the site too: put links {links} in the "
+            "README's documentation list, not inside this section"
+        )

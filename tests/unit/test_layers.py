@@ -17,7 +17,10 @@ PACKAGE = Path(__file__).resolve().parents[2] / "persona_llm"
 # Top to bottom; a module belongs to the first layer one of whose prefixes it starts with.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("tools", ("cli", "testing", "compat", "__main__")),
-    ("deprecated paths", ("graph", "graph_types", "embeddings", "structured", "tools", "streaming", "aio")),  # noqa: E501
+    (
+        "deprecated paths",
+        ("graph", "graph_types", "embeddings", "structured", "tools", "streaming", "aio"),
+    ),
     ("workflows", ("workflows",)),
     ("public surface", ("__init__", "facades")),
     ("wiring", ("containers", "_wiring")),
@@ -25,7 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("cross-cutting", ("usage", "reliability", "routing", "state")),
     ("features", ("features",)),
     ("providers", ("providers",)),
-    ("core", ("types", "content", "errors", "settings", "_services")),
+    ("core", ("types", "content", "errors", "settings", "_services", "_secrets", "log_redaction")),
 ]
 RANK = {name: rank for rank, (name, _) in enumerate(LAYERS)}
 
