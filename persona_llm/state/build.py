@@ -78,14 +78,12 @@ class StateServices:
             backend = SqliteCache(cache.path)
         else:
             backend = self.store
-        from persona_llm import __version__
-
         return ResponseCache(
             backend,
             self.guard,
             ttl=cache.ttl,
             incomplete=cache.incomplete,
-            version=__version__,
+            version=_library_version(),
         )
 
     def limited(
@@ -128,6 +126,16 @@ class StateServices:
         close = getattr(self.cache.backend if self.cache else None, "close", None)
         if close is not None and self.cache is not None and self.cache.backend is not self.store:
             close()
+
+
+def _library_version() -> str:
+    """The installed persona-llm version: cache entries of another version are misses."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("persona-llm")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
 
 
 def state_services(settings: Settings) -> StateServices:
