@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -261,6 +262,12 @@ def _relationships_parser(ids: Mapping[str, str]) -> Validator[list[Relationship
     return parse
 
 
+def _snake_upper(relation: str) -> str:
+    """``"works at"`` -> ``"WORKS_AT"``: the prompt asks for UPPER_SNAKE_CASE, models drift,
+    and a graph database takes a relation type as an identifier."""
+    return re.sub(r"[\W_]+", "_", relation).strip("_").upper()
+
+
 def _relationship(
     index: int, item: Any, ids: Mapping[str, str], canonical: Mapping[str, str]
 ) -> Relationship | None:
@@ -270,6 +277,10 @@ def _relationship(
         logger.warning("skipping malformed relationship %d: %r", index, item)
         return None
     source, relation, target = texts
+    relation = _snake_upper(relation)
+    if not relation:
+        logger.warning("skipping malformed relationship %d: %r", index, item)
+        return None
     source_id, target_id = canonical.get(source.casefold()), canonical.get(target.casefold())
     if source_id is None or target_id is None:
         unknown = [raw for raw, known in ((source, source_id), (target, target_id)) if not known]
