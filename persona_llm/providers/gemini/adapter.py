@@ -52,7 +52,7 @@ from persona_llm.errors import (
     sanitize_exception,
 )
 from persona_llm.providers._errors import error_from_status
-from persona_llm.providers.base import PerLoop, ProviderAdapter
+from persona_llm.providers.base import PerLoop, ProviderAdapter, check_dimensions
 from persona_llm.providers.gemini.mapping import (
     EMBED_BATCH_LIMIT,
     embedding_batches,
@@ -303,6 +303,7 @@ class GeminiAdapter(ProviderAdapter):
                     model=model, contents=_embed_contents(batch), config=settings
                 )
                 vectors.extend(from_gemini_embeddings(reply, len(batch), model))
+        check_dimensions(vectors, settings.output_dimensionality, provider=self.name, model=model)
         return vectors
 
     async def aembeddings(
@@ -317,6 +318,7 @@ class GeminiAdapter(ProviderAdapter):
                     model=model, contents=_embed_contents(batch), config=settings
                 )
                 vectors.extend(from_gemini_embeddings(reply, len(batch), model))
+        check_dimensions(vectors, settings.output_dimensionality, provider=self.name, model=model)
         return vectors
 
     # -- lifecycle ------------------------------------------------------------------------

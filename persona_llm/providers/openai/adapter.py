@@ -31,7 +31,7 @@ from persona_llm.errors import (
     sanitize_exception,
 )
 from persona_llm.providers._errors import error_from_status
-from persona_llm.providers.base import PerLoop, ProviderAdapter
+from persona_llm.providers.base import PerLoop, ProviderAdapter, check_dimensions
 from persona_llm.providers.openai import mapping as mapping
 from persona_llm.providers.openai import responses_mapping as responses
 from persona_llm.providers.openai.responses_select import Api, choose_api
@@ -304,7 +304,7 @@ class OpenAIAdapter(ProviderAdapter):
             params = self._embedding_kwargs(model, batch, options)
             with self._map_errors(model):
                 response = self._client.embeddings.create(**params)
-                self._add_batch(result, response, len(batch), model)
+                self._add_batch(result, response, params, model)
         return result
 
     async def aembeddings(
@@ -316,11 +316,16 @@ class OpenAIAdapter(ProviderAdapter):
             params = self._embedding_kwargs(model, batch, options)
             with self._map_errors(model):
                 response = await self._async.get().embeddings.create(**params)
-                self._add_batch(result, response, len(batch), model)
+                self._add_batch(result, response, params, model)
         return result
 
-    def _add_batch(self, result: Embeddings, response: Any, expected: int, model: str) -> None:
-        result += mapping.vectors_from_openai(response, expected, provider=self.name, model=model)
+    def _add_batch(
+        self, result: Embeddings, response: Any, params: dict[str, Any], model: str
+    ) -> None:
+        expected = len(params["input"])
+        vectors = mapping.vectors_from_openai(response, expected, provider=self.name, model=model)
+        check_dimensions(vectors, params.get("dimensions"), provider=self.name, model=model)
+        result += vectors
         result.usage = mapping.add_embedding_usage(result.usage, response)
 
     def _batches(self, texts: Sequence[str]) -> Iterator[Sequence[str]]:
