@@ -33,6 +33,7 @@ from persona_llm.workflows.prompts import (
 )
 from persona_llm.workflows.schemas import (
     example_schema,
+    insights_request,
     is_json_schema,
     is_portable,
     json_schema_format,
@@ -330,38 +331,6 @@ def answer_text(response: ChatResponse) -> str:
 def communities_messages(subgraphs_text: str) -> tuple[ChatMessage, ...]:
     """The community-detection call over the subgraphs' text."""
     return _conversation(COMMUNITIES_PROMPT, f"Subgraphs:\n{subgraphs_text.strip()}")
-
-
-def insights_request(
-    query: Any, output_schema: Mapping[str, Any] | None
-) -> tuple[str, Mapping[str, Any]]:
-    """The query and output schema of an insights call, from either call shape.
-
-    `query` is the query string (the schema given separately), or the app's ask request: any
-    object with ``.query`` and ``.output_schema`` attributes.
-
-    Raises:
-        InvalidRequestError: the schema is missing, given twice, or not a mapping.
-    """
-    if not isinstance(query, str):
-        if not (hasattr(query, "query") and hasattr(query, "output_schema")):
-            raise InvalidRequestError(
-                f"generate_structured_insights() takes a query string and an output_schema, "
-                f"or an ask request with .query and .output_schema; got {type(query).__name__}"
-            )
-        if output_schema is not None and query.output_schema is not None:
-            raise InvalidRequestError(
-                "the ask request has an output_schema already: do not pass output_schema too"
-            )
-        query, output_schema = query.query, output_schema or query.output_schema
-    if not isinstance(query, str):
-        raise InvalidRequestError(f"the query must be a string, got {type(query).__name__}")
-    if not isinstance(output_schema, Mapping):
-        raise InvalidRequestError(
-            "output_schema must be a JSON Schema or an example object (a dict), "
-            f"got {type(output_schema).__name__}"
-        )
-    return query, output_schema
 
 
 def insights_task(
