@@ -54,8 +54,8 @@ class _ClientBase:
 
     @property
     def capabilities(self) -> Capabilities:
-        """What this client can do."""
-        return self.adapter.capabilities
+        """What this client can do (with its model: a text-only model has no `vision`)."""
+        return self.adapter.capabilities_for(self.model)
 
     def get_provider_name(self) -> str:
         """The provider name (compatibility with the Persona app's client)."""

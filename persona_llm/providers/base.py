@@ -69,6 +69,15 @@ class ProviderAdapter:
     name: str = "base"
     capabilities: ClassVar[Capabilities] = Capabilities()
 
+    def capabilities_for(self, model: str) -> Capabilities:
+        """What this adapter can do with `model` (the class's `capabilities`, narrowed by a
+        provider that knows its models: OpenAI's text-only models take no images)."""
+        return self.capabilities
+
+    def check_request(self, model: str, request: ChatRequest) -> None:
+        """Raise `InvalidRequestError` if `model` cannot take `request`'s content parts (or
+        reasoning level), without sending anything. Failover uses it to skip targets."""
+
     def chat(self, model: str, request: ChatRequest) -> ChatResponse:
         """Send one chat request and return the normalized reply."""
         raise NotImplementedError

@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
 
+from persona_llm.content import describe_content
 from persona_llm.errors import LLMError, ResponseParseError
 from persona_llm.providers._fake_json import phrase_words, schema_instance
 from persona_llm.providers.base import ProviderAdapter
@@ -105,7 +106,15 @@ class FakeProvider(ProviderAdapter):
 
     name: str = "fake"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        chat=True, embeddings=True, json_mode=True, streaming=True, tools=True
+        chat=True,
+        embeddings=True,
+        json_mode=True,
+        streaming=True,
+        tools=True,
+        vision=True,
+        documents=True,
+        audio_input=True,
+        reasoning=True,
     )
 
     def __init__(
@@ -261,7 +270,7 @@ class FakeProvider(ProviderAdapter):
             finish: FinishReason = "length"
         else:
             finish = "stop"
-        prompt = sum(_words(m.content) for m in request.messages)
+        prompt = sum(_words(m.text) for m in request.messages)
         return ChatResponse(
             content=text,
             model=model,
@@ -274,7 +283,7 @@ class FakeProvider(ProviderAdapter):
     def _tool_call_reply(
         self, model: str, request: ChatRequest, calls: list[ToolCall]
     ) -> ChatResponse:
-        prompt = sum(_words(m.content) for m in request.messages)
+        prompt = sum(_words(m.text) for m in request.messages)
         return ChatResponse(
             model=model,
             provider=self.name,
@@ -314,7 +323,10 @@ def _schema_of(request: ChatRequest) -> Mapping[str, Any] | None:
 
 
 def _echo(request: ChatRequest) -> str:
-    last_user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+    # Parts are described, media as labels: "What is this? [image/png 48,213 bytes]".
+    last_user = next(
+        (describe_content(m.content) for m in reversed(request.messages) if m.role == "user"), ""
+    )
     return json.dumps({"echo": last_user}) if request.json_mode else last_user
 
 

@@ -31,6 +31,7 @@ from persona_llm.errors import (
     sanitize_exception,
 )
 from persona_llm.providers._errors import error_from_status
+from persona_llm.providers._parts import check_parts, has_parts
 from persona_llm.providers.anthropic.mapping import (
     ERROR_TYPE_STATUS,
     PROVIDER,
@@ -38,6 +39,7 @@ from persona_llm.providers.anthropic.mapping import (
     to_anthropic_params,
     to_sdk_kwargs,
 )
+from persona_llm.providers.anthropic.parts import PART_RULES
 from persona_llm.providers.anthropic.stream import StreamState
 from persona_llm.providers.base import PerLoop, ProviderAdapter
 from persona_llm.settings import ProviderConfig
@@ -86,7 +88,15 @@ class AnthropicAdapter(ProviderAdapter):
 
     name: str = PROVIDER
     capabilities: ClassVar[Capabilities] = Capabilities(
-        chat=True, embeddings=False, json_mode=True, streaming=True, tools=True
+        chat=True,
+        embeddings=False,
+        json_mode=True,
+        streaming=True,
+        tools=True,
+        vision=True,
+        documents=True,
+        audio_input=False,
+        reasoning=True,
     )
 
     def __init__(
@@ -99,6 +109,11 @@ class AnthropicAdapter(ProviderAdapter):
         self._client = client
         log_redaction.install_for_provider(config.secrets)
         self._async = PerLoop(async_client_factory)
+
+    def check_request(self, model: str, request: ChatRequest) -> None:
+        """Refuse parts Claude cannot take (audio, oversized media), without sending."""
+        if has_parts(request.messages):
+            check_parts(request.messages, PART_RULES, model)
 
     # -- chat ---------------------------------------------------------------------------
 

@@ -51,6 +51,13 @@ from typing import Any
 
 from persona_llm.errors import InvalidRequestError
 from persona_llm.providers._errors import looks_like_html
+from persona_llm.providers._parts import check_parts, has_parts
+from persona_llm.providers.anthropic.parts import (
+    PART_RULES,
+    limit_breakpoints,
+    mark_last,
+    to_anthropic_blocks,
+)
 from persona_llm.providers.anthropic.tools import (
     field_of,
     json_tool_choice,
@@ -146,25 +153,45 @@ def default_max_tokens(model: str) -> int:
 
 
 def to_anthropic_messages(
-    messages: Iterable[ChatMessage],
-) -> tuple[str | None, list[dict[str, Any]]]:
-    """Split system messages off (joined) and merge consecutive same-role turns.
+    messages: Iterable[ChatMessage], *, cache_prompt: bool = False
+) -> tuple[str | list[dict[str, Any]] | None, list[dict[str, Any]]]:
+    """Split system messages off and merge consecutive same-role turns.
+
+    Plain system texts are joined into one string. When a system message has parts, or
+    `cache_prompt` is on, ``system`` is a list of text blocks instead (one per message or
+    part, the cache breakpoints on their blocks; `cache_prompt` marks the last one).
 
     Returns:
-        The ``system`` text (None when there is no system message) and the ``messages``.
+        The ``system`` (None when there is no system message) and the ``messages``.
     """
-    system: list[str] = []
+    system: list[ChatMessage] = []
     turns: list[dict[str, Any]] = []
     for message in messages:
         if message.role == "system":
-            system.append(message.content)
+            system.append(message)
             continue
         role, content = message_turn(message)
         if turns and turns[-1]["role"] == role:
             turns[-1]["content"] = merge_content(turns[-1]["content"], content)
         else:
             turns.append({"role": role, "content": content})
-    return ("\n\n".join(system) if system else None), turns
+    return _system(system, cache_prompt), turns
+
+
+def _system(messages: list[ChatMessage], cache_prompt: bool) -> str | list[dict[str, Any]] | None:
+    if not messages:
+        return None
+    if not cache_prompt and all(type(m.content) is str for m in messages):
+        return "\n\n".join(m.text for m in messages)
+    blocks: list[dict[str, Any]] = []
+    for message in messages:
+        if type(message.content) is str:
+            blocks.append({"type": "text", "text": message.content})
+        else:
+            blocks += to_anthropic_blocks(message.content)
+    if cache_prompt:
+        mark_last(blocks)
+    return blocks
 
 
 def _thinking_on(options: Mapping[str, Any]) -> bool:
@@ -240,7 +267,9 @@ def to_anthropic_params(model: str, request: ChatRequest) -> dict[str, Any]:
     Raises:
         InvalidRequestError: only system messages, or a JSON mode Anthropic cannot honour.
     """
-    system, messages = to_anthropic_messages(request.messages)
+    if has_parts(request.messages):
+        check_parts(request.messages, PART_RULES, model)
+    system, messages = to_anthropic_messages(request.messages, cache_prompt=request.cache_prompt)
     if not messages:
         raise InvalidRequestError(
             "Anthropic needs at least one user or assistant message besides the system prompt",
@@ -266,6 +295,11 @@ def to_anthropic_params(model: str, request: ChatRequest) -> dict[str, Any]:
     if "tool_choice" not in params and request.tool_choice is not None:
         params["tool_choice"] = to_anthropic_tool_choice(request.tool_choice)
     params.update(options)
+    if request.cache_prompt and params.get("tools"):
+        params["tools"] = list(params["tools"])
+        mark_last(params["tools"])
+    if request.cache_prompt or has_parts(request.messages):
+        limit_breakpoints(params)
     return params
 
 

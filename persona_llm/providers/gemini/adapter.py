@@ -52,6 +52,7 @@ from persona_llm.errors import (
     sanitize_exception,
 )
 from persona_llm.providers._errors import error_from_status
+from persona_llm.providers._parts import check_parts, has_parts
 from persona_llm.providers.base import PerLoop, ProviderAdapter, check_dimensions
 from persona_llm.providers.gemini.mapping import (
     EMBED_BATCH_LIMIT,
@@ -62,6 +63,7 @@ from persona_llm.providers.gemini.mapping import (
     to_gemini_embed_config,
     to_gemini_request,
 )
+from persona_llm.providers.gemini.parts import PART_RULES
 from persona_llm.providers.gemini.sse import drop_sse_comments, drop_sse_comments_async
 from persona_llm.providers.gemini.stream import (
     GeminiStreamState,
@@ -186,7 +188,15 @@ class GeminiAdapter(ProviderAdapter):
 
     name: str = "gemini"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        chat=True, embeddings=True, json_mode=True, streaming=True, tools=True
+        chat=True,
+        embeddings=True,
+        json_mode=True,
+        streaming=True,
+        tools=True,
+        vision=True,
+        documents=True,
+        audio_input=True,
+        reasoning=True,
     )
 
     def __init__(
@@ -208,6 +218,11 @@ class GeminiAdapter(ProviderAdapter):
 
     def __repr__(self) -> str:
         return f"GeminiAdapter(base_url={self.config.base_url!r})"
+
+    def check_request(self, model: str, request: ChatRequest) -> None:
+        """Refuse parts Gemini cannot take (media in tool results, oversized inline data)."""
+        if has_parts(request.messages):
+            check_parts(request.messages, PART_RULES, model)
 
     # -- chat -----------------------------------------------------------------------------
 
@@ -348,7 +363,7 @@ class GeminiAdapter(ProviderAdapter):
         self, model: str, request: ChatRequest
     ) -> tuple[_Contents, types.GenerateContentConfig]:
         try:
-            contents, settings = to_gemini_request(request)
+            contents, settings = to_gemini_request(request, model)
         except InvalidRequestError as exc:  # e.g. a tool result without a tool name
             exc.model = model
             raise

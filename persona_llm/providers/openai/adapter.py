@@ -34,6 +34,7 @@ from persona_llm.providers._errors import error_from_status
 from persona_llm.providers.base import PerLoop, ProviderAdapter, check_dimensions
 from persona_llm.providers.openai import mapping as mapping
 from persona_llm.providers.openai import responses_mapping as responses
+from persona_llm.providers.openai.parts import capabilities_for
 from persona_llm.providers.openai.responses_select import Api, choose_api
 from persona_llm.providers.openai.responses_stream import ResponsesStreamState
 from persona_llm.providers.openai.stream import OpenAIStreamState
@@ -116,7 +117,15 @@ class OpenAIAdapter(ProviderAdapter):
 
     name: str = "openai"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        chat=True, embeddings=True, json_mode=True, streaming=True, tools=True
+        chat=True,
+        embeddings=True,
+        json_mode=True,
+        streaming=True,
+        tools=True,
+        vision=True,
+        documents=True,
+        audio_input=True,
+        reasoning=True,
     )
 
     def __init__(
@@ -172,6 +181,14 @@ class OpenAIAdapter(ProviderAdapter):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.config.base_url!r})"
+
+    def capabilities_for(self, model: str) -> Capabilities:
+        """Narrowed by model and server: text-only models, compatible servers (no files)."""
+        return capabilities_for(self.capabilities, self.name, model)
+
+    def check_request(self, model: str, request: ChatRequest) -> None:
+        """Refuse parts `model` cannot take, without sending."""
+        mapping.check_openai_parts(request.messages, self.name, model)
 
     # -- chat ---------------------------------------------------------------------------
 

@@ -31,6 +31,8 @@ from typing import Any, Literal
 
 from persona_llm.errors import InvalidRequestError, ProviderUnavailableError
 from persona_llm.providers._errors import looks_like_html
+from persona_llm.providers._parts import check_parts, has_parts
+from persona_llm.providers.openai.parts import capabilities_for, part_rules, to_openai_parts
 from persona_llm.providers.openai.tools import (
     openai_tool_calls,
     to_openai_tool_choice,
@@ -39,6 +41,7 @@ from persona_llm.providers.openai.tools import (
     wire_tool_call,
 )
 from persona_llm.types import (
+    Capabilities,
     ChatMessage,
     ChatRequest,
     ChatResponse,
@@ -77,6 +80,9 @@ EMBEDDING_BATCH_LIMIT = 2048
 
 UNSUPPORTED_PARAMS_OPTION = "unsupported_params"
 """Per-call option (never sent) overriding the adapter's `unsupported_params` policy."""
+
+PARTS_ALL = Capabilities(vision=True, documents=True, audio_input=True)
+"""What OpenAI's API takes at best; `capabilities_for` narrows it per model and server."""
 
 _FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",
@@ -126,26 +132,43 @@ def rejects_temperature(model: str, options: Mapping[str, Any]) -> bool:
     return options.get("reasoning_effort") not in (None, "none")
 
 
+def _content(message: ChatMessage) -> Any:
+    content = message.content
+    return content if type(content) is str else to_openai_parts(content)
+
+
 def to_openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
-    """Messages in order, system messages included (OpenAI keeps them in ``messages``)."""
+    """Messages in order, system messages included (OpenAI keeps them in ``messages``).
+
+    Content with parts becomes a content array (`persona_llm.providers.openai.parts`);
+    check it first with `check_openai_parts`.
+    """
     result: list[dict[str, Any]] = []
     for message in messages:
         if message.role == "tool":
             result.append(
-                {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
+                {"role": "tool", "tool_call_id": message.tool_call_id, "content": _content(message)}
             )
         elif message.tool_calls:
             result.append(
                 {
                     "role": "assistant",
                     # What the API itself returns for a turn without text.
-                    "content": message.content or None,
+                    "content": _content(message) or None,
                     "tool_calls": [wire_tool_call(call) for call in message.tool_calls],
                 }
             )
         else:
-            result.append({"role": message.role, "content": message.content})
+            result.append({"role": message.role, "content": _content(message)})
     return result
+
+
+def check_openai_parts(messages: Sequence[ChatMessage], provider: str, model: str) -> None:
+    """Refuse parts `provider`/`model` cannot take, before sending (`InvalidRequestError`)."""
+    if has_parts(messages):
+        check_parts(
+            messages, part_rules(capabilities_for(PARTS_ALL, provider, model), provider), model
+        )
 
 
 def _policy(
@@ -188,6 +211,7 @@ def to_openai_params(
     policy = _policy(unsupported_params, options, provider, model)
     options.pop(UNSUPPORTED_PARAMS_OPTION, None)
     options.pop("openai_api", None)  # the transport choice, never sent
+    check_openai_parts(request.messages, provider, model)
     params: dict[str, Any] = {"model": model, "messages": to_openai_messages(request.messages)}
     if request.max_tokens is not None:
         limit = "max_completion_tokens" if is_reasoning_model(model) else "max_tokens"
