@@ -104,7 +104,10 @@ class AnthropicAdapter(ProviderAdapter):
         config: ProviderConfig,
         client: anthropic.Anthropic,
         async_client_factory: Callable[[], anthropic.AsyncAnthropic],
+        *,
+        unsupported_params: str = "error",
     ) -> None:
+        self.unsupported_params = unsupported_params
         self._config = config
         self._client = client
         log_redaction.install_for_provider(config.secrets)
@@ -195,7 +198,8 @@ class AnthropicAdapter(ProviderAdapter):
     # -- internals ----------------------------------------------------------------------
 
     def _kwargs(self, model: str, request: ChatRequest) -> dict[str, Any]:
-        return to_sdk_kwargs(to_anthropic_params(model, request), _SDK_PARAMETERS)
+        params = to_anthropic_params(model, request, self.unsupported_params)
+        return to_sdk_kwargs(params, _SDK_PARAMETERS)
 
     def _ended_early(self, model: str) -> NoReturn:
         raise ProviderUnavailableError(

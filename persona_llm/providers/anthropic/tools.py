@@ -26,7 +26,9 @@ __all__ = [
     "json_tool_choice",
     "merge_content",
     "message_turn",
+    "reasoning_text",
     "thinking_block",
+    "thinking_data",
     "to_anthropic_tool_choice",
     "to_anthropic_tools",
     "with_thinking",
@@ -145,6 +147,18 @@ def thinking_block(block: Any) -> dict[str, Any] | None:
     if kind == "redacted_thinking":
         return {"type": "redacted_thinking", "data": field_of(block, "data") or ""}
     return None
+
+
+def reasoning_text(thinking: list[dict[str, Any]]) -> str | None:
+    """The reply's thinking text (blocks joined by a blank line), None when there is none."""
+    texts = [block["thinking"] for block in thinking if block.get("thinking")]
+    return "\n\n".join(texts) if texts else None
+
+
+def thinking_data(calls: list[ToolCall], thinking: list[dict[str, Any]]) -> dict[str, Any]:
+    """`ChatResponse.provider_data` of a reply: its thinking blocks when no tool call keeps
+    them (the API wants them back on the next turn while thinking is on)."""
+    return {"anthropic": {THINKING_KEY: thinking}} if thinking and not calls else {}
 
 
 def with_thinking(calls: list[ToolCall], thinking: list[dict[str, Any]]) -> list[ToolCall]:

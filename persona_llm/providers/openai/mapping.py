@@ -33,6 +33,7 @@ from persona_llm.errors import InvalidRequestError, ProviderUnavailableError
 from persona_llm.providers._errors import looks_like_html
 from persona_llm.providers._parts import check_parts, has_parts
 from persona_llm.providers.openai.parts import capabilities_for, part_rules, to_openai_parts
+from persona_llm.providers.openai.reasoning import reasoning_effort, reasoning_of
 from persona_llm.providers.openai.tools import (
     openai_tool_calls,
     to_openai_tool_choice,
@@ -212,6 +213,15 @@ def to_openai_params(
     options.pop(UNSUPPORTED_PARAMS_OPTION, None)
     options.pop("openai_api", None)  # the transport choice, never sent
     check_openai_parts(request.messages, provider, model)
+    effort = reasoning_effort(
+        model,
+        request.reasoning,
+        reasoning_model=is_reasoning_model(model),
+        policy=policy,
+        provider=provider,
+    )
+    if effort is not None:
+        options.setdefault("reasoning_effort", effort)
     params: dict[str, Any] = {"model": model, "messages": to_openai_messages(request.messages)}
     if request.max_tokens is not None:
         limit = "max_completion_tokens" if is_reasoning_model(model) else "max_tokens"
@@ -317,6 +327,7 @@ def from_openai_completion(completion: Any, *, provider: str, model: str) -> Cha
         finish_reason=tool_calls_finish(finish, bool(tool_calls)),
         usage=usage_from_openai(getattr(completion, "usage", None)),
         tool_calls=tool_calls,
+        reasoning=reasoning_of(message),
         raw=completion,
     )
 
