@@ -30,6 +30,7 @@ from persona_llm.types import (
     ChatRequest,
     ChatResponse,
     MessageInput,
+    Reasoning,
     to_messages,
 )
 from persona_llm.usage.observability import log_client_created
@@ -42,9 +43,13 @@ class _ClientBase:
 
     kind = "chat"
 
-    def __init__(self, adapter: ProviderAdapter, model: str) -> None:
+    def __init__(
+        self, adapter: ProviderAdapter, model: str, *, reasoning: Reasoning | None = None
+    ) -> None:
         self.adapter = adapter
         self.model = model
+        self.reasoning = reasoning
+        """The ``reasoning`` level of calls that pass none (``LLM_REASONING``, a route's)."""
         log_client_created(self.kind, adapter.name, model)
 
     @property
@@ -82,6 +87,9 @@ class _ClientBase:
         options: dict[str, Any],
         tools: Iterable[ToolLike] | None = None,
         tool_choice: ToolChoiceLike | None = None,
+        *,
+        reasoning: Reasoning | None = None,
+        cache_prompt: bool = False,
     ) -> ChatRequest:
         if max_tokens is not None and max_tokens < 1:
             raise self._invalid(f"max_tokens must be a positive integer, got {max_tokens!r}")
@@ -114,6 +122,8 @@ class _ClientBase:
             tools=tool_list,
             tool_choice=choice,
             options=options,
+            reasoning=reasoning if reasoning is not None else self.reasoning,
+            cache_prompt=cache_prompt,
         )
 
     def _json_request(
@@ -127,6 +137,9 @@ class _ClientBase:
         options: dict[str, Any],
         tools: Iterable[ToolLike] | None,
         tool_choice: ToolChoiceLike | None,
+        *,
+        reasoning: Reasoning | None = None,
+        cache_prompt: bool = False,
     ) -> tuple[ChatRequest, structured.OutputSpec | None]:
         """The request for `chat`, and what its reply must parse into (None: plain text)."""
         output = structured.output_spec(response_format, response_model)
@@ -139,6 +152,8 @@ class _ClientBase:
             options,
             tools,
             tool_choice,
+            reasoning=reasoning,
+            cache_prompt=cache_prompt,
         )
         return request, output
 
@@ -180,6 +195,8 @@ class AsyncChatClient(_ClientBase):
         max_reasks: int = 1,
         tools: Iterable[ToolLike] | None = None,
         tool_choice: ToolChoiceLike | None = None,
+        reasoning: Reasoning | None = None,
+        cache_prompt: bool = False,
         **provider_options: Any,
     ) -> ChatResponse:
         """Send the conversation and return the reply.
@@ -195,6 +212,13 @@ class AsyncChatClient(_ClientBase):
         `tools` (functions, pydantic models, schema dicts or `Tool`s, see `features.tools`)
         are offered to the model; its calls come back in `ChatResponse.tool_calls`.
         `tool_choice` is ``"auto"``, ``"none"``, ``"required"`` or a tool (name).
+
+        Message content may hold parts (images, documents, audio: `persona_llm.content`).
+        `reasoning` (``"none"``, ``"low"``, ``"medium"``, ``"high"``; None: the client's
+        default, ``LLM_REASONING``) is mapped per provider; the reply's reasoning text is in
+        `ChatResponse.reasoning`. `cache_prompt` marks the system prompt and the tools as a
+        cacheable prefix (Anthropic ``cache_control``; OpenAI and Gemini cache on their own).
+        See docs/content.md.
         """
         request, output = self._json_request(
             messages,
@@ -206,6 +230,8 @@ class AsyncChatClient(_ClientBase):
             provider_options,
             tools,
             tool_choice,
+            reasoning=reasoning,
+            cache_prompt=cache_prompt,
         )
         if output is None:
             return await self.adapter.achat(self.model, request)
@@ -233,6 +259,8 @@ class AsyncChatClient(_ClientBase):
         stop: str | Sequence[str] | None = None,
         tools: Iterable[ToolLike] | None = None,
         tool_choice: ToolChoiceLike | None = None,
+        reasoning: Reasoning | None = None,
+        cache_prompt: bool = False,
         **provider_options: Any,
     ) -> AsyncIterator[ChatChunk]:
         """Stream the reply; the last chunk carries `finish_reason`, `usage` and the
@@ -247,6 +275,8 @@ class AsyncChatClient(_ClientBase):
             provider_options,
             tools,
             tool_choice,
+            reasoning=reasoning,
+            cache_prompt=cache_prompt,
         )
         return self.adapter.astream(self.model, request)
 
@@ -271,6 +301,8 @@ class ChatClient(_ClientBase):
         max_reasks: int = 1,
         tools: Iterable[ToolLike] | None = None,
         tool_choice: ToolChoiceLike | None = None,
+        reasoning: Reasoning | None = None,
+        cache_prompt: bool = False,
         **provider_options: Any,
     ) -> ChatResponse:
         """Send the conversation and return the reply.
@@ -286,6 +318,13 @@ class ChatClient(_ClientBase):
         `tools` (functions, pydantic models, schema dicts or `Tool`s, see `features.tools`)
         are offered to the model; its calls come back in `ChatResponse.tool_calls`.
         `tool_choice` is ``"auto"``, ``"none"``, ``"required"`` or a tool (name).
+
+        Message content may hold parts (images, documents, audio: `persona_llm.content`).
+        `reasoning` (``"none"``, ``"low"``, ``"medium"``, ``"high"``; None: the client's
+        default, ``LLM_REASONING``) is mapped per provider; the reply's reasoning text is in
+        `ChatResponse.reasoning`. `cache_prompt` marks the system prompt and the tools as a
+        cacheable prefix (Anthropic ``cache_control``; OpenAI and Gemini cache on their own).
+        See docs/content.md.
         """
         request, output = self._json_request(
             messages,
@@ -297,6 +336,8 @@ class ChatClient(_ClientBase):
             provider_options,
             tools,
             tool_choice,
+            reasoning=reasoning,
+            cache_prompt=cache_prompt,
         )
         if output is None:
             return self.adapter.chat(self.model, request)
@@ -324,6 +365,8 @@ class ChatClient(_ClientBase):
         stop: str | Sequence[str] | None = None,
         tools: Iterable[ToolLike] | None = None,
         tool_choice: ToolChoiceLike | None = None,
+        reasoning: Reasoning | None = None,
+        cache_prompt: bool = False,
         **provider_options: Any,
     ) -> Iterator[ChatChunk]:
         """Stream the reply; the last chunk carries `finish_reason`, `usage` and the
@@ -338,6 +381,8 @@ class ChatClient(_ClientBase):
             provider_options,
             tools,
             tool_choice,
+            reasoning=reasoning,
+            cache_prompt=cache_prompt,
         )
         return self.adapter.stream(self.model, request)
 

@@ -115,6 +115,7 @@ class Settings(BaseSettings):
     deepseek_base_url: str | None = None
 
     llm_unsupported_params: Literal["error", "drop"] = "error"
+    llm_reasoning: Literal["none", "low", "medium", "high"] | None = None
 
     # Reliability (persona_llm.reliability): retries, fallbacks, the load-balancing pool
     llm_retry_initial_wait: float = Field(default=0.5, ge=0)

@@ -105,9 +105,10 @@ class AnthropicAdapter(ProviderAdapter):
         client: anthropic.Anthropic,
         async_client_factory: Callable[[], anthropic.AsyncAnthropic],
         *,
-        unsupported_params: str = "error",
+        unsupported_params: str | None = None,
     ) -> None:
-        self.unsupported_params = unsupported_params
+        # A reasoning level the model cannot honour: LLM_UNSUPPORTED_PARAMS unless given.
+        self.unsupported_params = unsupported_params or config.unsupported_params
         self._config = config
         self._client = client
         log_redaction.install_for_provider(config.secrets)

@@ -206,7 +206,10 @@ class GeminiAdapter(ProviderAdapter):
         async_client_factory: Callable[[], AsyncClient],
         *,
         embed_batch_size: int = EMBED_BATCH_LIMIT,
+        unsupported_params: str | None = None,
     ) -> None:
+        # A reasoning level the model cannot honour: LLM_UNSUPPORTED_PARAMS unless given.
+        self.unsupported_params = unsupported_params or config.unsupported_params
         if not 1 <= embed_batch_size <= EMBED_BATCH_LIMIT:
             raise ValueError(f"embed_batch_size must be 1..{EMBED_BATCH_LIMIT}")
         self.config = config
@@ -363,7 +366,7 @@ class GeminiAdapter(ProviderAdapter):
         self, model: str, request: ChatRequest
     ) -> tuple[_Contents, types.GenerateContentConfig]:
         try:
-            contents, settings = to_gemini_request(request, model)
+            contents, settings = to_gemini_request(request, model, self.unsupported_params)
         except InvalidRequestError as exc:  # e.g. a tool result without a tool name
             exc.model = model
             raise
