@@ -285,3 +285,43 @@ def test_gemini_needs_a_media_type_for_urls() -> None:
     part = DocumentPart.from_url("https://d.test/download?id=3")
     with pytest.raises(InvalidRequestError, match="media_type="):
         to_gemini_request(req(user(part)), "gemini-3.8-flash")
+
+
+# -- OpenAI Responses API --------------------------------------------------------------------
+
+
+def test_responses_input_maps_parts_to_input_image_and_input_file() -> None:
+    from persona_llm.providers.openai.responses_mapping import to_responses_params
+
+    params = to_responses_params(
+        "gpt-4o",
+        req(
+            user(
+                TextPart("Read"),
+                ImagePart.from_bytes(PNG, detail="low"),
+                DocumentPart.from_bytes(PDF, filename="cv.pdf"),
+                DocumentPart.from_url("https://d.test/a.pdf"),
+            )
+        ),
+    )
+    assert params["input"] == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "input_text", "text": "Read"},
+                {
+                    "type": "input_image",
+                    "image_url": f"data:image/png;base64,{B64_PNG}",
+                    "detail": "low",
+                },
+                {
+                    "type": "input_file",
+                    "filename": "cv.pdf",
+                    "file_data": f"data:application/pdf;base64,{B64_PDF}",
+                },
+                {"type": "input_file", "file_url": "https://d.test/a.pdf"},
+            ],
+        }
+    ]
+    with pytest.raises(InvalidRequestError, match="Responses API takes no audio"):
+        to_responses_params("gpt-4o-audio-preview", req(user(AudioPart.from_bytes(WAV))))

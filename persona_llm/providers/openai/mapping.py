@@ -164,12 +164,16 @@ def to_openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     return result
 
 
-def check_openai_parts(messages: Sequence[ChatMessage], provider: str, model: str) -> None:
-    """Refuse parts `provider`/`model` cannot take, before sending (`InvalidRequestError`)."""
+def check_openai_parts(
+    messages: Sequence[ChatMessage], provider: str, model: str, *, responses: bool = False
+) -> None:
+    """Refuse parts `provider`/`model` cannot take, before sending (`InvalidRequestError`).
+
+    `responses`: for the Responses API, which takes document URLs but no audio.
+    """
     if has_parts(messages):
-        check_parts(
-            messages, part_rules(capabilities_for(PARTS_ALL, provider, model), provider), model
-        )
+        capabilities = capabilities_for(PARTS_ALL, provider, model)
+        check_parts(messages, part_rules(capabilities, provider, responses=responses), model)
 
 
 def _policy(

@@ -24,7 +24,13 @@ from persona_llm.content import AudioPart, DocumentPart, ImagePart, MediaPart, T
 from persona_llm.providers._parts import MB, PartRules
 from persona_llm.types import Capabilities
 
-__all__ = ["NO_VISION", "capabilities_for", "part_rules", "to_openai_parts"]
+__all__ = [
+    "NO_VISION",
+    "capabilities_for",
+    "part_rules",
+    "to_openai_parts",
+    "to_responses_content",
+]
 
 NO_VISION = ("gpt-3.5", "gpt-4-0", "gpt-4-32k", "o1-mini", "o1-preview", "o3-mini", "davinci")
 """Model-name prefixes that take text only (images, PDFs and audio are refused)."""
@@ -53,8 +59,9 @@ def capabilities_for(base: Capabilities, provider: str, model: str) -> Capabilit
     )
 
 
-def part_rules(capabilities: Capabilities, provider: str) -> PartRules:
-    """What `provider` takes, from the model's `capabilities_for`."""
+def part_rules(capabilities: Capabilities, provider: str, *, responses: bool = False) -> PartRules:
+    """What `provider` takes, from the model's `capabilities_for` (`responses`: on the
+    Responses API, which fetches document URLs but takes no audio)."""
     types: set[str] = set()
     why: dict[str, str] = {}
     if capabilities.vision:
@@ -68,14 +75,16 @@ def part_rules(capabilities: Capabilities, provider: str) -> PartRules:
         if capabilities.documents
         else f"{provider} does not take documents with this model or server"
     )
-    if capabilities.audio_input:
+    if responses:
+        why["audio"] = "the OpenAI Responses API takes no audio input (use OPENAI_API=chat)"
+    elif capabilities.audio_input:
         types |= set(_AUDIO_FORMATS)
     else:
         why["audio"] = f"audio input needs an {provider} audio model (e.g. gpt-4o-audio-preview)"
     return PartRules(
         provider=provider,
         media_types=frozenset(types),
-        url_kinds=frozenset({"image"}),
+        url_kinds=frozenset({"image", "document"} if responses else {"image"}),
         max_part_bytes=_LIMITS,
         max_request_bytes=50 * MB,
         why=why,
@@ -95,6 +104,32 @@ def _media(part: MediaPart) -> dict[str, Any]:
         audio = {"data": part.base64(), "format": _AUDIO_FORMATS[str(part.media_type)]}
         return {"type": "input_audio", "input_audio": audio}
     raise TypeError(f"unknown part {part!r}")  # pragma: no cover - the union is closed
+
+
+def _responses_media(part: MediaPart) -> dict[str, Any]:
+    if isinstance(part, ImagePart):
+        url = part.url if part.url is not None else part.data_url()
+        return {"type": "input_image", "image_url": url, "detail": part.detail or "auto"}
+    if isinstance(part, DocumentPart) and part.url is not None:
+        return {"type": "input_file", "file_url": part.url}
+    if isinstance(part, DocumentPart):
+        filename = part.filename or part.title or "document.pdf"
+        return {"type": "input_file", "filename": filename, "file_data": part.data_url()}
+    raise TypeError(f"the Responses API takes no {part!r}")  # audio: refused by part_rules
+
+
+def to_responses_content(content: Any, role: str) -> Any:
+    """A message's content as Responses ``input`` content: a str unchanged, parts as
+    ``input_text`` / ``input_image`` / ``input_file`` (``output_text`` in assistant turns)."""
+    if isinstance(content, str):
+        return content
+    text_type = "output_text" if role == "assistant" else "input_text"
+    return [
+        {"type": text_type, "text": part.text}
+        if isinstance(part, TextPart)
+        else _responses_media(part)
+        for part in content
+    ]
 
 
 def to_openai_parts(parts: Sequence[Any]) -> list[dict[str, Any]]:
