@@ -30,6 +30,7 @@ from persona_llm.types import (
     ChatRequest,
     ChatResponse,
     MessageInput,
+    Reasoning,
     to_messages,
 )
 from persona_llm.usage.observability import log_client_created
@@ -42,9 +43,13 @@ class _ClientBase:
 
     kind = "chat"
 
-    def __init__(self, adapter: ProviderAdapter, model: str) -> None:
+    def __init__(
+        self, adapter: ProviderAdapter, model: str, *, reasoning: Reasoning | None = None
+    ) -> None:
         self.adapter = adapter
         self.model = model
+        self.reasoning = reasoning
+        """The ``reasoning`` level of calls that pass none (``LLM_REASONING``, a route's)."""
         log_client_created(self.kind, adapter.name, model)
 
     @property
@@ -54,8 +59,8 @@ class _ClientBase:
 
     @property
     def capabilities(self) -> Capabilities:
-        """What this client can do."""
-        return self.adapter.capabilities
+        """What this client can do (with its model: a text-only model has no `vision`)."""
+        return self.adapter.capabilities_for(self.model)
 
     def get_provider_name(self) -> str:
         """The provider name (compatibility with the Persona app's client)."""
@@ -82,6 +87,9 @@ class _ClientBase:
         options: dict[str, Any],
         tools: Iterable[ToolLike] | None = None,
         tool_choice: ToolChoiceLike | None = None,
+        *,
+        reasoning: Reasoning | None = None,
+        cache_prompt: bool = False,
     ) -> ChatRequest:
         if max_tokens is not None and max_tokens < 1:
             raise self._invalid(f"max_tokens must be a positive integer, got {max_tokens!r}")
@@ -117,6 +125,8 @@ class _ClientBase:
             tools=tool_list,
             tool_choice=choice,
             options=options,
+            reasoning=reasoning if reasoning is not None else self.reasoning,
+            cache_prompt=cache_prompt,
         )
 
     def _json_request(
@@ -130,6 +140,9 @@ class _ClientBase:
         options: dict[str, Any],
         tools: Iterable[ToolLike] | None,
         tool_choice: ToolChoiceLike | None,
+        *,
+        reasoning: Reasoning | None = None,
+        cache_prompt: bool = False,
     ) -> tuple[ChatRequest, structured.OutputSpec | None]:
         """The request for `chat`, and what its reply must parse into (None: plain text)."""
         output = structured.output_spec(response_format, response_model)
@@ -142,6 +155,8 @@ class _ClientBase:
             options,
             tools,
             tool_choice,
+            reasoning=reasoning,
+            cache_prompt=cache_prompt,
         )
         return request, output
 
@@ -183,6 +198,8 @@ class AsyncChatClient(_ClientBase):
         max_reasks: int = 1,
         tools: Iterable[ToolLike] | None = None,
         tool_choice: ToolChoiceLike | None = None,
+        reasoning: Reasoning | None = None,
+        cache_prompt: bool = False,
         **provider_options: Any,
     ) -> ChatResponse:
         """Send the conversation and return the reply.
@@ -198,6 +215,13 @@ class AsyncChatClient(_ClientBase):
         `tools` (functions, pydantic models, schema dicts or `Tool`s, see `features.tools`)
         are offered to the model; its calls come back in `ChatResponse.tool_calls`.
         `tool_choice` is ``"auto"``, ``"none"``, ``"required"`` or a tool (name).
+
+        Message content may hold parts (images, documents, audio: `persona_llm.content`).
+        `reasoning` (``"none"``, ``"low"``, ``"medium"``, ``"high"``; None: the client's
+        default, ``LLM_REASONING``) is mapped per provider; the reply's reasoning text is in
+        `ChatResponse.reasoning`. `cache_prompt` marks the system prompt and the tools as a
+        cacheable prefix (Anthropic ``cache_control``; OpenAI and Gemini cache on their own).
+        See docs/content.md.
         """
         request, output = self._json_request(
             messages,
@@ -209,6 +233,8 @@ class AsyncChatClient(_ClientBase):
             provider_options,
             tools,
             tool_choice,
+            reasoning=reasoning,
+            cache_prompt=cache_prompt,
         )
         if output is None:
             return await self.adapter.achat(self.model, request)
@@ -236,6 +262,8 @@ class AsyncChatClient(_ClientBase):
         stop: str | Sequence[str] | None = None,
         tools: Iterable[ToolLike] | None = None,
         tool_choice: ToolChoiceLike | None = None,
+        reasoning: Reasoning | None = None,
+        cache_prompt: bool = False,
         **provider_options: Any,
     ) -> AsyncIterator[ChatChunk]:
         """Stream the reply; the last chunk carries `finish_reason`, `usage` and the
@@ -250,6 +278,8 @@ class AsyncChatClient(_ClientBase):
             provider_options,
             tools,
             tool_choice,
+            reasoning=reasoning,
+            cache_prompt=cache_prompt,
         )
         return self.adapter.astream(self.model, request)
 
@@ -274,6 +304,8 @@ class ChatClient(_ClientBase):
         max_reasks: int = 1,
         tools: Iterable[ToolLike] | None = None,
         tool_choice: ToolChoiceLike | None = None,
+        reasoning: Reasoning | None = None,
+        cache_prompt: bool = False,
         **provider_options: Any,
     ) -> ChatResponse:
         """Send the conversation and return the reply.
@@ -289,6 +321,13 @@ class ChatClient(_ClientBase):
         `tools` (functions, pydantic models, schema dicts or `Tool`s, see `features.tools`)
         are offered to the model; its calls come back in `ChatResponse.tool_calls`.
         `tool_choice` is ``"auto"``, ``"none"``, ``"required"`` or a tool (name).
+
+        Message content may hold parts (images, documents, audio: `persona_llm.content`).
+        `reasoning` (``"none"``, ``"low"``, ``"medium"``, ``"high"``; None: the client's
+        default, ``LLM_REASONING``) is mapped per provider; the reply's reasoning text is in
+        `ChatResponse.reasoning`. `cache_prompt` marks the system prompt and the tools as a
+        cacheable prefix (Anthropic ``cache_control``; OpenAI and Gemini cache on their own).
+        See docs/content.md.
         """
         request, output = self._json_request(
             messages,
@@ -300,6 +339,8 @@ class ChatClient(_ClientBase):
             provider_options,
             tools,
             tool_choice,
+            reasoning=reasoning,
+            cache_prompt=cache_prompt,
         )
         if output is None:
             return self.adapter.chat(self.model, request)
@@ -327,6 +368,8 @@ class ChatClient(_ClientBase):
         stop: str | Sequence[str] | None = None,
         tools: Iterable[ToolLike] | None = None,
         tool_choice: ToolChoiceLike | None = None,
+        reasoning: Reasoning | None = None,
+        cache_prompt: bool = False,
         **provider_options: Any,
     ) -> Iterator[ChatChunk]:
         """Stream the reply; the last chunk carries `finish_reason`, `usage` and the
@@ -341,6 +384,8 @@ class ChatClient(_ClientBase):
             provider_options,
             tools,
             tool_choice,
+            reasoning=reasoning,
+            cache_prompt=cache_prompt,
         )
         return self.adapter.stream(self.model, request)
 

@@ -68,8 +68,9 @@ class Container(containers.DeclarativeContainer):
     # Facades
     chat_model = settings.provided.chat_target.model
     embedding_model = settings.provided.embedding_target.model
-    chat_client = di.ThreadSafeSingleton(ChatClient, observed_chat_adapter, chat_model)
-    async_chat_client = di.ThreadSafeSingleton(AsyncChatClient, observed_chat_adapter, chat_model)
+    reasoning = settings.provided.llm_reasoning  # LLM_REASONING: calls that pass none
+    chat_client = di.ThreadSafeSingleton(ChatClient, observed_chat_adapter, chat_model, reasoning=reasoning)
+    async_chat_client = di.ThreadSafeSingleton(AsyncChatClient, observed_chat_adapter, chat_model, reasoning=reasoning)
     embedding_client = di.ThreadSafeSingleton(EmbeddingClient, observed_embedding_adapter, embedding_model)
     async_embedding_client = di.ThreadSafeSingleton(AsyncEmbeddingClient, observed_embedding_adapter, embedding_model)
 

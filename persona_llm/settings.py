@@ -62,6 +62,7 @@ class Settings(BaseSettings):
 
     llm_service: str = "openai/gpt-4o-mini"
     embedding_service: str | None = None
+    embedding_dimensions: int | None = Field(default=None, gt=0)  # sent to every provider
     llm_timeout: float = Field(default=60.0, gt=0)
     llm_connect_timeout: float | None = Field(default=None, gt=0)
     llm_max_retries: int = Field(default=2, ge=0)
@@ -114,6 +115,7 @@ class Settings(BaseSettings):
     deepseek_base_url: str | None = None
 
     llm_unsupported_params: Literal["error", "drop"] = "error"
+    llm_reasoning: Literal["none", "low", "medium", "high"] | None = None
 
     # Reliability (persona_llm.reliability): retries, fallbacks, the load-balancing pool
     llm_retry_initial_wait: float = Field(default=0.5, ge=0)
@@ -301,9 +303,13 @@ class Settings(BaseSettings):
             "connect_timeout": self.llm_connect_timeout or min(10.0, self.llm_timeout),
             "max_retries": self.llm_max_retries,
             "unsupported_params": self.llm_unsupported_params,
+            "embedding_dimensions": self.embedding_dimensions,
         }
         if name == "fake":
-            return ProviderConfig(**common, embedding_dimensions=self.fake_embedding_dimensions)
+            common["embedding_dimensions"] = (
+                self.embedding_dimensions or self.fake_embedding_dimensions
+            )
+            return ProviderConfig(**common)
         if name == "vertex" or (name == "gemini" and self.gemini_vertex):
             return self._vertex_config(common)
         if name == "azure":
@@ -322,12 +328,14 @@ class Settings(BaseSettings):
             )
         common["api_key"] = key.get_secret_value().strip()
         if name == "openai":
+            common["embedding_dimensions"] = (
+                self.openai_embedding_dimensions or self.embedding_dimensions
+            )
             return ProviderConfig(
                 **common,
                 base_url=self.openai_base_url,
                 chat_model=self.openai_chat_model,
                 embedding_model=self.openai_embedding_model,
-                embedding_dimensions=self.openai_embedding_dimensions,
                 api=self.openai_api,
             )
         if name in OPENAI_COMPATIBLE:

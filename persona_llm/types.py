@@ -37,6 +37,8 @@ from pydantic import (
     model_validator,
 )
 
+from persona_llm.content import ContentPart, MediaPart, TextPart, content_text, parse_content
+
 __all__ = [
     "TOOL_CHOICE_MODES",
     "Capabilities",
@@ -47,6 +49,7 @@ __all__ = [
     "Embeddings",
     "FinishReason",
     "MessageInput",
+    "Reasoning",
     "Role",
     "Tool",
     "ToolCall",
@@ -60,6 +63,11 @@ Role = Literal["system", "user", "assistant", "tool"]
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "other"]
 """Normalized finish reasons; `other` stands for a reason no row of the table maps."""
+
+Reasoning = Literal["none", "low", "medium", "high"]
+"""How much the model should reason before answering (see docs/content.md for the mapping)."""
+
+REASONING_LEVELS: tuple[str, ...] = ("none", "low", "medium", "high")
 
 ToolChoice = str
 """A normalized tool choice: ``"auto"``, ``"none"``, ``"required"`` or the name of one tool."""
@@ -147,19 +155,37 @@ class Tool(BaseModel):
 class ChatMessage(BaseModel):
     """One message of a conversation.
 
-    ``system``, ``user`` and ``assistant`` messages carry `content`. An ``assistant``
-    message may carry the `tool_calls` of a reply (its content may then be ``""`` or left
-    out). A ``tool`` message is the result of one call: `content` is the result text and
-    `tool_call_id` the id of the `ToolCall` it answers; `name` (the tool's name) is optional.
+    ``system``, ``user`` and ``assistant`` messages carry `content`: a str, or a sequence of
+    parts (`persona_llm.content`: text, images, documents, audio; media only in ``user`` and
+    ``tool`` messages). An ``assistant`` message may carry the `tool_calls` of a reply (its
+    content may then be ``""`` or left out). A ``tool`` message is the result of one call:
+    `content` is the result and `tool_call_id` the id of the `ToolCall` it answers; `name`
+    (the tool's name) is optional. `provider_data` holds what a provider needs back on the
+    next turn (thinking blocks, thought signatures); `ChatResponse.to_message()` fills it.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     role: Role
-    content: str
+    content: str | tuple[ContentPart, ...]
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
+    provider_data: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _parts(cls, content: Any) -> Any:
+        return content if type(content) is str else parse_content(content)
+
+    @property
+    def text(self) -> str:
+        """The text of the content (its text parts joined by newlines)."""
+        return content_text(self.content)
+
+    def __hash__(self) -> int:
+        # provider_data (a dict, opaque) is left out, as ToolCall leaves out its own.
+        return hash((self.role, self.content, self.tool_calls, self.tool_call_id, self.name))
 
     @model_validator(mode="before")
     @classmethod
@@ -179,7 +205,7 @@ class ChatMessage(BaseModel):
         # A plain message dumps as {"role", "content"}, as it did before tool calling.
         data = handler(self)
         if isinstance(data, dict):
-            for key in ("tool_calls", "tool_call_id", "name"):
+            for key in ("tool_calls", "tool_call_id", "name", "provider_data"):
                 if key in data and not data[key]:
                     del data[key]
         return data
@@ -201,7 +227,20 @@ class ChatMessage(BaseModel):
             raise ValueError("tool_call_id and name belong on role 'tool' messages only")
         if self.tool_calls and self.role != "assistant":
             raise ValueError("tool_calls belong on role 'assistant' messages only")
+        if not isinstance(self.content, str):
+            self._check_parts(self.content)
         return self
+
+    def _check_parts(self, parts: tuple[Any, ...]) -> None:
+        if not parts:
+            raise ValueError("content is an empty list: give a str or at least one part")
+        if self.role in ("system", "assistant") and any(isinstance(p, MediaPart) for p in parts):
+            raise ValueError(
+                f"images, documents and audio belong in user (or tool) messages, not in "
+                f"{self.role} messages; move them to a user message"
+            )
+        if not all(isinstance(p, (TextPart, MediaPart)) for p in parts):  # pragma: no cover
+            raise ValueError("content parts must be TextPart, ImagePart, DocumentPart or AudioPart")
 
 
 MessageInput = ChatMessage | Mapping[str, Any]
@@ -241,6 +280,14 @@ class Capabilities(BaseModel):
     json_mode: bool = False
     streaming: bool = False
     tools: bool = False
+    vision: bool = False
+    """Accepts `ImagePart`s."""
+    documents: bool = False
+    """Accepts `DocumentPart`s (PDF)."""
+    audio_input: bool = False
+    """Accepts `AudioPart`s."""
+    reasoning: bool = False
+    """Honours ``reasoning=`` levels other than ``"none"``."""
 
 
 class ChatResponse(BaseModel):
@@ -264,6 +311,10 @@ class ChatResponse(BaseModel):
     parsed: Any = None
     cost_usd: float | None = None
     cached: bool = False
+    reasoning: str | None = None
+    """The reasoning text or summary the provider returned (never part of `content`)."""
+    provider_data: dict[str, Any] = Field(default_factory=dict, repr=False)
+    """Opaque data the provider needs back on the next turn (thinking blocks, signatures)."""
     raw: Any = Field(default=None, repr=False, exclude=True)
 
     def __eq__(self, other: object) -> bool:
@@ -274,16 +325,22 @@ class ChatResponse(BaseModel):
     __hash__ = None  # type: ignore[assignment]
 
     def _compared(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"tool_calls": {"__all__": {"provider_data"}}})
+        return self.model_dump(
+            exclude={"provider_data": True, "tool_calls": {"__all__": {"provider_data"}}}
+        )
 
     def to_message(self) -> ChatMessage:
         """The reply as the ``assistant`` message to append to the conversation.
 
         It keeps the tool calls (with their `ToolCall.provider_data`), so the next request
-        can answer them with ``tool`` messages.
+        can answer them with ``tool`` messages, and the reply's `provider_data` (thinking
+        blocks, thought signatures) that the provider wants to see again.
         """
         return ChatMessage(
-            role="assistant", content=self.content, tool_calls=tuple(self.tool_calls)
+            role="assistant",
+            content=self.content,
+            tool_calls=tuple(self.tool_calls),
+            provider_data=dict(self.provider_data),
         )
 
 
@@ -306,6 +363,10 @@ class ChatChunk(BaseModel):
     tool_calls: list[ToolCall] = Field(default_factory=list)
     model: str | None = None
     provider: str | None = None
+    reasoning: str = ""
+    """The next piece of reasoning text (never part of `delta`)."""
+    provider_data: dict[str, Any] = Field(default_factory=dict, repr=False)
+    """On the last chunk: what `ChatResponse.provider_data` would hold."""
 
 
 class ChatRequest(BaseModel):
@@ -322,6 +383,10 @@ class ChatRequest(BaseModel):
     tool_choice: ToolChoice | None = None
     options: Mapping[str, Any] = Field(default_factory=dict)
     cache: bool = True
+    reasoning: Reasoning | None = None
+    """``None``: not sent (the model's default); else mapped per provider."""
+    cache_prompt: bool = False
+    """Mark the system prompt and the tool definitions as a cacheable prefix."""
 
     @property
     def json_mode(self) -> bool:
@@ -387,7 +452,7 @@ def _plain_message(message: object) -> ChatMessage | None:
     if role not in _PLAIN_ROLES or type(content) is not str:
         return None
     fields = {"role": role, "content": content, "tool_calls": (), "tool_call_id": None}
-    return filled(ChatMessage, fields | {"name": None}, {"role", "content"})
+    return filled(ChatMessage, fields | {"name": None, "provider_data": {}}, {"role", "content"})
 
 
 def to_messages(messages: Iterable[MessageInput]) -> tuple[ChatMessage, ...]:
@@ -423,7 +488,7 @@ def to_messages(messages: Iterable[MessageInput]) -> tuple[ChatMessage, ...]:
             )
             raise InvalidRequestError(
                 f"messages[{index}] is not a valid chat message ({problems}); expected "
-                "{'role': 'system' | 'user' | 'assistant', 'content': str}, an assistant "
+                "{'role': 'system' | 'user' | 'assistant', 'content': str or parts}, an assistant "
                 "message with 'tool_calls', or {'role': 'tool', 'tool_call_id': str, "
                 "'content': str}"
             ) from None

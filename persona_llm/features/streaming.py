@@ -10,7 +10,8 @@
 end, so errors raised mid-stream propagate); `acollect_stream` does the same for an async
 iterator (`collect_stream` is generated from it by ``scripts/unasync.py``). The result's
 `content` is the joined deltas, `refusal` the joined refusal pieces (None when there were none),
-and `finish_reason`, `usage` and `tool_calls` come from the last chunk. `provider` and `model`
+`reasoning` the joined reasoning pieces (None when there were none), and `provider_data`,
+`finish_reason`, `usage` and `tool_calls` come from the last chunk. `provider` and `model`
 are those the stream's last chunk reports (every adapter sets them); the `provider`/`model`
 arguments are used for chunks that carry none (a hand-made stream). `parsed` stays None (parse
 JSON mode text with `persona_llm.features.structured`) and `raw` is None.
@@ -19,6 +20,7 @@ JSON mode text with `persona_llm.features.structured`) and `raw` is None.
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Iterable
+from typing import Any
 
 from persona_llm.errors import InvalidRequestError
 from persona_llm.types import ChatChunk, ChatResponse, FinishReason, ToolCall, Usage
@@ -32,6 +34,8 @@ class StreamCollector:
     def __init__(self) -> None:
         self._text: list[str] = []
         self._refusal: list[str] = []
+        self._reasoning: list[str] = []
+        self.provider_data: dict[str, Any] = {}
         self.finish_reason: FinishReason | None = None
         self.usage: Usage | None = None
         self.tool_calls: list[ToolCall] = []
@@ -42,6 +46,10 @@ class StreamCollector:
         """Take one chunk into account."""
         self._text.append(chunk.delta)
         self._refusal.append(chunk.refusal)
+        if chunk.reasoning:
+            self._reasoning.append(chunk.reasoning)
+        if chunk.provider_data:
+            self.provider_data.update(chunk.provider_data)
         self.finish_reason = chunk.finish_reason or self.finish_reason
         self.usage = chunk.usage or self.usage
         self.tool_calls += chunk.tool_calls
@@ -72,6 +80,8 @@ class StreamCollector:
             usage=self.usage,
             refusal="".join(self._refusal) or None,
             tool_calls=self.tool_calls,
+            reasoning="".join(self._reasoning) or None,
+            provider_data=self.provider_data,
         )
 
 

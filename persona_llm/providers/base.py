@@ -14,10 +14,10 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
-from persona_llm.errors import InvalidRequestError
+from persona_llm.errors import InvalidRequestError, ResponseParseError
 from persona_llm.types import Capabilities, ChatChunk, ChatRequest, ChatResponse
 
-__all__ = ["PerLoop", "ProviderAdapter"]
+__all__ = ["PerLoop", "ProviderAdapter", "check_dimensions"]
 
 T = TypeVar("T")
 
@@ -69,6 +69,15 @@ class ProviderAdapter:
     name: str = "base"
     capabilities: ClassVar[Capabilities] = Capabilities()
 
+    def capabilities_for(self, model: str) -> Capabilities:
+        """What this adapter can do with `model` (the class's `capabilities`, narrowed by a
+        provider that knows its models: OpenAI's text-only models take no images)."""
+        return self.capabilities
+
+    def check_request(self, model: str, request: ChatRequest) -> None:
+        """Raise `InvalidRequestError` if `model` cannot take `request`'s content parts (or
+        reasoning level), without sending anything. Failover uses it to skip targets."""
+
     def chat(self, model: str, request: ChatRequest) -> ChatResponse:
         """Send one chat request and return the normalized reply."""
         raise NotImplementedError
@@ -108,5 +117,30 @@ class ProviderAdapter:
             f"the {self.name} provider does not support {feature}; "
             "check client.capabilities before calling, or configure another provider",
             provider=self.name,
+            model=model,
+        )
+
+
+def check_dimensions(
+    vectors: Sequence[Sequence[float]], dimensions: int | None, *, provider: str, model: str
+) -> None:
+    """Raise unless every vector has the `dimensions` asked for (None: no check).
+
+    A vector index built for one length (the Persona app's is 1536) must never receive
+    another silently: a provider that ignores the setting, or a model that cannot shorten
+    its vectors, is an error.
+
+    Raises:
+        ResponseParseError: a vector of another length, naming both lengths.
+    """
+    if not dimensions:
+        return
+    wrong = {len(vector) for vector in vectors} - {dimensions}
+    if wrong:
+        raise ResponseParseError(
+            f"the embedding model returned vectors of {sorted(wrong)} dimensions, not the "
+            f"{dimensions} asked for (EMBEDDING_DIMENSIONS); use a model that supports it",
+            errors=[f"expected {dimensions} dimensions, got {sorted(wrong)}"],
+            provider=provider,
             model=model,
         )

@@ -1,7 +1,13 @@
 """The fake provider: deterministic, offline, for tests and demos (``LLM_SERVICE=fake/<name>``).
 
 Replies come from a script (a list consumed in order, or a function of the messages); with no
-script the fake echoes the last user message. Every call is recorded (the request, with its
+script the fake answers by itself: in JSON mode with a schema (a ``json_schema`` response
+format, or a ``response_model``) a schema-valid instance generated from the schema, its
+strings taken from the request's text and deterministic for a given ``seed``
+(`providers._fake_json`); in plain JSON mode the small object ``{"echo": <last user
+message>}``; otherwise the last user message, echoed. So every documented example, the
+Persona workflows included, runs on ``LLM_SERVICE=fake/<name>`` as written. Every call is
+recorded (the request, with its
 tools and tool choice). Embeddings are deterministic unit vectors: the same text always gives
 the same vector.
 
@@ -15,6 +21,7 @@ import asyncio
 import hashlib
 import json
 import math
+import random
 import threading
 import time
 from collections import deque
@@ -22,7 +29,9 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
 
+from persona_llm.content import describe_content
 from persona_llm.errors import LLMError, ResponseParseError
+from persona_llm.providers._fake_json import phrase_words, schema_instance
 from persona_llm.providers.base import ProviderAdapter
 from persona_llm.settings import ProviderConfig
 from persona_llm.types import (
@@ -91,11 +100,21 @@ class FakeProvider(ProviderAdapter):
         strict_json: in JSON mode, raise `ResponseParseError` when a scripted reply is not
             valid JSON (a real provider's JSON mode never returns prose). Turn it off to
             simulate a sloppy model.
+        seed: seeds the unscripted schema-valid replies: the same seed and request give the
+            same reply.
     """
 
     name: str = "fake"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        chat=True, embeddings=True, json_mode=True, streaming=True, tools=True
+        chat=True,
+        embeddings=True,
+        json_mode=True,
+        streaming=True,
+        tools=True,
+        vision=True,
+        documents=True,
+        audio_input=True,
+        reasoning=True,
     )
 
     def __init__(
@@ -105,6 +124,7 @@ class FakeProvider(ProviderAdapter):
         embedding_dimensions: int = 8,
         delay: float = 0.0,
         strict_json: bool = True,
+        seed: int = 0,
         config: ProviderConfig | None = None,
     ) -> None:
         self._function: ReplyFunction | None = replies if callable(replies) else None
@@ -117,6 +137,7 @@ class FakeProvider(ProviderAdapter):
         ) or embedding_dimensions
         self.delay = delay
         self.strict_json = strict_json
+        self.seed = seed
         self.calls: list[FakeCall] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -237,7 +258,7 @@ class FakeProvider(ProviderAdapter):
         if calls:
             return self._tool_call_reply(model, request, calls)
         if reply is None:
-            text = _echo(request)
+            text = _unscripted(request, self.seed)
         elif isinstance(reply, Mapping):
             text = json.dumps(reply)
         else:
@@ -249,7 +270,7 @@ class FakeProvider(ProviderAdapter):
             finish: FinishReason = "length"
         else:
             finish = "stop"
-        prompt = sum(_words(m.content) for m in request.messages)
+        prompt = sum(_words(m.text) for m in request.messages)
         return ChatResponse(
             content=text,
             model=model,
@@ -262,7 +283,7 @@ class FakeProvider(ProviderAdapter):
     def _tool_call_reply(
         self, model: str, request: ChatRequest, calls: list[ToolCall]
     ) -> ChatResponse:
-        prompt = sum(_words(m.content) for m in request.messages)
+        prompt = sum(_words(m.text) for m in request.messages)
         return ChatResponse(
             model=model,
             provider=self.name,
@@ -282,8 +303,30 @@ def _tool_calls_of(reply: object) -> list[ToolCall]:
     return []
 
 
-def _echo(request: ChatRequest) -> str:
+def _unscripted(request: ChatRequest, seed: int) -> str:
+    """The reply without a script: a schema instance in JSON mode with a schema, else echo."""
+    schema = _schema_of(request) if request.json_mode else None
+    if schema is None:
+        return _echo(request)
+    conversation = "\n".join(f"{m.role}: {m.content}" for m in request.messages)
+    digest = hashlib.sha256(f"{seed}\0{conversation}\0{json.dumps(schema)}".encode()).digest()
     last_user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+    words = phrase_words(last_user if isinstance(last_user, str) else str(last_user))
+    return json.dumps(schema_instance(schema, random.Random(digest), words))
+
+
+def _schema_of(request: ChatRequest) -> Mapping[str, Any] | None:
+    response_format = request.response_format or {}
+    spec = response_format.get("json_schema")
+    schema = spec.get("schema") if isinstance(spec, Mapping) else response_format.get("schema")
+    return schema if isinstance(schema, Mapping) else None
+
+
+def _echo(request: ChatRequest) -> str:
+    # Parts are described, media as labels: "What is this? [image/png 48,213 bytes]".
+    last_user = next(
+        (describe_content(m.content) for m in reversed(request.messages) if m.role == "user"), ""
+    )
     return json.dumps({"echo": last_user}) if request.json_mode else last_user
 
 

@@ -25,9 +25,11 @@ the limiter nor a provider.
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from persona_llm._services import routed_embedding_service
 from persona_llm.providers import adapter_class
 from persona_llm.providers.base import ProviderAdapter
 from persona_llm.reliability.balance import PoolAdapter
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
     from persona_llm.state.build import StateServices
 
 __all__ = ["chat_adapter", "embedding_adapter", "retry_policy", "target_adapter"]
+
+logger = logging.getLogger(__name__)
 
 AdapterFactories = Mapping[str, Callable[[], ProviderAdapter]]
 
@@ -127,8 +131,23 @@ def embedding_adapter(
     state: StateServices | None = None,
 ) -> ProviderAdapter:
     """The embedding facades' adapter: the ``EMBEDDING_SERVICE`` adapter with retries
-    (under the rate limits, behind the cache, when configured)."""
-    retried = _retried(adapter, settings.embedding_provider, policy, state)
+    (under the rate limits, behind the cache, when configured).
+
+    Built once per container; when no EMBEDDING_SERVICE (or embeddings route) pins the
+    embedding service, it logs one WARNING: the service follows LLM_SERVICE, and a change of
+    chat provider would change the vectors' length and space under an existing index.
+    """
+    target = settings.embedding_target
+    derived = not (settings.embedding_service or routed_embedding_service(settings.llm_routes))
+    if derived and target.provider != "fake":
+        logger.warning(
+            "EMBEDDING_SERVICE is not set: embeddings use %s, derived from LLM_SERVICE=%s. "
+            "Another chat provider would change the vectors' length and space under an "
+            "existing vector index; set EMBEDDING_SERVICE (and EMBEDDING_DIMENSIONS) to pin them",
+            target,
+            settings.llm_service,
+        )
+    retried = _retried(adapter, target.provider, policy, state)
     return retried if state is None else state.cached(retried)
 
 

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from persona_llm.errors import (
     AuthenticationError,
+    InvalidRequestError,
     LLMError,
     NotFoundError,
     PermissionDeniedError,
@@ -165,16 +166,40 @@ class FailoverAdapter(ProviderAdapter):
     def _failed(self, target: Target, model: str, error: LLMError) -> None:
         """Called when `target` failed with an error that fails over."""
 
+    def check_request(self, model: str, request: ChatRequest) -> None:
+        """Raise the first target's refusal if no target can take `request`."""
+        self._able(self.targets, model, request)
+
+    def _able(self, plan: Sequence[Target], model: str, request: ChatRequest) -> list[Target]:
+        """The targets of `plan` that can take `request`'s content parts; the others are
+        skipped with a WARNING, and the first refusal is raised if none can."""
+        if all(type(message.content) is str for message in request.messages):
+            return list(plan)  # plain text: every target takes it (the common, fast path)
+        able: list[Target] = []
+        refusals: list[InvalidRequestError] = []
+        for target in plan:
+            try:
+                target.adapter.check_request(target.model_for(model), request)
+            except InvalidRequestError as error:
+                logger.warning("skipping %s: %s", target.label(model), error.message)
+                refusals.append(error)
+            else:
+                able.append(target)
+        if not able:
+            raise refusals[0]
+        return able
+
     # -- calls, asyncio: the source of the blocking twins below --------------------------
 
     # unasync: source failover.calls
     async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
         """The reply of the first target that answers."""
-        return await self._arun(model, self._plan(model), lambda t, m: t.adapter.achat(m, request))
+        plan = self._able(self._plan(model), model, request)
+        return await self._arun(model, plan, lambda t, m: t.adapter.achat(m, request))
 
     def astream(self, model: str, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """The stream of the first target whose first chunk arrives."""
-        plan = self._plan(model)
+        plan = self._able(self._plan(model), model, request)
         try:
             first = plan[0].adapter.astream(plan[0].model_for(model), request)
         except LLMError as error:
@@ -198,11 +223,12 @@ class FailoverAdapter(ProviderAdapter):
     # unasync: generated failover.calls (do not edit: scripts/unasync.py writes it)
     def chat(self, model: str, request: ChatRequest) -> ChatResponse:
         """The reply of the first target that answers."""
-        return self._run(model, self._plan(model), lambda t, m: t.adapter.chat(m, request))
+        plan = self._able(self._plan(model), model, request)
+        return self._run(model, plan, lambda t, m: t.adapter.chat(m, request))
 
     def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
         """The stream of the first target whose first chunk arrives."""
-        plan = self._plan(model)
+        plan = self._able(self._plan(model), model, request)
         try:
             first = plan[0].adapter.stream(plan[0].model_for(model), request)
         except LLMError as error:

@@ -58,6 +58,12 @@ def common_capabilities(targets: Sequence[Target]) -> Capabilities:
         json_mode=all(c.json_mode for c in caps),
         streaming=all(c.streaming for c in caps),
         tools=all(c.tools for c in caps),
+        # Media and reasoning: a request goes to the targets that take it (the others are
+        # skipped with a WARNING), so one able target is enough.
+        vision=any(c.vision for c in caps),
+        documents=any(c.documents for c in caps),
+        audio_input=any(c.audio_input for c in caps),
+        reasoning=any(c.reasoning for c in caps),
     )
 
 
@@ -123,6 +129,14 @@ class AdapterWrapper(ProviderAdapter):
     def capabilities(self) -> Capabilities:  # type: ignore[override]  # a ClassVar on adapters
         """The wrapped adapter's capabilities."""
         return self.adapter.capabilities
+
+    def capabilities_for(self, model: str) -> Capabilities:
+        """The wrapped adapter's, for `model`."""
+        return self.adapter.capabilities_for(model)
+
+    def check_request(self, model: str, request: ChatRequest) -> None:
+        """The wrapped adapter's check."""
+        self.adapter.check_request(model, request)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.adapter!r})"

@@ -102,7 +102,7 @@ class Router(Generic[C, A]):
         self._make_async_client = async_client
         self._lock = threading.Lock()
         self._stacks: dict[Tiers, ProviderAdapter] = {}
-        self._clients: dict[tuple[Tiers, bool], Any] = {}
+        self._clients: dict[tuple[Tiers, str | None, bool], Any] = {}
         self._default_tiers: Tiers | None = None
 
     def route(self, task: str | None) -> Route | None:
@@ -143,7 +143,9 @@ class Router(Generic[C, A]):
             stack.close()
 
     def _client(self, route: Route, make: Callable[[ProviderAdapter, str | None], K]) -> K:
-        key = (route.tiers, make is self._make_async_client)
+        # A route's ?reasoning= level, else LLM_REASONING, is its client's default level.
+        reasoning = route.reasoning or self._settings.llm_reasoning
+        key = (route.tiers, reasoning, make is self._make_async_client)
         with self._lock:
             client = self._clients.get(key)
             if client is None:
@@ -154,6 +156,7 @@ class Router(Generic[C, A]):
                         inner = self._state.cached(inner)
                     stack = self._stacks[route.tiers] = self._observe(inner)
                 client = self._clients[key] = make(stack, route.model)
+                setattr(client, "reasoning", reasoning)  # noqa: B010  (K is any client type)
             built: K = client
             return built
 

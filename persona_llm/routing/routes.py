@@ -128,6 +128,8 @@ class Route:
 
     task: str
     tiers: Tiers
+    reasoning: str | None = None
+    """The route's ``reasoning`` level (``task=targets?reasoning=high``); None: LLM_REASONING."""
 
     @property
     def targets(self) -> tuple[ServiceTarget, ...]:
@@ -140,7 +142,8 @@ class Route:
         return self.tiers[0][0].target.model or ""
 
     def __str__(self) -> str:
-        return f"{self.task}=" + ",".join("+".join(map(str, tier)) for tier in self.tiers)
+        text = f"{self.task}=" + ",".join("+".join(map(str, tier)) for tier in self.tiers)
+        return text + (f"?reasoning={self.reasoning}" if self.reasoning else "")
 
 
 @dataclass(frozen=True)
@@ -170,8 +173,26 @@ class RouteTable:
             if task == EMBEDDINGS:
                 embedding = embedding_route(targets)
             else:
-                routes[task] = Route(task, _tiers(settings, task, targets))
+                targets, _, query = targets.partition("?")
+                reasoning = _route_reasoning(task, query)
+                routes[task] = Route(task, _tiers(settings, task, targets), reasoning)
         return cls(routes, embedding)
+
+
+_REASONING_LEVELS = ("none", "low", "medium", "high")
+
+
+def _route_reasoning(task: str, query: str) -> str | None:
+    """The ``reasoning`` of a route's ``?reasoning=level`` suffix (None without one)."""
+    if not query.strip():
+        return None
+    name, _, level = query.strip().partition("=")
+    if name.strip() != "reasoning" or level.strip() not in _REASONING_LEVELS:
+        raise ConfigurationError(
+            f"{_VARIABLE}[{task}]: {query.strip()!r} is not a route setting; the one setting "
+            f"is ?reasoning=none|low|medium|high (e.g. {task}=openai/o4-mini?reasoning=high)"
+        )
+    return level.strip()
 
 
 def _tiers(settings: Settings, task: str, text: str) -> Tiers:

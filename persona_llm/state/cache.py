@@ -72,9 +72,24 @@ def _digest(kind: str, data: Any) -> str:
     return f"cache:{kind}:" + hashlib.sha256(text.encode()).hexdigest()
 
 
+def _message(message: Any) -> Any:
+    """A message for the key: content parts by their `fingerprint()` (a hash of what the part
+    sends), so an image or a PDF costs one hash, not its bytes in the key's JSON."""
+    content = message.content
+    if isinstance(content, str):
+        return message.model_dump()
+    dumped = message.model_dump(exclude={"content"})
+    dumped["content"] = [
+        {"fingerprint": part.fingerprint()} if hasattr(part, "fingerprint") else part
+        for part in content
+    ]
+    return dumped
+
+
 def chat_key(provider: str, model: str, request: ChatRequest) -> str:
     """The cache key of a chat request."""
-    dumped = request.model_dump(exclude={"cache"})
+    dumped = request.model_dump(exclude={"cache", "messages"})
+    dumped["messages"] = [_message(m) for m in request.messages]
     return _digest("chat", {"f": FORMAT, "provider": provider, "model": model, "request": dumped})
 
 

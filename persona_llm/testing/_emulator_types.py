@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
+from persona_llm.testing._received_parts import ReceivedPart, received_parts
+
 __all__ = [
     "DropMode",
     "Fault",
@@ -47,10 +49,16 @@ class RecordedRequest:
     path: str
     query: dict[str, str]
     headers: dict[str, str]
-    body: bytes
-    json: Any
+    body: bytes = field(repr=False)
+    json: Any = field(repr=False)
     kind: str
     model: str | None
+
+    @property
+    def parts(self) -> list[ReceivedPart]:
+        """The content parts of a chat request, decoded from the provider's wire format
+        (images, documents and audio as bytes; ``[]`` when every content is a plain str)."""
+        return received_parts(self.provider, self.json)
 
 
 @dataclass(frozen=True)

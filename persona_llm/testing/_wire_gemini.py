@@ -9,8 +9,10 @@ from persona_llm.testing._emulator_types import SSEReply
 from persona_llm.testing._wire_common import JSONDict, new_id
 
 
-def _gemini_usage(prompt: int, candidates: int, thoughts: int) -> JSONDict:
+def _gemini_usage(prompt: int, candidates: int, thoughts: int, cached: int = 0) -> JSONDict:
     usage: JSONDict = {"promptTokenCount": prompt}
+    if cached:  # implicit caching: part of the prompt was read from the cache
+        usage["cachedContentTokenCount"] = cached
     if candidates:  # the real API leaves the count out when it is zero
         usage["candidatesTokenCount"] = candidates
     usage["totalTokenCount"] = prompt + candidates + thoughts
@@ -33,6 +35,7 @@ def gemini_response(
     prompt_tokens: int = 10,
     candidates_tokens: int = 5,
     thoughts_tokens: int = 0,
+    cached_tokens: int = 0,
     model_version: str = "gemini-2.5-flash",
     no_parts: bool = False,
     no_content: bool = False,
@@ -54,7 +57,9 @@ def gemini_response(
     candidate["index"] = 0
     return {
         "candidates": [candidate],
-        "usageMetadata": _gemini_usage(prompt_tokens, candidates_tokens, thoughts_tokens),
+        "usageMetadata": _gemini_usage(
+            prompt_tokens, candidates_tokens, thoughts_tokens, cached_tokens
+        ),
         "modelVersion": model_version,
         "responseId": new_id("", 22),
     }

@@ -79,14 +79,18 @@ def openai_chat(
     reasoning_tokens: int = 0,
     cached_tokens: int = 0,
     azure: bool = False,
+    reasoning_content: str | None = None,
 ) -> JSONDict:
     """Returns a ``chat.completion`` body (Azure's filter results added when ``azure``).
 
     ``tool_calls`` items are ``{id, name, arguments}`` (arguments a str or a dict) or
     full wire objects. ``finish_reason`` defaults to ``"tool_calls"`` when there are
-    tool calls, else ``"stop"``.
+    tool calls, else ``"stop"``. ``reasoning_content`` is what OpenAI-compatible reasoning
+    servers (DeepSeek, vLLM) add to the message.
     """
     message: JSONDict = {"role": "assistant", "content": content, "refusal": refusal}
+    if reasoning_content is not None:
+        message["reasoning_content"] = reasoning_content
     message["annotations"] = []
     if tool_calls:
         message["tool_calls"] = [_tool_call(call) for call in tool_calls]

@@ -15,6 +15,10 @@ fail the test at once, with its own message. Every blocked attempt is also recor
 `NetworkGuard.blocked`, so an attempt made on a background thread, or swallowed by a broad
 ``except BaseException``, can still fail the test (the pytest plugin does this).
 
+A guard built with ``only=`` blocks just the hosts that function picks (and never loopback):
+the pytest plugin's default guard blocks only LLM provider hosts this way
+(`persona_llm.testing._llm_hosts`), so a project's other integration tests keep their network.
+
 The pytest plugin installs one around every test; outside pytest::
 
     with NetworkGuard():
@@ -97,10 +101,24 @@ class NetworkGuard:
 
     Args:
         hint: a sentence appended to every error message (how to opt out).
+        only: block only the hosts (names or IP literals) for which this returns True;
+            None blocks every non-loopback host.
+        reason: what the error message says is allowed instead.
     """
 
-    def __init__(self, hint: str = "") -> None:
+    def __init__(
+        self,
+        hint: str = "",
+        *,
+        only: Callable[[str], bool] | None = None,
+        reason: str = (
+            "tests may only reach loopback addresses (127.0.0.1, ::1, localhost), "
+            "e.g. the provider emulator."
+        ),
+    ) -> None:
         self.hint = hint
+        self.only = only
+        self.reason = reason
         self.blocked: list[str] = []
         self._saved: list[tuple[object, str, object]] = []
         self._lock = threading.Lock()
@@ -160,17 +178,19 @@ class NetworkGuard:
         setattr(owner, name, replacement)
 
     def _block(self, what: str) -> NetworkBlockedError:
-        message = (
-            f"persona-llm network guard: blocked {what}; tests may only reach loopback "
-            f"addresses (127.0.0.1, ::1, localhost), e.g. the provider emulator."
-        )
+        message = f"persona-llm network guard: blocked {what}; {self.reason}"
         with self._lock:
             self.blocked.append(what)
         return NetworkBlockedError(f"{message} {self.hint}".rstrip())
 
+    def _blocks(self, host: object) -> bool:
+        if is_local_address(host):
+            return False
+        return self.only is None or (isinstance(host, str) and self.only(host))
+
     def _check(self, address: Any, verb: str) -> None:
         target = _target(address)
-        if target is not None and not is_local_address(target[0]):
+        if target is not None and self._blocks(target[0]):
             raise self._block(f"{verb} {target[0]}:{target[1]}")
 
     def _checked_method(self, original: Callable[..., Any]) -> Callable[..., Any]:
@@ -193,7 +213,7 @@ class NetworkGuard:
 
         def lookup(host: Any, *args: Any, **kwargs: Any) -> Any:
             text = host.decode("ascii", "replace") if isinstance(host, bytes) else host
-            if not is_local_address(text) and not (isinstance(text, str) and _is_ip_literal(text)):
+            if not (isinstance(text, str) and _is_ip_literal(text)) and guard._blocks(text):
                 raise guard._block(f"a DNS lookup of {text!r}")
             return original(host, *args, **kwargs)
 

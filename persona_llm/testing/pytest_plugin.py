@@ -16,11 +16,21 @@ Markers:
         the provider of ``LLM_SERVICE``) are set. Network access is allowed for it.
     allow_network: turn the network guard off for this test.
 
-Network guard: on for every test. A connection or DNS lookup to anything but a loopback
-address fails the test at once with a message naming the host, before any packet is sent.
-Opt out per test with ``@pytest.mark.allow_network``, for a whole run with
-``--llm-allow-network``, or for a project with ``persona_llm_network_guard = false`` in the
-pytest configuration. The guard covers the test process, not subprocesses it starts.
+Network guard: on for every test, in one of three modes.
+
+* ``llm`` (the default): only LLM provider hosts are blocked (the four providers' public
+  hosts, Vertex AI and Azure OpenAI/Foundry domains, the hosted presets, and the host of any
+  ``*_BASE_URL``/``*_API_BASE`` in the environment; see `persona_llm.testing._llm_hosts`). A
+  lookup of ``api.openai.com`` fails the test at once, before any packet is sent; the
+  project's other traffic (a database container in an integration test) is left alone.
+* ``all``: every connection or DNS lookup to anything but a loopback address fails the test
+  (what this repository's own suite uses). ``--llm-block-network`` selects it for a run.
+* ``off``: no guard. ``--llm-allow-network`` selects it for a run.
+
+Set the mode for a project with ``persona_llm_network_guard = llm | all | off`` in the pytest
+configuration (``true`` means ``all``, ``false`` means ``off``, as in earlier releases). Opt
+out per test with ``@pytest.mark.allow_network``. The guard covers the test process, not
+subprocesses it starts.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from persona_llm.testing._llm_hosts import llm_host_matcher
 from persona_llm.testing.network_guard import NetworkGuard
 
 if TYPE_CHECKING:
@@ -38,9 +49,15 @@ if TYPE_CHECKING:
     from persona_llm.testing.emulator import ProviderEmulator
 
 _GUARD = pytest.StashKey[NetworkGuard]()
+_MODE = pytest.StashKey[str]()
 _GUARD_HINT = (
     "Mark the test @pytest.mark.allow_network if it really must reach the network "
     "(or run pytest with --llm-allow-network)."
+)
+_MODES = {"llm": "llm", "all": "all", "off": "off", "true": "all", "false": "off"}
+_LLM_REASON = (
+    "that is an LLM provider host, and a call to it would be real and billed; use the "
+    "llm_fake or llm_emulator fixture."
 )
 _KEYS = {
     "azure": ("AZURE_API_KEY", "AZURE_API_BASE"),
@@ -52,15 +69,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     """The switches of the network guard."""
     parser.addini(
         "persona_llm_network_guard",
-        "persona-llm: fail tests that reach a non-loopback host (default true)",
-        type="bool",
-        default=True,
+        "persona-llm: llm (default: fail tests that reach an LLM provider host), "
+        "all (any non-loopback host), or off",
+        default="llm",
     )
     parser.addoption(
         "--llm-allow-network",
         action="store_true",
         default=False,
         help="persona-llm: turn the network guard off for this run",
+    )
+    parser.addoption(
+        "--llm-block-network",
+        action="store_true",
+        default=False,
+        help="persona-llm: block every non-loopback host for this run, not only LLM providers",
     )
 
 
@@ -74,12 +97,33 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "allow_network: turn persona-llm's network guard off for this test"
     )
-    config.stash[_GUARD] = NetworkGuard(hint=_GUARD_HINT)
+    mode = _guard_mode(config)
+    if mode == "llm":
+        guard = NetworkGuard(_GUARD_HINT, only=llm_host_matcher(os.environ), reason=_LLM_REASON)
+    else:
+        guard = NetworkGuard(_GUARD_HINT)
+    config.stash[_GUARD] = guard
+    config.stash[_MODE] = mode
+
+
+def _guard_mode(config: pytest.Config) -> str:
+    """``llm``, ``all`` or ``off``: the command line wins over the ini setting."""
+    if config.getoption("llm_allow_network"):
+        return "off"
+    if config.getoption("llm_block_network"):
+        return "all"
+    value = str(config.getini("persona_llm_network_guard")).strip().lower()
+    mode = _MODES.get(value)
+    if mode is None:
+        raise pytest.UsageError(
+            f"persona_llm_network_guard = {value!r}: use llm (block LLM provider hosts), "
+            "all (block every non-loopback host) or off"
+        )
+    return mode
 
 
 def _guard_wanted(item: pytest.Item) -> bool:
-    config = item.config
-    if config.getoption("llm_allow_network") or not config.getini("persona_llm_network_guard"):
+    if item.config.stash[_MODE] == "off":
         return False
     opted_out = item.get_closest_marker("allow_network") or item.get_closest_marker("real_keys")
     return opted_out is None

@@ -27,6 +27,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from persona_llm.content import describe_content
 from persona_llm.errors import redact
 from persona_llm.types import ChatRequest, ChatResponse, Usage
 
@@ -189,13 +190,16 @@ def request_summary(call: CallInfo, *, log_content: bool = False) -> str:
     request = call.request
     if request is None:
         return f"{call.texts} texts"
-    chars = sum(len(m.content) for m in request.messages)
+    chars = sum(len(m.text) for m in request.messages)
     text = (
         f"{len(request.messages)} messages, {chars} chars, json_mode={request.json_mode}, "
         f"temperature={request.temperature}, max_tokens={request.max_tokens}"
     )
     if log_content:
-        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        # Parts show as labels (<image/png 48,213 bytes>), never their bytes or base64.
+        messages = [
+            {"role": m.role, "content": describe_content(m.content)} for m in request.messages
+        ]
         text += f", messages={redact(repr(messages))}"
     return text
 

@@ -117,6 +117,14 @@ class ObservedAdapter(ProviderAdapter):
         """The wrapped adapter's capabilities."""
         return self.inner.capabilities
 
+    def capabilities_for(self, model: str) -> Capabilities:
+        """The wrapped adapter's, for `model`."""
+        return self.inner.capabilities_for(model)
+
+    def check_request(self, model: str, request: ChatRequest) -> None:
+        """The wrapped adapter's check."""
+        self.inner.check_request(model, request)
+
     def __getattr__(self, name: str) -> Any:
         # Anything else (a fake's `calls`, `enqueue`, ...) is the inner adapter's.
         if name == "inner":

@@ -1,4 +1,5 @@
-"""The JSON Schemas the workflows send, and output schemas given as examples. No I/O.
+"""The JSON Schemas the workflows send, output schemas given as examples, and the two call
+shapes of the insights task (`insights_request`). No I/O.
 
 `generate_structured_insights` takes its ``output_schema`` either as a JSON Schema or, as the
 Persona app writes it, as an *example object* (``{"summary": "...", "key_points": ["..."]}``).
@@ -22,8 +23,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from persona_llm.errors import InvalidRequestError
+
 __all__ = [
     "example_schema",
+    "insights_request",
     "is_json_schema",
     "is_portable",
     "json_schema_format",
@@ -180,3 +184,35 @@ def relationships_schema(ids: Iterable[str]) -> dict[str, Any]:
         "type": "object",
         "properties": {"relationships": {"type": "array", "items": relationship}},
     }
+
+
+def insights_request(
+    query: Any, output_schema: Mapping[str, Any] | None
+) -> tuple[str, Mapping[str, Any]]:
+    """The query and output schema of an insights call, from either call shape.
+
+    `query` is the query string (the schema given separately), or the app's ask request: any
+    object with ``.query`` and ``.output_schema`` attributes.
+
+    Raises:
+        InvalidRequestError: the schema is missing, given twice, or not a mapping.
+    """
+    if not isinstance(query, str):
+        if not (hasattr(query, "query") and hasattr(query, "output_schema")):
+            raise InvalidRequestError(
+                f"generate_structured_insights() takes a query string and an output_schema, "
+                f"or an ask request with .query and .output_schema; got {type(query).__name__}"
+            )
+        if output_schema is not None and query.output_schema is not None:
+            raise InvalidRequestError(
+                "the ask request has an output_schema already: do not pass output_schema too"
+            )
+        query, output_schema = query.query, output_schema or query.output_schema
+    if not isinstance(query, str):
+        raise InvalidRequestError(f"the query must be a string, got {type(query).__name__}")
+    if not isinstance(output_schema, Mapping):
+        raise InvalidRequestError(
+            "output_schema must be a JSON Schema or an example object (a dict), "
+            f"got {type(output_schema).__name__}"
+        )
+    return query, output_schema

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -32,6 +33,7 @@ from persona_llm.workflows.prompts import (
 )
 from persona_llm.workflows.schemas import (
     example_schema,
+    insights_request,
     is_json_schema,
     is_portable,
     json_schema_format,
@@ -261,6 +263,12 @@ def _relationships_parser(ids: Mapping[str, str]) -> Validator[list[Relationship
     return parse
 
 
+def _snake_upper(relation: str) -> str:
+    """``"works at"`` -> ``"WORKS_AT"``: the prompt asks for UPPER_SNAKE_CASE, models drift,
+    and a graph database takes a relation type as an identifier."""
+    return re.sub(r"[\W_]+", "_", relation).strip("_").upper()
+
+
 def _relationship(
     index: int, item: Any, ids: Mapping[str, str], canonical: Mapping[str, str]
 ) -> Relationship | None:
@@ -270,6 +278,10 @@ def _relationship(
         logger.warning("skipping malformed relationship %d: %r", index, item)
         return None
     source, relation, target = texts
+    relation = _snake_upper(relation)
+    if not relation:
+        logger.warning("skipping malformed relationship %d: %r", index, item)
+        return None
     source_id, target_id = canonical.get(source.casefold()), canonical.get(target.casefold())
     if source_id is None or target_id is None:
         unknown = [raw for raw, known in ((source, source_id), (target, target_id)) if not known]
@@ -319,38 +331,6 @@ def answer_text(response: ChatResponse) -> str:
 def communities_messages(subgraphs_text: str) -> tuple[ChatMessage, ...]:
     """The community-detection call over the subgraphs' text."""
     return _conversation(COMMUNITIES_PROMPT, f"Subgraphs:\n{subgraphs_text.strip()}")
-
-
-def insights_request(
-    query: Any, output_schema: Mapping[str, Any] | None
-) -> tuple[str, Mapping[str, Any]]:
-    """The query and output schema of an insights call, from either call shape.
-
-    `query` is the query string (the schema given separately), or the app's ask request: any
-    object with ``.query`` and ``.output_schema`` attributes.
-
-    Raises:
-        InvalidRequestError: the schema is missing, given twice, or not a mapping.
-    """
-    if not isinstance(query, str):
-        if not (hasattr(query, "query") and hasattr(query, "output_schema")):
-            raise InvalidRequestError(
-                f"generate_structured_insights() takes a query string and an output_schema, "
-                f"or an ask request with .query and .output_schema; got {type(query).__name__}"
-            )
-        if output_schema is not None and query.output_schema is not None:
-            raise InvalidRequestError(
-                "the ask request has an output_schema already: do not pass output_schema too"
-            )
-        query, output_schema = query.query, output_schema or query.output_schema
-    if not isinstance(query, str):
-        raise InvalidRequestError(f"the query must be a string, got {type(query).__name__}")
-    if not isinstance(output_schema, Mapping):
-        raise InvalidRequestError(
-            "output_schema must be a JSON Schema or an example object (a dict), "
-            f"got {type(output_schema).__name__}"
-        )
-    return query, output_schema
 
 
 def insights_task(

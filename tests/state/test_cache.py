@@ -206,6 +206,18 @@ def test_any_difference_in_the_request_changes_the_key(
     assert (keys[0] == keys[1]) == same
 
 
+def test_content_parts_are_keyed_by_their_content_hash() -> None:
+    from persona_llm.content import ImagePart, TextPart
+
+    def ask(data: bytes) -> ChatRequest:
+        parts = [TextPart("what is this?"), ImagePart.from_bytes(data, "image/png")]
+        return ChatRequest(messages=(ChatMessage(role="user", content=parts),))
+
+    same = chat_key("p", "m", ask(b"\x89PNG one")), chat_key("p", "m", ask(b"\x89PNG one"))
+    assert same[0] == same[1]
+    assert chat_key("p", "m", ask(b"\x89PNG two")) != same[0]
+
+
 def test_the_key_ignores_only_the_cache_switch() -> None:
     request = ChatRequest(messages=(ChatMessage(role="user", content="x"),))
     assert chat_key("p", "m", request) == chat_key(

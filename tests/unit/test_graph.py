@@ -525,3 +525,19 @@ async def test_async_refusal(installed: FakeProvider) -> None:
     installed.enqueue(refusal())
     with pytest.raises(ContentFilterError):
         await aio.graph.get_relationships(NODES, CONTEXT)
+
+
+def test_relations_are_normalized_to_upper_snake_case(installed: FakeProvider) -> None:
+    # The prompt asks for UPPER_SNAKE_CASE; models drift, and a graph database takes the
+    # relation as a type identifier ("works at" would break a Cypher relationship type).
+    installed.enqueue(
+        {
+            "relationships": [
+                {"source_id": "Node1", "relation": "works at", "target_id": "Node2"},
+                {"source_id": "Node3", "relation": "sister-of ", "target_id": "Node1"},
+                {"source_id": "Node3", "relation": " - ", "target_id": "Node2"},
+            ]
+        }
+    )
+    relationships, _ = get_relationships(NODES, CONTEXT)
+    assert [r.relation for r in relationships] == ["WORKS_AT", "SISTER_OF"]

@@ -228,7 +228,8 @@ def test_fixtures_restore_the_container_after_each_test(pytester: pytest.Pyteste
 
 
 def test_a_blocked_test_fails_with_a_clear_message(pytester: pytest.Pytester) -> None:
-    pytester.makeini(INNER_INI)
+    # "all" mode: the default mode ("llm") would let 10.255.255.1 through to the outer guard.
+    pytester.makeini(INNER_INI + "persona_llm_network_guard = all\n")
     pytester.makepyfile(
         """
         import socket, threading
@@ -342,3 +343,127 @@ def test_a_background_thread_of_the_library_is_guarded_too(
     assert isinstance(errors[0], NetworkBlockedError)
     assert llm_network_guard.take_blocked() == ["a connection to 10.255.255.1:443"]
     assert container.settings.overridden == ()
+
+
+# --- the default mode blocks LLM provider hosts only ----------------------------------------
+
+# The inner project resolves names with a stub installed before the guard wraps the lookup, so
+# a name the guard lets through is answered without a DNS packet (127.0.0.1 for everything).
+STUB_RESOLVER = """
+import socket
+
+_real = {}
+
+def pytest_configure(config):
+    _real["getaddrinfo"] = socket.getaddrinfo
+
+    def resolve(host, port, *args, **kwargs):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port or 0))]
+
+    socket.getaddrinfo = resolve
+
+def pytest_unconfigure(config):
+    socket.getaddrinfo = _real.pop("getaddrinfo")
+"""
+
+LOOKUPS = """
+import socket
+
+def test_neo4j():
+    assert socket.getaddrinfo("neo4j", 7687)[0][4][0] == "127.0.0.1"
+
+def test_postgres_in_the_cloud():
+    socket.getaddrinfo("db.internal.example.com", 5432)
+
+def test_openai():
+    socket.getaddrinfo("api.openai.com", 443)
+
+def test_azure():
+    socket.getaddrinfo("my-resource.openai.azure.com", 443)
+
+def test_vertex():
+    socket.getaddrinfo("europe-west4-aiplatform.googleapis.com", 443)
+
+def test_groq_preset():
+    socket.getaddrinfo("api.groq.com", 443)
+
+def test_configured_base_url():
+    socket.getaddrinfo("llm-gateway.corp.example", 443)
+"""
+
+
+TWO_LOOKUPS = """
+import socket
+
+def test_neo4j():
+    socket.getaddrinfo("neo4j", 7687)
+
+def test_openai():
+    socket.getaddrinfo("api.openai.com", 443)
+"""
+
+
+def outcomes_by_test(result: pytest.RunResult) -> dict[str, str]:
+    found = re.findall(r"^(PASSED|FAILED) \S+::(test_\w+)", result.stdout.str(), re.M)
+    return {name: outcome for outcome, name in found}
+
+
+def test_the_default_mode_blocks_only_llm_provider_hosts(pytester: pytest.Pytester, env) -> None:  # type: ignore[no-untyped-def]
+    pytester.makeconftest(STUB_RESOLVER)
+    pytester.makeini(INNER_INI)
+    pytester.makepyfile(LOOKUPS)
+    with env(OPENAI_BASE_URL="https://llm-gateway.corp.example/v1"):
+        result = run_inner(pytester, "-rA")
+    assert outcomes_by_test(result) == {
+        "test_neo4j": "PASSED",
+        "test_postgres_in_the_cloud": "PASSED",
+        "test_openai": "FAILED",
+        "test_azure": "FAILED",
+        "test_vertex": "FAILED",
+        "test_groq_preset": "FAILED",
+        "test_configured_base_url": "FAILED",
+    }
+    result.stdout.fnmatch_lines(
+        ["*blocked a DNS lookup of 'api.openai.com'; that is an LLM provider host*billed*"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("ini", "args", "passed"),
+    [
+        ("persona_llm_network_guard = all\n", (), set()),
+        ("", ("--llm-block-network",), set()),
+        ("persona_llm_network_guard = off\n", (), {"test_neo4j", "test_openai"}),
+        (
+            "persona_llm_network_guard = all\n",
+            ("--llm-allow-network",),
+            {"test_neo4j", "test_openai"},
+        ),
+    ],
+    ids=["ini-all", "option-block", "ini-off", "option-allow-wins"],
+)
+def test_all_blocks_every_remote_host_and_off_none(
+    pytester: pytest.Pytester, ini: str, args: tuple[str, ...], passed: set[str]
+) -> None:
+    pytester.makeconftest(STUB_RESOLVER)
+    pytester.makeini(INNER_INI + ini)
+    pytester.makepyfile(TWO_LOOKUPS)
+    result = run_inner(pytester, "-rA", *args)
+    outcomes = outcomes_by_test(result)
+    assert {name for name, outcome in outcomes.items() if outcome == "PASSED"} == passed
+    assert len(outcomes) == 2
+
+
+def test_an_unknown_mode_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INNER_INI + "persona_llm_network_guard = some\n")
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = run_inner(pytester)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*persona_llm_network_guard = 'some': use llm*"])
+
+
+def test_this_suite_runs_with_every_remote_host_blocked(llm_network_guard: NetworkGuard) -> None:
+    assert llm_network_guard.only is None  # pyproject.toml: persona_llm_network_guard = "all"
+    with pytest.raises(NetworkBlockedError):
+        socket.getaddrinfo("neo4j", 7687)
+    llm_network_guard.take_blocked()  # expected here; must not fail this test

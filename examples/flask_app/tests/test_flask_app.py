@@ -128,3 +128,24 @@ def test_an_app_with_its_own_container(llm_emulator) -> None:  # type: ignore[no
         own.unwire()
     assert response.json["provider"] == "anthropic"
     assert llm_emulator.last_request().provider == "anthropic"
+
+
+def test_the_documented_offline_command_answers_graph(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The README's offline command, LLM_SERVICE=fake/echo flask --app persona_flask run: the
+    # unscripted fake builds a small graph from the text (it once answered 502 here).
+    monkeypatch.setenv("LLM_SERVICE", "fake/echo")
+    own = Container()
+    app = create_app({"TESTING": True}, llm=own)
+    text = "I moved to Lisbon in March to climb. My sister Ana visits every summer."
+    try:
+        response = app.test_client().post("/graph", json={"text": text})
+    finally:
+        own.unwire()
+    assert response.status_code == 200, response.json
+    nodes = response.json["nodes"]
+    assert 2 <= len(nodes) <= 3 and all(node["name"] and node["type"] for node in nodes)
+    assert all(set(node["name"].lower().split()) <= set(text.lower().split()) for node in nodes)
+    names = {node["name"] for node in nodes}
+    relationships = response.json["relationships"]
+    assert relationships
+    assert all(r["source"] in names and r["target"] in names for r in relationships)

@@ -31,6 +31,7 @@ from persona_llm.errors import (
     sanitize_exception,
 )
 from persona_llm.providers._errors import error_from_status
+from persona_llm.providers._parts import check_parts, has_parts
 from persona_llm.providers.anthropic.mapping import (
     ERROR_TYPE_STATUS,
     PROVIDER,
@@ -38,6 +39,7 @@ from persona_llm.providers.anthropic.mapping import (
     to_anthropic_params,
     to_sdk_kwargs,
 )
+from persona_llm.providers.anthropic.parts import PART_RULES
 from persona_llm.providers.anthropic.stream import StreamState
 from persona_llm.providers.base import PerLoop, ProviderAdapter
 from persona_llm.settings import ProviderConfig
@@ -86,7 +88,15 @@ class AnthropicAdapter(ProviderAdapter):
 
     name: str = PROVIDER
     capabilities: ClassVar[Capabilities] = Capabilities(
-        chat=True, embeddings=False, json_mode=True, streaming=True, tools=True
+        chat=True,
+        embeddings=False,
+        json_mode=True,
+        streaming=True,
+        tools=True,
+        vision=True,
+        documents=True,
+        audio_input=False,
+        reasoning=True,
     )
 
     def __init__(
@@ -94,11 +104,20 @@ class AnthropicAdapter(ProviderAdapter):
         config: ProviderConfig,
         client: anthropic.Anthropic,
         async_client_factory: Callable[[], anthropic.AsyncAnthropic],
+        *,
+        unsupported_params: str | None = None,
     ) -> None:
+        # A reasoning level the model cannot honour: LLM_UNSUPPORTED_PARAMS unless given.
+        self.unsupported_params = unsupported_params or config.unsupported_params
         self._config = config
         self._client = client
         log_redaction.install_for_provider(config.secrets)
         self._async = PerLoop(async_client_factory)
+
+    def check_request(self, model: str, request: ChatRequest) -> None:
+        """Refuse parts Claude cannot take (audio, oversized media), without sending."""
+        if has_parts(request.messages):
+            check_parts(request.messages, PART_RULES, model)
 
     # -- chat ---------------------------------------------------------------------------
 
@@ -180,7 +199,8 @@ class AnthropicAdapter(ProviderAdapter):
     # -- internals ----------------------------------------------------------------------
 
     def _kwargs(self, model: str, request: ChatRequest) -> dict[str, Any]:
-        return to_sdk_kwargs(to_anthropic_params(model, request), _SDK_PARAMETERS)
+        params = to_anthropic_params(model, request, self.unsupported_params)
+        return to_sdk_kwargs(params, _SDK_PARAMETERS)
 
     def _ended_early(self, model: str) -> NoReturn:
         raise ProviderUnavailableError(

@@ -51,14 +51,27 @@ from typing import Any
 
 from persona_llm.errors import InvalidRequestError
 from persona_llm.providers._errors import looks_like_html
+from persona_llm.providers._parts import check_parts, has_parts
+from persona_llm.providers.anthropic.json_mode import (
+    JSON_TOOL_NAME,
+    json_mode_params,
+    request_tools,
+)
+from persona_llm.providers.anthropic.parts import (
+    PART_RULES,
+    limit_breakpoints,
+    mark_last,
+    to_anthropic_blocks,
+)
+from persona_llm.providers.anthropic.reasoning import reasoning_params
 from persona_llm.providers.anthropic.tools import (
     field_of,
-    json_tool_choice,
     merge_content,
     message_turn,
+    reasoning_text,
     thinking_block,
+    thinking_data,
     to_anthropic_tool_choice,
-    to_anthropic_tools,
     with_thinking,
 )
 from persona_llm.types import (
@@ -88,7 +101,6 @@ __all__ = [
 ]
 
 PROVIDER = "anthropic"
-JSON_TOOL_NAME = "json_output"
 
 DEFAULT_MAX_TOKENS: dict[str, int] = {
     "claude-3-": 4096,  # Claude 3 Haiku/Sonnet/Opus: 4,096 is their output ceiling
@@ -146,101 +158,62 @@ def default_max_tokens(model: str) -> int:
 
 
 def to_anthropic_messages(
-    messages: Iterable[ChatMessage],
-) -> tuple[str | None, list[dict[str, Any]]]:
-    """Split system messages off (joined) and merge consecutive same-role turns.
+    messages: Iterable[ChatMessage], *, cache_prompt: bool = False
+) -> tuple[str | list[dict[str, Any]] | None, list[dict[str, Any]]]:
+    """Split system messages off and merge consecutive same-role turns.
+
+    Plain system texts are joined into one string. When a system message has parts, or
+    `cache_prompt` is on, ``system`` is a list of text blocks instead (one per message or
+    part, the cache breakpoints on their blocks; `cache_prompt` marks the last one).
 
     Returns:
-        The ``system`` text (None when there is no system message) and the ``messages``.
+        The ``system`` (None when there is no system message) and the ``messages``.
     """
-    system: list[str] = []
+    system: list[ChatMessage] = []
     turns: list[dict[str, Any]] = []
     for message in messages:
         if message.role == "system":
-            system.append(message.content)
+            system.append(message)
             continue
         role, content = message_turn(message)
         if turns and turns[-1]["role"] == role:
             turns[-1]["content"] = merge_content(turns[-1]["content"], content)
         else:
             turns.append({"role": role, "content": content})
-    return ("\n\n".join(system) if system else None), turns
+    return _system(system, cache_prompt), turns
 
 
-def _thinking_on(options: Mapping[str, Any]) -> bool:
-    thinking = options.get("thinking")
-    return isinstance(thinking, Mapping) and thinking.get("type") not in (None, "disabled")
-
-
-def _json_schema(response_format: Mapping[str, Any], model: str) -> dict[str, Any] | None:
-    """The caller's schema (OpenAI ``json_schema.schema``), None for ``json_object``."""
-    if response_format.get("type") != "json_schema":
+def _system(messages: list[ChatMessage], cache_prompt: bool) -> str | list[dict[str, Any]] | None:
+    if not messages:
         return None
-    spec = response_format.get("json_schema") or {}
-    schema = spec.get("schema") if isinstance(spec, Mapping) else None
-    schema = schema or response_format.get("schema")
-    if schema is None:
-        return None
-    if not isinstance(schema, Mapping) or schema.get("type", "object") != "object":
-        raise InvalidRequestError(
-            "Anthropic JSON mode needs a schema whose top level is an object "
-            '({"type": "object", ...}); wrap other values in a property',
-            provider=PROVIDER,
-            model=model,
-        )
-    return dict(schema)
+    if not cache_prompt and all(type(m.content) is str for m in messages):
+        return "\n\n".join(m.text for m in messages)
+    blocks: list[dict[str, Any]] = []
+    for message in messages:
+        if type(message.content) is str:
+            blocks.append({"type": "text", "text": message.content})
+        else:
+            blocks += to_anthropic_blocks(message.content)
+    if cache_prompt:
+        mark_last(blocks)
+    return blocks
 
 
-def _json_mode_params(
-    request: ChatRequest, response_format: Mapping[str, Any], options: dict[str, Any], model: str
+def to_anthropic_params(
+    model: str, request: ChatRequest, unsupported_params: str = "error"
 ) -> dict[str, Any]:
-    """Fields that make the reply JSON; pops the options it merges (`tools`, `output_config`)."""
-    schema = _json_schema(response_format, model)
-    output_config = options.get("output_config")
-    caller_format = isinstance(output_config, Mapping) and output_config.get("format")
-    if _thinking_on(options) or caller_format:
-        if schema is None and not caller_format:
-            raise InvalidRequestError(
-                "JSON mode with thinking needs a schema on Anthropic: pass response_format="
-                '{"type": "json_schema", "json_schema": {"schema": {...}}} or turn thinking off',
-                provider=PROVIDER,
-                model=model,
-            )
-        merged = dict(options.pop("output_config", None) or {})
-        merged.setdefault("format", {"type": "json_schema", "schema": schema})
-        return {"output_config": merged}
-    if any(tool.name == JSON_TOOL_NAME for tool in request.tools):
-        raise InvalidRequestError(
-            f"the tool name {JSON_TOOL_NAME!r} is taken by Anthropic JSON mode; rename the tool",
-            provider=PROVIDER,
-            model=model,
-        )
-    tool = {
-        "name": JSON_TOOL_NAME,
-        "description": "Give the answer as JSON: the input of this tool is the answer.",
-        "input_schema": schema or {"type": "object"},
-    }
-    forced = {"type": "tool", "name": JSON_TOOL_NAME}
-    return {
-        "tools": [*_tools(request, options), tool],
-        "tool_choice": json_tool_choice(request.tool_choice, JSON_TOOL_NAME)
-        if request.tools
-        else forced,
-    }
-
-
-def _tools(request: ChatRequest, options: dict[str, Any]) -> list[Any]:
-    """The request's tools, then those given as an option (popped: they are merged here)."""
-    return [*to_anthropic_tools(request.tools), *(options.pop("tools", None) or [])]
-
-
-def to_anthropic_params(model: str, request: ChatRequest) -> dict[str, Any]:
     """The arguments of ``messages.create`` (as the API names them) for `request`.
 
+    `unsupported_params` (``error``/``drop``; the call's ``unsupported_params`` option wins)
+    says what a ``reasoning`` level the model cannot honour does (`anthropic.reasoning`).
+
     Raises:
-        InvalidRequestError: only system messages, or a JSON mode Anthropic cannot honour.
+        InvalidRequestError: only system messages, a part or reasoning level Claude cannot
+            take, or a JSON mode Anthropic cannot honour.
     """
-    system, messages = to_anthropic_messages(request.messages)
+    if has_parts(request.messages):
+        check_parts(request.messages, PART_RULES, model)
+    system, messages = to_anthropic_messages(request.messages, cache_prompt=request.cache_prompt)
     if not messages:
         raise InvalidRequestError(
             "Anthropic needs at least one user or assistant message besides the system prompt",
@@ -259,13 +232,26 @@ def to_anthropic_params(model: str, request: ChatRequest) -> dict[str, Any]:
     if request.stop:
         params["stop_sequences"] = list(request.stop)
     options = dict(request.options)
+    policy = str(options.pop("unsupported_params", unsupported_params))
+    thinking = reasoning_params(request, options, params["max_tokens"], model, policy)
+    if "output_config" in thinking:  # the caller's output_config keys win
+        thinking["output_config"] = {
+            **thinking["output_config"],
+            **options.get("output_config", {}),
+        }
+    options.update(thinking)
     if request.json_mode and request.response_format is not None:
-        params.update(_json_mode_params(request, request.response_format, options, model))
-    if "tools" not in params and (tools := _tools(request, options)):
+        params.update(json_mode_params(request, request.response_format, options, model))
+    if "tools" not in params and (tools := request_tools(request, options)):
         params["tools"] = tools
     if "tool_choice" not in params and request.tool_choice is not None:
         params["tool_choice"] = to_anthropic_tool_choice(request.tool_choice)
     params.update(options)
+    if request.cache_prompt and params.get("tools"):
+        params["tools"] = list(params["tools"])
+        mark_last(params["tools"])
+    if request.cache_prompt or has_parts(request.messages):
+        limit_breakpoints(params)
     return params
 
 
@@ -382,5 +368,7 @@ def from_anthropic_message(message: Any, *, model: str, json_mode: bool = False)
         if stop_reason == "refusal"
         else None,
         tool_calls=with_thinking(calls, thinking),
+        reasoning=reasoning_text(thinking),
+        provider_data=thinking_data(calls, thinking),
         raw=message,
     )

@@ -21,7 +21,12 @@ from persona_llm.providers.anthropic.mapping import (
     to_finish_reason,
     to_usage,
 )
-from persona_llm.providers.anthropic.tools import field_of, thinking_block, with_thinking
+from persona_llm.providers.anthropic.tools import (
+    field_of,
+    thinking_block,
+    thinking_data,
+    with_thinking,
+)
 from persona_llm.types import ChatChunk
 
 __all__ = ["StreamState"]
@@ -99,6 +104,7 @@ class StreamState:
             finish_reason=finish,
             usage=usage,
             tool_calls=with_thinking(calls, thinking),
+            provider_data=thinking_data(calls, thinking),
             refusal=refusal,
             model=self.model or None,
             provider=PROVIDER,
@@ -133,8 +139,9 @@ class StreamState:
             return None
         elif kind in ("thinking_delta", "signature_delta") and index in self._thinking:
             field = "thinking" if kind == "thinking_delta" else "signature"
-            self._thinking[index][field] += field_of(delta, field) or ""
-            return None
+            piece = field_of(delta, field) or ""
+            self._thinking[index][field] += piece
+            return ChatChunk(reasoning=piece) if field == "thinking" and piece else None
         else:
             return None
         return ChatChunk(delta=text) if text else None

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from persona_llm.providers.anthropic.parts import to_anthropic_blocks
 from persona_llm.types import ChatMessage, Tool, ToolCall
 
 __all__ = [
@@ -25,7 +26,9 @@ __all__ = [
     "json_tool_choice",
     "merge_content",
     "message_turn",
+    "reasoning_text",
     "thinking_block",
+    "thinking_data",
     "to_anthropic_tool_choice",
     "to_anthropic_tools",
     "with_thinking",
@@ -77,20 +80,25 @@ def _tool_use(call: ToolCall) -> dict[str, Any]:
     return {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}
 
 
+def _content(message: ChatMessage) -> str | list[dict[str, Any]]:
+    content = message.content
+    return content if type(content) is str else to_anthropic_blocks(content)
+
+
 def message_turn(message: ChatMessage) -> tuple[str, str | list[dict[str, Any]]]:
     """The role and content of a non-system message (a str for plain text)."""
     if message.role == "tool":
         block: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.tool_call_id}
         if message.content:
-            block["content"] = message.content
+            block["content"] = _content(message)
         return "user", [block]
-    if not message.tool_calls:
-        return message.role, message.content
-    blocks: list[dict[str, Any]] = []
+    thinking = list(message.provider_data.get("anthropic", {}).get(THINKING_KEY, []))
+    if not message.tool_calls and not thinking:
+        return message.role, _content(message)
+    blocks: list[dict[str, Any]] = thinking
     for call in message.tool_calls:
         blocks += call.provider_data.get("anthropic", {}).get(THINKING_KEY, [])
-    if message.content:
-        blocks.append({"type": "text", "text": message.content})
+    blocks += _blocks(_content(message))
     blocks += [_tool_use(call) for call in message.tool_calls]
     return "assistant", blocks
 
@@ -141,8 +149,23 @@ def thinking_block(block: Any) -> dict[str, Any] | None:
     return None
 
 
+def reasoning_text(thinking: list[dict[str, Any]]) -> str | None:
+    """The reply's thinking text (blocks joined by a blank line), None when there is none."""
+    texts = [block["thinking"] for block in thinking if block.get("thinking")]
+    return "\n\n".join(texts) if texts else None
+
+
+def thinking_data(calls: list[ToolCall], thinking: list[dict[str, Any]]) -> dict[str, Any]:
+    """`ChatResponse.provider_data` of a reply: its thinking blocks when no tool call keeps
+    them (the API wants them back on the next turn while thinking is on)."""
+    return {"anthropic": {THINKING_KEY: thinking}} if thinking and not calls else {}
+
+
 def with_thinking(calls: list[ToolCall], thinking: list[dict[str, Any]]) -> list[ToolCall]:
-    """`calls` with the reply's thinking blocks kept on the first call (for the next turn)."""
+    """`calls` with the reply's thinking blocks kept on the first call (for the next turn).
+
+    A reply without tool calls keeps them in `ChatResponse.provider_data` instead.
+    """
     if not calls or not thinking:
         return calls
     data = {"anthropic": {THINKING_KEY: thinking}}

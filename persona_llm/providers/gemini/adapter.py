@@ -52,7 +52,8 @@ from persona_llm.errors import (
     sanitize_exception,
 )
 from persona_llm.providers._errors import error_from_status
-from persona_llm.providers.base import PerLoop, ProviderAdapter
+from persona_llm.providers._parts import check_parts, has_parts
+from persona_llm.providers.base import PerLoop, ProviderAdapter, check_dimensions
 from persona_llm.providers.gemini.mapping import (
     EMBED_BATCH_LIMIT,
     embedding_batches,
@@ -62,6 +63,7 @@ from persona_llm.providers.gemini.mapping import (
     to_gemini_embed_config,
     to_gemini_request,
 )
+from persona_llm.providers.gemini.parts import PART_RULES
 from persona_llm.providers.gemini.sse import drop_sse_comments, drop_sse_comments_async
 from persona_llm.providers.gemini.stream import (
     GeminiStreamState,
@@ -186,7 +188,15 @@ class GeminiAdapter(ProviderAdapter):
 
     name: str = "gemini"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        chat=True, embeddings=True, json_mode=True, streaming=True, tools=True
+        chat=True,
+        embeddings=True,
+        json_mode=True,
+        streaming=True,
+        tools=True,
+        vision=True,
+        documents=True,
+        audio_input=True,
+        reasoning=True,
     )
 
     def __init__(
@@ -196,7 +206,10 @@ class GeminiAdapter(ProviderAdapter):
         async_client_factory: Callable[[], AsyncClient],
         *,
         embed_batch_size: int = EMBED_BATCH_LIMIT,
+        unsupported_params: str | None = None,
     ) -> None:
+        # A reasoning level the model cannot honour: LLM_UNSUPPORTED_PARAMS unless given.
+        self.unsupported_params = unsupported_params or config.unsupported_params
         if not 1 <= embed_batch_size <= EMBED_BATCH_LIMIT:
             raise ValueError(f"embed_batch_size must be 1..{EMBED_BATCH_LIMIT}")
         self.config = config
@@ -208,6 +221,11 @@ class GeminiAdapter(ProviderAdapter):
 
     def __repr__(self) -> str:
         return f"GeminiAdapter(base_url={self.config.base_url!r})"
+
+    def check_request(self, model: str, request: ChatRequest) -> None:
+        """Refuse parts Gemini cannot take (media in tool results, oversized inline data)."""
+        if has_parts(request.messages):
+            check_parts(request.messages, PART_RULES, model)
 
     # -- chat -----------------------------------------------------------------------------
 
@@ -303,6 +321,7 @@ class GeminiAdapter(ProviderAdapter):
                     model=model, contents=_embed_contents(batch), config=settings
                 )
                 vectors.extend(from_gemini_embeddings(reply, len(batch), model))
+        check_dimensions(vectors, settings.output_dimensionality, provider=self.name, model=model)
         return vectors
 
     async def aembeddings(
@@ -317,6 +336,7 @@ class GeminiAdapter(ProviderAdapter):
                     model=model, contents=_embed_contents(batch), config=settings
                 )
                 vectors.extend(from_gemini_embeddings(reply, len(batch), model))
+        check_dimensions(vectors, settings.output_dimensionality, provider=self.name, model=model)
         return vectors
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -346,7 +366,7 @@ class GeminiAdapter(ProviderAdapter):
         self, model: str, request: ChatRequest
     ) -> tuple[_Contents, types.GenerateContentConfig]:
         try:
-            contents, settings = to_gemini_request(request)
+            contents, settings = to_gemini_request(request, model, self.unsupported_params)
         except InvalidRequestError as exc:  # e.g. a tool result without a tool name
             exc.model = model
             raise

@@ -32,6 +32,9 @@ from typing import Any
 
 from persona_llm.errors import ContentFilterError, ProviderUnavailableError
 from persona_llm.providers._errors import looks_like_html
+from persona_llm.providers._parts import check_parts, has_parts
+from persona_llm.providers.gemini.parts import PART_RULES, to_gemini_parts
+from persona_llm.providers.gemini.reasoning import reasoning_text, text_signature, thinking_config
 from persona_llm.providers.gemini.tools import (
     function_call_part,
     function_response_part,
@@ -99,7 +102,7 @@ def to_gemini_contents(
         The contents (``{"role": "user"|"model", "parts": [{"text": ...}, ...]}`` dicts,
         roles alternating) and the joined system text, or None when there is none.
     """
-    systems = [m.content for m in messages if m.role == "system"]
+    systems = [m.text for m in messages if m.role == "system"]
     system = "\n\n".join(systems) if systems else None
     contents: list[dict[str, Any]] = []
     calls: dict[str, ToolCall] = {}  # the latest call of each id, for the tool results
@@ -122,8 +125,13 @@ def _turn(message: ChatMessage, calls: Mapping[str, ToolCall]) -> tuple[str, lis
         call = calls.get(message.tool_call_id or "")
         return "user", [function_response_part(message, call)]
     parts: list[dict[str, Any]] = []
-    if message.content or not message.tool_calls:
+    if type(message.content) is not str:
+        parts += to_gemini_parts(message.content)
+    elif message.content or not message.tool_calls:
         parts.append({"text": message.content})
+    signature = message.provider_data.get("gemini", {}).get("text_signature")
+    if signature and parts and "text" in parts[0]:
+        parts[0] = {**parts[0], "thought_signature": signature}  # the SDK decodes base64
     parts += [function_call_part(call) for call in message.tool_calls]
     return _ROLES[message.role], parts
 
@@ -140,11 +148,24 @@ def _json_settings(response_format: Mapping[str, Any] | None) -> dict[str, Any]:
     return settings
 
 
-def to_gemini_request(request: ChatRequest) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The ``contents`` and ``GenerateContentConfig`` keyword arguments for `request`."""
+def to_gemini_request(
+    request: ChatRequest, model: str = "", unsupported_params: str = "error"
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The ``contents`` and ``GenerateContentConfig`` keyword arguments for `request`.
+
+    Raises:
+        InvalidRequestError: a part Gemini cannot take (`persona_llm.providers.gemini.parts`).
+    """
+    if has_parts(request.messages):
+        check_parts(request.messages, PART_RULES, model)
     contents, system = to_gemini_contents(request.messages)
     config: dict[str, Any] = {"automatic_function_calling": {"disable": True}}
-    config.update(request.options)
+    options = dict(request.options)
+    policy = str(options.pop("unsupported_params", unsupported_params))
+    thinking = thinking_config(model, request.reasoning, policy)
+    if thinking is not None:
+        config["thinking_config"] = thinking  # an option of the same name wins
+    config.update(options)
     named: dict[str, Any] = {
         "system_instruction": system,
         "temperature": request.temperature,
@@ -285,6 +306,8 @@ def from_gemini_response(response: Any, model: str) -> ChatResponse:
         ),
         usage=gemini_usage(getattr(response, "usage_metadata", None)),
         tool_calls=tool_calls,
+        reasoning=reasoning_text(parts),
+        provider_data=text_signature(parts),
         raw=response,
     )
 
@@ -303,7 +326,13 @@ def from_gemini_chunk(response: Any, model: str) -> ChatChunk:
         getattr(candidate, "finish_reason", None), bool(gemini_tool_calls(parts))
     )
     usage = gemini_usage(getattr(response, "usage_metadata", None)) if finish else None
-    return ChatChunk(delta=_text(parts), finish_reason=finish, usage=usage)
+    return ChatChunk(
+        delta=_text(parts),
+        finish_reason=finish,
+        usage=usage,
+        reasoning=reasoning_text(parts) or "",
+        provider_data=text_signature(parts),
+    )
 
 
 def from_gemini_embeddings(response: Any, expected: int, model: str) -> list[list[float]]:

@@ -121,7 +121,7 @@ def function_response_part(message: ChatMessage, call: ToolCall | None) -> dict[
             "tool message",
             provider="gemini",
         )
-    response: dict[str, Any] = {"name": name, "response": {"output": message.content}}
+    response: dict[str, Any] = {"name": name, "response": {"output": message.text}}
     gemini_id = call.provider_data.get("gemini", {}).get("id") if call is not None else None
     if gemini_id:
         response["id"] = gemini_id

@@ -31,9 +31,10 @@ from persona_llm.errors import (
     sanitize_exception,
 )
 from persona_llm.providers._errors import error_from_status
-from persona_llm.providers.base import PerLoop, ProviderAdapter
+from persona_llm.providers.base import PerLoop, ProviderAdapter, check_dimensions
 from persona_llm.providers.openai import mapping as mapping
 from persona_llm.providers.openai import responses_mapping as responses
+from persona_llm.providers.openai.parts import capabilities_for
 from persona_llm.providers.openai.responses_select import Api, choose_api
 from persona_llm.providers.openai.responses_stream import ResponsesStreamState
 from persona_llm.providers.openai.stream import OpenAIStreamState
@@ -116,7 +117,15 @@ class OpenAIAdapter(ProviderAdapter):
 
     name: str = "openai"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        chat=True, embeddings=True, json_mode=True, streaming=True, tools=True
+        chat=True,
+        embeddings=True,
+        json_mode=True,
+        streaming=True,
+        tools=True,
+        vision=True,
+        documents=True,
+        audio_input=True,
+        reasoning=True,
     )
 
     def __init__(
@@ -172,6 +181,14 @@ class OpenAIAdapter(ProviderAdapter):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.config.base_url!r})"
+
+    def capabilities_for(self, model: str) -> Capabilities:
+        """Narrowed by model and server: text-only models, compatible servers (no files)."""
+        return capabilities_for(self.capabilities, self.name, model)
+
+    def check_request(self, model: str, request: ChatRequest) -> None:
+        """Refuse parts `model` cannot take, without sending."""
+        mapping.check_openai_parts(request.messages, self.name, model)
 
     # -- chat ---------------------------------------------------------------------------
 
@@ -304,7 +321,7 @@ class OpenAIAdapter(ProviderAdapter):
             params = self._embedding_kwargs(model, batch, options)
             with self._map_errors(model):
                 response = self._client.embeddings.create(**params)
-                self._add_batch(result, response, len(batch), model)
+                self._add_batch(result, response, params, model)
         return result
 
     async def aembeddings(
@@ -316,11 +333,16 @@ class OpenAIAdapter(ProviderAdapter):
             params = self._embedding_kwargs(model, batch, options)
             with self._map_errors(model):
                 response = await self._async.get().embeddings.create(**params)
-                self._add_batch(result, response, len(batch), model)
+                self._add_batch(result, response, params, model)
         return result
 
-    def _add_batch(self, result: Embeddings, response: Any, expected: int, model: str) -> None:
-        result += mapping.vectors_from_openai(response, expected, provider=self.name, model=model)
+    def _add_batch(
+        self, result: Embeddings, response: Any, params: dict[str, Any], model: str
+    ) -> None:
+        expected = len(params["input"])
+        vectors = mapping.vectors_from_openai(response, expected, provider=self.name, model=model)
+        check_dimensions(vectors, params.get("dimensions"), provider=self.name, model=model)
+        result += vectors
         result.usage = mapping.add_embedding_usage(result.usage, response)
 
     def _batches(self, texts: Sequence[str]) -> Iterator[Sequence[str]]:

@@ -31,6 +31,9 @@ from typing import Any, Literal
 
 from persona_llm.errors import InvalidRequestError, ProviderUnavailableError
 from persona_llm.providers._errors import looks_like_html
+from persona_llm.providers._parts import check_parts, has_parts
+from persona_llm.providers.openai.parts import capabilities_for, part_rules, to_openai_parts
+from persona_llm.providers.openai.reasoning import reasoning_effort, reasoning_of
 from persona_llm.providers.openai.tools import (
     openai_tool_calls,
     to_openai_tool_choice,
@@ -39,6 +42,7 @@ from persona_llm.providers.openai.tools import (
     wire_tool_call,
 )
 from persona_llm.types import (
+    Capabilities,
     ChatMessage,
     ChatRequest,
     ChatResponse,
@@ -77,6 +81,9 @@ EMBEDDING_BATCH_LIMIT = 2048
 
 UNSUPPORTED_PARAMS_OPTION = "unsupported_params"
 """Per-call option (never sent) overriding the adapter's `unsupported_params` policy."""
+
+PARTS_ALL = Capabilities(vision=True, documents=True, audio_input=True)
+"""What OpenAI's API takes at best; `capabilities_for` narrows it per model and server."""
 
 _FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",
@@ -126,26 +133,47 @@ def rejects_temperature(model: str, options: Mapping[str, Any]) -> bool:
     return options.get("reasoning_effort") not in (None, "none")
 
 
+def _content(message: ChatMessage) -> Any:
+    content = message.content
+    return content if type(content) is str else to_openai_parts(content)
+
+
 def to_openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
-    """Messages in order, system messages included (OpenAI keeps them in ``messages``)."""
+    """Messages in order, system messages included (OpenAI keeps them in ``messages``).
+
+    Content with parts becomes a content array (`persona_llm.providers.openai.parts`);
+    check it first with `check_openai_parts`.
+    """
     result: list[dict[str, Any]] = []
     for message in messages:
         if message.role == "tool":
             result.append(
-                {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
+                {"role": "tool", "tool_call_id": message.tool_call_id, "content": _content(message)}
             )
         elif message.tool_calls:
             result.append(
                 {
                     "role": "assistant",
                     # What the API itself returns for a turn without text.
-                    "content": message.content or None,
+                    "content": _content(message) or None,
                     "tool_calls": [wire_tool_call(call) for call in message.tool_calls],
                 }
             )
         else:
-            result.append({"role": message.role, "content": message.content})
+            result.append({"role": message.role, "content": _content(message)})
     return result
+
+
+def check_openai_parts(
+    messages: Sequence[ChatMessage], provider: str, model: str, *, responses: bool = False
+) -> None:
+    """Refuse parts `provider`/`model` cannot take, before sending (`InvalidRequestError`).
+
+    `responses`: for the Responses API, which takes document URLs but no audio.
+    """
+    if has_parts(messages):
+        capabilities = capabilities_for(PARTS_ALL, provider, model)
+        check_parts(messages, part_rules(capabilities, provider, responses=responses), model)
 
 
 def _policy(
@@ -188,6 +216,16 @@ def to_openai_params(
     policy = _policy(unsupported_params, options, provider, model)
     options.pop(UNSUPPORTED_PARAMS_OPTION, None)
     options.pop("openai_api", None)  # the transport choice, never sent
+    check_openai_parts(request.messages, provider, model)
+    effort = reasoning_effort(
+        model,
+        request.reasoning,
+        reasoning_model=is_reasoning_model(model),
+        policy=policy,
+        provider=provider,
+    )
+    if effort is not None:
+        options.setdefault("reasoning_effort", effort)
     params: dict[str, Any] = {"model": model, "messages": to_openai_messages(request.messages)}
     if request.max_tokens is not None:
         limit = "max_completion_tokens" if is_reasoning_model(model) else "max_tokens"
@@ -293,6 +331,7 @@ def from_openai_completion(completion: Any, *, provider: str, model: str) -> Cha
         finish_reason=tool_calls_finish(finish, bool(tool_calls)),
         usage=usage_from_openai(getattr(completion, "usage", None)),
         tool_calls=tool_calls,
+        reasoning=reasoning_of(message),
         raw=completion,
     )
 

@@ -47,9 +47,12 @@ from persona_llm.providers.openai.mapping import (
     _merge_options,
     _policy,
     _unsupported_temperature,
+    check_openai_parts,
     is_reasoning_model,
     rejects_temperature,
 )
+from persona_llm.providers.openai.parts import to_responses_content
+from persona_llm.providers.openai.reasoning import reasoning_effort
 from persona_llm.types import (
     TOOL_CHOICE_MODES,
     ChatMessage,
@@ -108,12 +111,15 @@ def _function_call(call: ToolCall) -> dict[str, Any]:
 def _assistant_items(message: ChatMessage) -> list[dict[str, Any]]:
     """Reasoning, text and calls of an assistant turn, in the order the API produced them."""
     if not message.tool_calls:
-        return [{"role": "assistant", "content": message.content}]
+        return [
+            {"role": "assistant", "content": to_responses_content(message.content, "assistant")}
+        ]
     items: list[dict[str, Any]] = []
     for position, call in enumerate(message.tool_calls):
         items += _reasoning_items(call)
         if position == 0 and message.content:
-            items.append({"role": "assistant", "content": message.content})
+            content = to_responses_content(message.content, "assistant")
+            items.append({"role": "assistant", "content": content})
         items.append(_function_call(call))
     return items
 
@@ -123,12 +129,13 @@ def to_responses_input(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     for message in messages:
         if message.role == "tool":
-            output = {"call_id": message.tool_call_id, "output": message.content}
+            output = {"call_id": message.tool_call_id, "output": message.text}
             items.append({"type": "function_call_output", **output})
         elif message.role == "assistant":
             items += _assistant_items(message)
         else:
-            items.append({"role": message.role, "content": message.content})
+            content = to_responses_content(message.content, message.role)
+            items.append({"role": message.role, "content": content})
     return items
 
 
@@ -202,6 +209,13 @@ def to_responses_params(
         )
     policy = _policy(unsupported_params, options, provider, model)
     options.pop(UNSUPPORTED_PARAMS_OPTION, None)
+    check_openai_parts(request.messages, provider, model, responses=True)
+    reasoning_model = is_reasoning_model(model)
+    effort = reasoning_effort(
+        model, request.reasoning, reasoning_model=reasoning_model, policy=policy, provider=provider
+    )
+    if effort is not None:
+        options.setdefault("reasoning_effort", effort)
     params: dict[str, Any] = {
         "model": model,
         "input": to_responses_input(request.messages),

@@ -14,6 +14,7 @@ from typing import Any
 from persona_llm.errors import ProviderUnavailableError
 from persona_llm.providers._tool_calls import ToolCallAssembler
 from persona_llm.providers.openai.mapping import from_openai_chunk, tool_calls_finish
+from persona_llm.providers.openai.reasoning import reasoning_of
 from persona_llm.types import ChatChunk, FinishReason, Usage
 
 __all__ = ["OpenAIStreamState"]
@@ -43,8 +44,9 @@ class OpenAIStreamState:
         refusal = getattr(delta, "refusal", None) or ""
         for call in getattr(delta, "tool_calls", None) or []:
             self._add_call(call)
-        if text or refusal:
-            return ChatChunk(delta=text, refusal=refusal)
+        reasoning = reasoning_of(delta) or "" if delta is not None else ""
+        if text or refusal or reasoning:
+            return ChatChunk(delta=text, refusal=refusal, reasoning=reasoning)
         return None
 
     def _add_call(self, call: Any) -> None:
