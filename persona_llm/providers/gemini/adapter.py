@@ -70,7 +70,12 @@ from persona_llm.providers.gemini.stream import (
     collect_response,
     next_event,
 )
-from persona_llm.providers.gemini.vertex import VERTEX_API_VERSION, vertex_auth
+from persona_llm.providers.gemini.vertex import (
+    VERTEX_API_VERSION,
+    is_google_auth_error,
+    vertex_access_error,
+    vertex_auth,
+)
 from persona_llm.settings import ProviderConfig
 from persona_llm.types import Capabilities, ChatChunk, ChatRequest, ChatResponse
 
@@ -425,6 +430,8 @@ class GeminiAdapter(ProviderAdapter):
             str(exc.message or exc),
             getattr(getattr(exc, "response", None), "headers", None),
         )
+        if self.config.vertex and exc.code in (401, 403):
+            return vertex_access_error(exc.code, message, self.config, model)
         return error_from_status(
             exc.code,
             message,
@@ -437,6 +444,8 @@ class GeminiAdapter(ProviderAdapter):
 
     def _other_error(self, exc: Exception, model: str) -> LLMError:
         where: dict[str, Any] = {"provider": self.name, "model": model, "secrets": self._secrets}
+        if self.config.vertex and is_google_auth_error(exc):
+            return vertex_access_error(None, f"{type(exc).__name__}: {exc}", self.config, model)
         kind = _transport_error(exc)
         if kind is not None:
             what = (
