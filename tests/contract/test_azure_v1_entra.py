@@ -19,7 +19,7 @@ import pytest
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import ClientAuthenticationError
 
-from persona_llm.clients import AsyncChatClient, ChatClient
+from persona_llm.clients import AsyncChatClient, ChatClient, EmbeddingClient
 from persona_llm.errors import AuthenticationError, ConfigurationError
 from persona_llm.facades import get_chat_client, reset_clients
 from persona_llm.features.tools import run_tools
@@ -278,3 +278,12 @@ def test_without_the_extra_the_error_says_what_to_install() -> None:
     )
     assert "pip install 'persona-llm[azure-identity]'" in done.stdout
     assert "AZURE_API_KEY" in done.stdout
+
+
+def test_v1_embeddings(emu: ProviderEmulator) -> None:
+    built = adapter(config(emu, base_url=emu.base_url + "/openai/v1/", api_version="v1"))
+    vectors = EmbeddingClient(built, "embed-prod").embeddings(["alpha", "beta"])
+    assert vectors == [wire.fake_vector("alpha"), wire.fake_vector("beta")]
+    sent = emu.last_request("azure")
+    assert (sent.path, sent.json["model"], sent.query) == ("/openai/v1/embeddings", "embed-prod", {})
+    built._client.close()
