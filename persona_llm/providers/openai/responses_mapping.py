@@ -278,9 +278,13 @@ def _plain(item: Any) -> dict[str, Any]:
 
 
 def _field(item: Any, name: str) -> Any:
-    if isinstance(item, Mapping):
+    """`item.name` of an SDK object, or `item[name]` of a dict (the hot path of streams)."""
+    if type(item) is dict:
         return item.get(name)
-    return getattr(item, name, None)
+    value = getattr(item, name, None)
+    if value is None and isinstance(item, Mapping):
+        return item.get(name)
+    return value
 
 
 def read_output(items: Iterable[Any], *, provider: str, model: str) -> ReplyParts:
