@@ -285,5 +285,9 @@ def test_v1_embeddings(emu: ProviderEmulator) -> None:
     vectors = EmbeddingClient(built, "embed-prod").embeddings(["alpha", "beta"])
     assert vectors == [wire.fake_vector("alpha"), wire.fake_vector("beta")]
     sent = emu.last_request("azure")
-    assert (sent.path, sent.json["model"], sent.query) == ("/openai/v1/embeddings", "embed-prod", {})
+    assert (sent.path, sent.json["model"], sent.query) == (
+        "/openai/v1/embeddings",
+        "embed-prod",
+        {},
+    )
     built._client.close()
