@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dependency_injector import providers as di
 from google.auth.credentials import Credentials
 from pydantic import BaseModel
 
@@ -245,3 +246,31 @@ def test_unauthenticated_says_to_check_the_credentials(
     with pytest.raises(AuthenticationError, match="GOOGLE_APPLICATION_CREDENTIALS") as caught:
         client.chat(HI)
     assert "API key" not in str(caught.value)
+
+
+def test_the_container_serves_vertex_and_gemini_vertex(
+    emu: ProviderEmulator, container_with: Any
+) -> None:
+    where = {
+        "google_cloud_project": "test-project",
+        "google_cloud_location": "us-central1",
+        "gemini_base_url": emu.gemini_base_url,
+        "llm_max_retries": 0,
+    }
+    built = container_with(
+        llm_service="vertex/gemini-2.5-flash",
+        embedding_service="vertex/gemini-embedding-001",
+        **where,
+    )
+    config = built.settings().provider_config("vertex")
+    built.vertex.sdk.override(di.Object(sync_client(config, FakeCredentials())))
+    assert built.chat_client().chat(HI).content == "echo: hello"
+    assert emu.last_request("gemini").path == PREFIX + "gemini-2.5-flash:generateContent"
+    assert len(built.embedding_client().embeddings(["a", "b"])) == 2
+    assert emu.last_request("gemini").path == PREFIX + "gemini-embedding-001:batchEmbedContents"
+    built.reset_singletons()
+    switched = container_with(llm_service="gemini/gemini-2.5-pro", gemini_vertex=True, **where)
+    config = switched.settings().provider_config("gemini")
+    switched.gemini.sdk.override(di.Object(sync_client(config, FakeCredentials())))
+    switched.chat_client().chat(HI)
+    assert emu.last_request("gemini").path == PREFIX + "gemini-2.5-pro:generateContent"
