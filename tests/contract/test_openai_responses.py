@@ -214,6 +214,9 @@ def check_three_turns(emu: ProviderEmulator) -> None:
         "function_call_output",
     ]
     assert second["input"][1]["encrypted_content"] == "ENC-1"
+    # the call after the reasoning goes back with its output item id, which pairs them
+    assert second["input"][2]["id"].startswith("fc_")
+    assert "id" not in second["input"][3]
     kinds = [i.get("type", i.get("role")) for i in third["input"]]
     assert kinds == [
         "user",
@@ -351,3 +354,37 @@ def test_compatible_presets_always_use_chat_completions(emu: ProviderEmulator) -
     ChatClient(adapter, "o3-pro").chat(HI, tools=[get_weather])
     assert emu.last_request("openai").path == "/v1/chat/completions"
     adapter._client.close()  # type: ignore[attr-defined]
+
+
+def test_a_text_conversation_on_a_reasoning_model_sends_its_reasoning_back(
+    client: ChatClient, emu: ProviderEmulator
+) -> None:
+    emu.enqueue(
+        "openai",
+        Reply(
+            wire.openai_response(
+                "Three r's.",
+                model="o4-mini",
+                reasoning=[wire.reasoning_item("Count them.", encrypted_content="ENC-A")],
+            )
+        ),
+    )
+    first = client.chat(
+        [{"role": "user", "content": "How many r's in strawberry?"}], openai_api="responses"
+    )
+    assert (first.content, first.reasoning) == ("Three r's.", "Count them.")
+    follow_up = [
+        {"role": "user", "content": "How many r's in strawberry?"},
+        first.to_message(),
+        {"role": "user", "content": "And in raspberry?"},
+    ]
+    client.chat(follow_up, openai_api="responses")
+    items = body(emu.last_request("openai"))["input"]
+    assert [i.get("type", i.get("role")) for i in items] == ["user", "reasoning", "message", "user"]
+    assert items[1]["encrypted_content"] == "ENC-A"
+    assert items[2]["id"].startswith("msg_")
+    assert items[2]["content"][0] == {
+        "type": "output_text",
+        "text": "Three r's.",
+        "annotations": [],
+    }
