@@ -118,8 +118,12 @@ class UsageScope:
         task: str | None = None,
         allow_unpriced: bool = False,
     ) -> None:
-        if budget_usd is not None and budget_usd < 0:
-            raise ConfigurationError(f"budget_usd must be >= 0, got {budget_usd!r}")
+        if budget_usd is not None and (
+            isinstance(budget_usd, bool)
+            or not isinstance(budget_usd, (int, float))
+            or not budget_usd >= 0  # NaN too
+        ):
+            raise ConfigurationError(f"budget_usd must be a number >= 0 (USD), got {budget_usd!r}")
         self.budget_usd = budget_usd
         self.task = task
         self.allow_unpriced = allow_unpriced

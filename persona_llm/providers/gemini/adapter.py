@@ -41,6 +41,7 @@ from google.genai.client import AsyncClient
 from google.genai.errors import UnknownApiResponseError
 
 from persona_llm import log_redaction
+from persona_llm.arguments import request_for
 from persona_llm.errors import (
     APIConnectionError,
     ConfigurationError,
@@ -371,7 +372,9 @@ class GeminiAdapter(ProviderAdapter):
         self, model: str, request: ChatRequest
     ) -> tuple[_Contents, types.GenerateContentConfig]:
         try:
-            contents, settings = to_gemini_request(request, model, self.unsupported_params)
+            contents, settings = to_gemini_request(
+                request_for(request, self.name), model, self.unsupported_params
+            )
         except InvalidRequestError as exc:  # e.g. a tool result without a tool name
             exc.model = model
             raise

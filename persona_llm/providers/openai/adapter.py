@@ -22,6 +22,7 @@ import openai
 from openai.types.chat import ChatCompletionChunk
 
 from persona_llm import log_redaction
+from persona_llm.arguments import request_for
 from persona_llm.errors import (
     APIConnectionError,
     ConfigurationError,
@@ -183,6 +184,7 @@ class OpenAIAdapter(ResponsesTransport, ProviderAdapter):
 
     def chat(self, model: str, request: ChatRequest) -> ChatResponse:
         """Send one chat request (Chat Completions or Responses) and return the reply."""
+        request = request_for(request, self.name)
         if self.api_for(model, request) == "responses":
             return self._respond(model, request)
         params = self._chat_kwargs(model, request)
@@ -192,6 +194,7 @@ class OpenAIAdapter(ResponsesTransport, ProviderAdapter):
 
     async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
         """Asyncio twin of `chat`."""
+        request = request_for(request, self.name)
         if self.api_for(model, request) == "responses":
             return await self._arespond(model, request)
         params = self._chat_kwargs(model, request)
@@ -218,12 +221,14 @@ class OpenAIAdapter(ResponsesTransport, ProviderAdapter):
         early closes the HTTP response. A stream that ends without a finish reason raises
         `ProviderUnavailableError` after the chunks already yielded.
         """
+        request = request_for(request, self.name)
         if self.api_for(model, request) == "responses":
             return self._response_events(model, request)
         return self._stream(model, self._stream_kwargs(model, request))
 
     def astream(self, model: str, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """Asyncio twin of `stream` (an async generator; close it with ``aclose()``)."""
+        request = request_for(request, self.name)
         if self.api_for(model, request) == "responses":
             return self._aresponse_events(model, request)
         return self._astream(model, self._stream_kwargs(model, request))
