@@ -14,11 +14,15 @@ must run before there is an answer to parse.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
 
+from persona_llm._services import PROVIDERS
+from persona_llm.arguments import check_chat_arguments, check_options, check_texts
 from persona_llm.errors import InvalidRequestError
 from persona_llm.features import structured
 from persona_llm.features.tools import ToolChoiceLike, ToolLike, to_tool_choice, to_tools
@@ -91,8 +95,18 @@ class _ClientBase:
         reasoning: Reasoning | None = None,
         cache_prompt: bool = False,
     ) -> ChatRequest:
-        if max_tokens is not None and max_tokens < 1:
-            raise self._invalid(f"max_tokens must be a positive integer, got {max_tokens!r}")
+        check_chat_arguments(
+            self.provider,
+            self.model,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            response_format=response_format,
+            stop=stop,
+            reasoning=reasoning,
+            cache_prompt=cache_prompt,
+        )
+        if options:
+            check_options(options, _chat_parameters(), self.provider, self.model, PROVIDERS)
         if response_format is not None:
             kind = response_format.get("type")
             if kind not in {"text", "json_object", "json_schema"}:
@@ -137,6 +151,7 @@ class _ClientBase:
         response_format: Mapping[str, Any] | None,
         stop: str | Sequence[str] | None,
         response_model: type[BaseModel] | None,
+        max_reasks: int,
         options: dict[str, Any],
         tools: Iterable[ToolLike] | None,
         tool_choice: ToolChoiceLike | None,
@@ -145,6 +160,14 @@ class _ClientBase:
         cache_prompt: bool = False,
     ) -> tuple[ChatRequest, structured.OutputSpec | None]:
         """The request for `chat`, and what its reply must parse into (None: plain text)."""
+        if max_reasks != 1 or response_model is not None or response_format is not None:
+            check_chat_arguments(
+                self.provider,
+                self.model,
+                response_format=response_format,
+                max_reasks=max_reasks,
+                response_model=response_model,
+            )
         output = structured.output_spec(response_format, response_model)
         request = self._request(
             messages,
@@ -200,12 +223,14 @@ class AsyncChatClient(_ClientBase):
         tool_choice: ToolChoiceLike | None = None,
         reasoning: Reasoning | None = None,
         cache_prompt: bool = False,
-        **provider_options: Any,
+        **options: Any,
     ) -> ChatResponse:
         """Send the conversation and return the reply.
 
-        Options left at None are not sent, so the provider's default applies. Extra keyword
-        arguments are passed to the provider's SDK call unchanged.
+        Options left at None are not sent, so the provider's default applies. Keyword
+        options follow `persona_llm.arguments`: common ones (``top_p``, ``seed``, ``n``...),
+        ``provider_options={"anthropic": {...}}`` (that provider only), ``extra_body`` and
+        ``extra_headers``; any other keyword raises `InvalidRequestError`.
 
         In JSON mode (``response_format`` of type ``json_object`` or ``json_schema``, or a
         pydantic ``response_model``) the reply is parsed into `ChatResponse.parsed` (a dict or
@@ -230,7 +255,8 @@ class AsyncChatClient(_ClientBase):
             response_format,
             stop,
             response_model,
-            provider_options,
+            max_reasks,
+            options,
             tools,
             tool_choice,
             reasoning=reasoning,
@@ -264,7 +290,7 @@ class AsyncChatClient(_ClientBase):
         tool_choice: ToolChoiceLike | None = None,
         reasoning: Reasoning | None = None,
         cache_prompt: bool = False,
-        **provider_options: Any,
+        **options: Any,
     ) -> AsyncIterator[ChatChunk]:
         """Stream the reply; the last chunk carries `finish_reason`, `usage` and the
         assembled `tool_calls`. `persona_llm.features.streaming.acollect_stream` makes a
@@ -275,7 +301,7 @@ class AsyncChatClient(_ClientBase):
             max_tokens,
             response_format,
             stop,
-            provider_options,
+            options,
             tools,
             tool_choice,
             reasoning=reasoning,
@@ -306,12 +332,14 @@ class ChatClient(_ClientBase):
         tool_choice: ToolChoiceLike | None = None,
         reasoning: Reasoning | None = None,
         cache_prompt: bool = False,
-        **provider_options: Any,
+        **options: Any,
     ) -> ChatResponse:
         """Send the conversation and return the reply.
 
-        Options left at None are not sent, so the provider's default applies. Extra keyword
-        arguments are passed to the provider's SDK call unchanged.
+        Options left at None are not sent, so the provider's default applies. Keyword
+        options follow `persona_llm.arguments`: common ones (``top_p``, ``seed``, ``n``...),
+        ``provider_options={"anthropic": {...}}`` (that provider only), ``extra_body`` and
+        ``extra_headers``; any other keyword raises `InvalidRequestError`.
 
         In JSON mode (``response_format`` of type ``json_object`` or ``json_schema``, or a
         pydantic ``response_model``) the reply is parsed into `ChatResponse.parsed` (a dict or
@@ -336,7 +364,8 @@ class ChatClient(_ClientBase):
             response_format,
             stop,
             response_model,
-            provider_options,
+            max_reasks,
+            options,
             tools,
             tool_choice,
             reasoning=reasoning,
@@ -370,7 +399,7 @@ class ChatClient(_ClientBase):
         tool_choice: ToolChoiceLike | None = None,
         reasoning: Reasoning | None = None,
         cache_prompt: bool = False,
-        **provider_options: Any,
+        **options: Any,
     ) -> Iterator[ChatChunk]:
         """Stream the reply; the last chunk carries `finish_reason`, `usage` and the
         assembled `tool_calls`. `persona_llm.features.streaming.collect_stream` makes a
@@ -381,7 +410,7 @@ class ChatClient(_ClientBase):
             max_tokens,
             response_format,
             stop,
-            provider_options,
+            options,
             tools,
             tool_choice,
             reasoning=reasoning,
@@ -394,15 +423,21 @@ class ChatClient(_ClientBase):
 
 
 def _check_texts(client: _ClientBase, texts: Sequence[str]) -> list[str]:
-    if isinstance(texts, str):
-        raise client._invalid("embeddings() takes a list of texts, not a single string")
-    items = list(texts)
-    for index, text in enumerate(items):
-        if not isinstance(text, str):
-            raise client._invalid(f"texts[{index}] is {type(text).__name__}, not str")
+    items = check_texts(texts, client._invalid)
     if items and not client.capabilities.embeddings:
         raise client._invalid(f"the {client.provider} provider has no embeddings API")
     return items
+
+
+@functools.cache
+def _chat_parameters() -> frozenset[str]:
+    """The named parameters of ``chat()`` and ``stream()``, read from their signatures so a
+    new one is known at once (the "did you mean" candidates of an unknown keyword)."""
+    names = {
+        *inspect.signature(AsyncChatClient.chat).parameters,
+        *inspect.signature(AsyncChatClient.stream).parameters,
+    }
+    return frozenset(names - {"self", "messages", "options"})
 
 
 # unasync: source clients.embeddings

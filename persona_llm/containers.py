@@ -30,10 +30,11 @@ class Container(containers.DeclarativeContainer):
     azure = provider(config("azure"))
     anthropic = provider(config("anthropic"))
     gemini = provider(config("gemini"))
+    vertex = provider(config("vertex"))  # Gemini on Vertex AI
     compatible = provider(settings.provided.compatible_config)
     fake = provider(config("fake"))
     adapters = di.Dict(openai=openai.adapter.provider, azure=azure.adapter.provider, anthropic=anthropic.adapter.provider,
-                       gemini=gemini.adapter.provider, fake=fake.adapter.provider)  # by provider name, for targets
+                       gemini=gemini.adapter.provider, vertex=vertex.adapter.provider, fake=fake.adapter.provider)  # by provider name, for targets
     chat_service = di.Selector(settings.provided.chat_provider, **selectable(adapters, compatible))
     embedding_service = di.Selector(settings.provided.embedding_provider, **selectable(adapters, compatible))
 

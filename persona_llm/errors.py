@@ -61,6 +61,7 @@ _KEY_PATTERNS = re.compile(
             r"AIza[0-9A-Za-z_\-]{20,}",  # Google API keys
             r"(?i:bearer)\s+[A-Za-z0-9._~+/\-=*]{8,}",  # Authorization headers
             r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*",  # JWTs (Entra ID)
+            r"\bya29\.[A-Za-z0-9_\-.]{8,}",  # Google OAuth access tokens (Vertex AI)
             r"(?i:(?:api[-_]?key|x-goog-api-key)[\"']?\s*[:=]\s*[\"']?|[?&]key=)[A-Za-z0-9._\-*]{8,}",
             r"\b[0-9a-fA-F]{32}\b",  # Azure OpenAI keys
         ]

@@ -469,6 +469,16 @@ def to_messages(messages: Iterable[MessageInput]) -> tuple[ChatMessage, ...]:
             "messages must be a list of messages, not a string: "
             'pass [{"role": "user", "content": "..."}]'
         )
+    if isinstance(messages, (Mapping, ChatMessage)):
+        raise InvalidRequestError(
+            "messages must be a list of messages, and this is one message: wrap it in a "
+            'list, [{"role": "user", "content": "..."}]'
+        )
+    if not isinstance(messages, Iterable):
+        raise InvalidRequestError(
+            f"messages must be a list of messages, got {type(messages).__name__}: "
+            'pass [{"role": "user", "content": "..."}]'
+        )
     result: list[ChatMessage] = []
     for index, message in enumerate(messages):
         if isinstance(message, ChatMessage):

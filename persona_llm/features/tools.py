@@ -121,6 +121,13 @@ def tool(
     return build_tool(**{**dict(result), **updates}) if updates else result
 
 
+def _indexed_tool(index: int, item: ToolLike) -> Tool:
+    try:
+        return tool(item)
+    except InvalidRequestError as exc:
+        raise InvalidRequestError(f"tools[{index}]: {exc.message}") from None
+
+
 def to_tools(tools: Iterable[ToolLike] | None) -> tuple[Tool, ...]:
     """Every tool normalized; None or an empty list gives ``()``.
 
@@ -129,9 +136,13 @@ def to_tools(tools: Iterable[ToolLike] | None) -> tuple[Tool, ...]:
     """
     if tools is None:
         return ()
-    if isinstance(tools, (str, bytes, Mapping)) or callable(tools):
+    if (
+        isinstance(tools, (str, bytes, Mapping))
+        or callable(tools)
+        or not hasattr(tools, "__iter__")
+    ):
         raise InvalidRequestError("tools must be a list, e.g. tools=[get_weather]")
-    result = tuple(tool(item) for item in tools)
+    result = tuple(_indexed_tool(index, item) for index, item in enumerate(tools))
     names = [item.name for item in result]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
 
+from persona_llm.arguments import request_for
 from persona_llm.content import describe_content
 from persona_llm.errors import LLMError, ResponseParseError
 from persona_llm.providers._fake_json import phrase_words, schema_instance
@@ -226,7 +227,7 @@ class FakeProvider(ProviderAdapter):
 
     def _enter(self, kind: str, model: str, request: ChatRequest) -> None:
         with self._lock:
-            self.calls.append(FakeCall(kind, model, request=request))
+            self.calls.append(FakeCall(kind, model, request=request_for(request, self.name)))
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
 

@@ -146,12 +146,20 @@ class _Events:
 def _item_events(events: _Events, index: int, item: JSONDict, pieces: Sequence[str]) -> None:
     kind = item["type"]
     opening = dict(item)
-    if kind == "message":
+    if kind == "reasoning":
+        opening["summary"] = []
+    elif kind == "message":
         opening["content"], opening["status"] = [], "in_progress"
     elif kind == "function_call":
         opening["arguments"], opening["status"] = "", "in_progress"
     events.add("response.output_item.added", output_index=index, item=opening)
     where = {"item_id": item["id"], "output_index": index}
+    for summary_index, summary in enumerate(item.get("summary", []) if kind == "reasoning" else []):
+        at = {**where, "summary_index": summary_index}
+        events.add("response.reasoning_summary_part.added", **at, part={**summary, "text": ""})
+        events.add("response.reasoning_summary_text.delta", **at, delta=summary["text"])
+        events.add("response.reasoning_summary_text.done", **at, text=summary["text"])
+        events.add("response.reasoning_summary_part.done", **at, part=summary)
     if kind == "function_call":
         for piece in fragments(item["arguments"]):
             events.add("response.function_call_arguments.delta", **where, delta=piece)

@@ -134,8 +134,12 @@ class UsageScope:
         user: str | None = None,
         tenant: str | None = None,
     ) -> None:
-        if budget_usd is not None and budget_usd < 0:
-            raise ConfigurationError(f"budget_usd must be >= 0, got {budget_usd!r}")
+        if budget_usd is not None and (
+            isinstance(budget_usd, bool)
+            or not isinstance(budget_usd, (int, float))
+            or not budget_usd >= 0  # NaN too
+        ):
+            raise ConfigurationError(f"budget_usd must be a number >= 0 (USD), got {budget_usd!r}")
         if period is not None and key is None:
             raise ConfigurationError("period= needs key=: only keyed budgets have periods")
         if period is not None:

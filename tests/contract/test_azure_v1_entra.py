@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import logging
+import subprocess
+import sys
 import time
 import traceback
 from collections.abc import Iterator
@@ -17,7 +19,7 @@ import pytest
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import ClientAuthenticationError
 
-from persona_llm.clients import AsyncChatClient, ChatClient
+from persona_llm.clients import AsyncChatClient, ChatClient, EmbeddingClient
 from persona_llm.errors import AuthenticationError, ConfigurationError
 from persona_llm.facades import get_chat_client, reset_clients
 from persona_llm.features.tools import run_tools
@@ -258,3 +260,34 @@ def test_the_container_sends_a_static_token_on_v1(emu: ProviderEmulator, env: An
     sent = emu.last_request("azure")
     assert sent.path == "/openai/v1/chat/completions"
     assert sent.headers["authorization"] == f"Bearer {TOKEN}"
+
+
+def test_without_the_extra_the_error_says_what_to_install() -> None:
+    # A fresh interpreter where azure.identity cannot be imported, as without the extra.
+    script = (
+        "import sys; sys.modules['azure.identity'] = None\n"
+        "from persona_llm.errors import ConfigurationError\n"
+        "from persona_llm.providers.azure import entra_token_provider\n"
+        "try:\n"
+        "    entra_token_provider()\n"
+        "except ConfigurationError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "pip install 'persona-llm[azure-identity]'" in done.stdout
+    assert "AZURE_API_KEY" in done.stdout
+
+
+def test_v1_embeddings(emu: ProviderEmulator) -> None:
+    built = adapter(config(emu, base_url=emu.base_url + "/openai/v1/", api_version="v1"))
+    vectors = EmbeddingClient(built, "embed-prod").embeddings(["alpha", "beta"])
+    assert vectors == [wire.fake_vector("alpha"), wire.fake_vector("beta")]
+    sent = emu.last_request("azure")
+    assert (sent.path, sent.json["model"], sent.query) == (
+        "/openai/v1/embeddings",
+        "embed-prod",
+        {},
+    )
+    built._client.close()

@@ -19,12 +19,13 @@ from persona_llm.errors import (
     ProviderUnavailableError,
     RateLimitError,
 )
+from persona_llm.facades import get_chat_client
 from persona_llm.features.streaming import collect_stream
 from persona_llm.features.tools import arun_tools, run_tools
 from persona_llm.providers import build_adapter
 from persona_llm.providers.openai.adapter import OpenAIAdapter
 from persona_llm.reliability.retry import RetryingAdapter
-from persona_llm.testing import wire
+from persona_llm.testing import use_emulator, wire
 from persona_llm.testing.clock import FakeClock
 from persona_llm.testing.emulator import ProviderEmulator, RecordedRequest, Reply
 from persona_llm.types import Usage
@@ -213,6 +214,9 @@ def check_three_turns(emu: ProviderEmulator) -> None:
         "function_call_output",
     ]
     assert second["input"][1]["encrypted_content"] == "ENC-1"
+    # the call after the reasoning goes back with its output item id, which pairs them
+    assert second["input"][2]["id"].startswith("fc_")
+    assert "id" not in second["input"][3]
     kinds = [i.get("type", i.get("role")) for i in third["input"]]
     assert kinds == [
         "user",
@@ -326,3 +330,61 @@ def test_a_failed_response_body_raises(client: ChatClient, emu: ProviderEmulator
     emu.enqueue("openai", Reply(wire.openai_response(None, status="failed", error=failure)))
     with pytest.raises(RateLimitError, match="Too many tokens"):
         client.chat(HI, openai_api="responses")
+
+
+# -- configuration: per service, per profile, per route -------------------------------------
+
+
+def test_openai_api_setting_and_a_route_profile(emu: ProviderEmulator, env: Any) -> None:
+    with (
+        env(DEEP_OPENAI_API="responses"),
+        use_emulator(emu, llm_routes="answer=openai@deep/gpt-4o-mini", openai_api="chat"),
+    ):
+        get_chat_client(task="answer").chat(HI)  # the route's profile: Responses
+        get_chat_client().chat(HI)  # LLM_SERVICE: OPENAI_API=chat
+    paths = [request.path for request in emu.requests_for("openai")]
+    assert paths == ["/v1/responses", "/v1/chat/completions"]
+    with use_emulator(emu, openai_api="responses"):
+        get_chat_client().chat(HI)
+    assert emu.last_request("openai").path == "/v1/responses"
+
+
+def test_compatible_presets_always_use_chat_completions(emu: ProviderEmulator) -> None:
+    adapter = build_adapter(emu.config_for("openai", name="vllm", api="responses", api_key="x"))
+    ChatClient(adapter, "o3-pro").chat(HI, tools=[get_weather])
+    assert emu.last_request("openai").path == "/v1/chat/completions"
+    adapter._client.close()  # type: ignore[attr-defined]
+
+
+def test_a_text_conversation_on_a_reasoning_model_sends_its_reasoning_back(
+    client: ChatClient, emu: ProviderEmulator
+) -> None:
+    emu.enqueue(
+        "openai",
+        Reply(
+            wire.openai_response(
+                "Three r's.",
+                model="o4-mini",
+                reasoning=[wire.reasoning_item("Count them.", encrypted_content="ENC-A")],
+            )
+        ),
+    )
+    first = client.chat(
+        [{"role": "user", "content": "How many r's in strawberry?"}], openai_api="responses"
+    )
+    assert (first.content, first.reasoning) == ("Three r's.", "Count them.")
+    follow_up = [
+        {"role": "user", "content": "How many r's in strawberry?"},
+        first.to_message(),
+        {"role": "user", "content": "And in raspberry?"},
+    ]
+    client.chat(follow_up, openai_api="responses")
+    items = body(emu.last_request("openai"))["input"]
+    assert [i.get("type", i.get("role")) for i in items] == ["user", "reasoning", "message", "user"]
+    assert items[1]["encrypted_content"] == "ENC-A"
+    assert items[2]["id"].startswith("msg_")
+    assert items[2]["content"][0] == {
+        "type": "output_text",
+        "text": "Three r's.",
+        "annotations": [],
+    }

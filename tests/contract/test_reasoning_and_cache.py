@@ -247,7 +247,8 @@ def test_openai_gets_prompt_cache_key_only_when_given(
     chat = client("openai")
     chat.chat(HI, cache_prompt=True)
     assert "prompt_cache_key" not in emu.last_request("openai").json
-    chat.chat(HI, cache_prompt=True, prompt_cache_key="persona-extraction")
+    key = {"prompt_cache_key": "persona-extraction"}  # OpenAI's own: in its provider_options
+    chat.chat(HI, cache_prompt=True, provider_options={"openai": key})
     assert emu.last_request("openai").json["prompt_cache_key"] == "persona-extraction"
 
 

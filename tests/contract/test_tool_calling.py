@@ -345,7 +345,8 @@ def test_anthropic_thinking_goes_back_with_the_tool_calls(env: Env) -> None:
         Reply(wire.anthropic_message([thinking, use], stop_reason="tool_use")),
         env.dialect.text_reply("18C."),
     )
-    env.run_tools(ASK, [get_weather], thinking={"type": "enabled", "budget_tokens": 1024})
+    enabled = {"type": "enabled", "budget_tokens": 1024}
+    env.run_tools(ASK, [get_weather], provider_options={"anthropic": {"thinking": enabled}})
     _, second = env.bodies()
     assert second["messages"][1] == {"role": "assistant", "content": [thinking, use]}
     assert second["thinking"] == {"type": "enabled", "budget_tokens": 1024}

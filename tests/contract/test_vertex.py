@@ -9,12 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dependency_injector import providers as di
 from google.auth.credentials import Credentials
 from pydantic import BaseModel
 
 from persona_llm.cli._endpoints import endpoint_summary
 from persona_llm.clients import AsyncChatClient, ChatClient, EmbeddingClient
-from persona_llm.errors import ConfigurationError, NotFoundError, PermissionDeniedError
+from persona_llm.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from persona_llm.features.tools import run_tools
 from persona_llm.providers.gemini.adapter import GeminiAdapter, async_client, sync_client
 from persona_llm.settings import load_settings
@@ -150,8 +156,9 @@ def test_vertex_permission_denied_and_not_found(client: ChatClient, emu: Provide
         "NOT_FOUND",
     )
     emu.enqueue("gemini", Reply(denied, status=403), Reply(missing, status=404))
-    with pytest.raises(PermissionDeniedError, match=r"aiplatform\.endpoints\.predict"):
+    with pytest.raises(PermissionDeniedError, match=r"aiplatform\.endpoints\.predict") as denial:
         client.chat(HI)
+    assert "roles/aiplatform.user" in str(denial.value)
     with pytest.raises(NotFoundError, match="was not found"):
         client.chat(HI)
 
@@ -201,3 +208,69 @@ def test_no_project_is_a_configuration_error(emu: ProviderEmulator) -> None:
     config = emu.config_for("vertex", project=None)
     with pytest.raises(ConfigurationError, match="GOOGLE_CLOUD_PROJECT"):
         sync_client(config, FakeCredentials())
+
+
+class RefusedCredentials(FakeCredentials):
+    """Credentials whose token has expired and cannot be refreshed."""
+
+    @property
+    def expired(self) -> bool:
+        return True
+
+    def refresh(self, request: Any) -> None:
+        from google.auth.exceptions import RefreshError
+
+        raise RefreshError("invalid_grant: Token has been expired or revoked.")
+
+
+def test_credentials_that_cannot_refresh_are_an_authentication_error(
+    emu: ProviderEmulator,
+) -> None:
+    config = emu.config_for("vertex")
+    adapter = GeminiAdapter(config, sync_client(config, RefusedCredentials()), lambda: None)  # type: ignore[arg-type,return-value]
+    with pytest.raises(AuthenticationError, match="application-default login"):
+        ChatClient(adapter, MODEL).chat(HI)
+    assert emu.request_count == 0
+    adapter._client.close()
+
+
+def test_unauthenticated_says_to_check_the_credentials(
+    client: ChatClient, emu: ProviderEmulator
+) -> None:
+    body = wire.gemini_error(
+        401,
+        "Request had invalid authentication credentials. Expected OAuth 2 access token.",
+        "UNAUTHENTICATED",
+    )
+    emu.enqueue("gemini", Reply(body, status=401))
+    with pytest.raises(AuthenticationError, match="GOOGLE_APPLICATION_CREDENTIALS") as caught:
+        client.chat(HI)
+    assert "API key" not in str(caught.value)
+
+
+def test_the_container_serves_vertex_and_gemini_vertex(
+    emu: ProviderEmulator, container_with: Any
+) -> None:
+    where = {
+        "google_cloud_project": "test-project",
+        "google_cloud_location": "us-central1",
+        "gemini_base_url": emu.gemini_base_url,
+        "llm_max_retries": 0,
+    }
+    built = container_with(
+        llm_service="vertex/gemini-2.5-flash",
+        embedding_service="vertex/gemini-embedding-001",
+        **where,
+    )
+    config = built.settings().provider_config("vertex")
+    built.vertex.sdk.override(di.Object(sync_client(config, FakeCredentials())))
+    assert built.chat_client().chat(HI).content == "echo: hello"
+    assert emu.last_request("gemini").path == PREFIX + "gemini-2.5-flash:generateContent"
+    assert len(built.embedding_client().embeddings(["a", "b"])) == 2
+    assert emu.last_request("gemini").path == PREFIX + "gemini-embedding-001:batchEmbedContents"
+    built.reset_singletons()
+    switched = container_with(llm_service="gemini/gemini-2.5-pro", gemini_vertex=True, **where)
+    config = switched.settings().provider_config("gemini")
+    switched.gemini.sdk.override(di.Object(sync_client(config, FakeCredentials())))
+    switched.chat_client().chat(HI)
+    assert emu.last_request("gemini").path == PREFIX + "gemini-2.5-pro:generateContent"

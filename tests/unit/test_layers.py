@@ -28,7 +28,19 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("cross-cutting", ("usage", "reliability", "routing", "state")),
     ("features", ("features",)),
     ("providers", ("providers",)),
-    ("core", ("types", "content", "errors", "settings", "_services", "_secrets", "log_redaction")),
+    (
+        "core",
+        (
+            "types",
+            "content",
+            "errors",
+            "settings",
+            "_services",
+            "_secrets",
+            "log_redaction",
+            "arguments",
+        ),
+    ),
 ]
 RANK = {name: rank for rank, (name, _) in enumerate(LAYERS)}
 

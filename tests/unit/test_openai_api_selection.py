@@ -57,6 +57,10 @@ CASES = [
         False,
         "responses",
     ),
+    # the reasoning= setting counts like reasoning_effort
+    ("auto", "gpt-5.1", req(tools=True, reasoning="medium"), False, "responses"),
+    ("auto", "gpt-5.1", req(tools=True, reasoning="none"), False, "chat"),
+    ("auto", "gpt-5.1", req(reasoning="high"), False, "chat"),  # no tools
     # Responses-only models, whatever the request
     ("auto", "o3-pro", req(), False, "responses"),
     ("auto", "gpt-5-pro", req(), False, "responses"),

@@ -166,32 +166,36 @@ def test_a_tool_conversation_sends_reasoning_text_calls_and_outputs_in_order() -
             id="call_a",
             name="get_weather",
             arguments={"city": "Paris"},
-            provider_data={"openai": {"reasoning": [first_reasoning]}},
+            provider_data={"openai": {"reasoning": [second_reasoning], "id": "fc_a"}},
         ),
-        ToolCall(
-            id="call_b",
-            name="get_weather",
-            arguments={"city": "Rome"},
-            provider_data={"openai": {"reasoning": [second_reasoning]}},
-        ),
+        ToolCall(id="call_b", name="get_weather", arguments={"city": "Rome"}),
     )
+    text_data = {"openai": {"reasoning": [first_reasoning], "message_id": "msg_1"}}
     messages = [
         ChatMessage(role="user", content="weather?"),
-        ChatMessage(role="assistant", content="Checking.", tool_calls=calls),
+        ChatMessage(
+            role="assistant", content="Checking.", tool_calls=calls, provider_data=text_data
+        ),
         ChatMessage(role="tool", tool_call_id="call_a", content="sunny"),
         ChatMessage(role="tool", tool_call_id="call_b", content="rain"),
     ]
     assert to_responses_input(messages) == [
         {"role": "user", "content": "weather?"},
         first_reasoning,
-        {"role": "assistant", "content": "Checking."},
+        {
+            "type": "message",
+            "id": "msg_1",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": "Checking.", "annotations": []}],
+        },
+        second_reasoning,
         {
             "type": "function_call",
             "call_id": "call_a",
             "name": "get_weather",
             "arguments": '{"city": "Paris"}',
+            "id": "fc_a",
         },
-        second_reasoning,
         {
             "type": "function_call",
             "call_id": "call_b",
@@ -200,6 +204,19 @@ def test_a_tool_conversation_sends_reasoning_text_calls_and_outputs_in_order() -
         },
         {"type": "function_call_output", "call_id": "call_a", "output": "sunny"},
         {"type": "function_call_output", "call_id": "call_b", "output": "rain"},
+    ]
+
+
+def test_turns_without_provider_data_are_plain_input() -> None:
+    messages = [
+        ChatMessage(role="assistant", content="Hi."),
+        ChatMessage(
+            role="assistant", content="", tool_calls=(ToolCall(id="c", name="get_weather"),)
+        ),
+    ]
+    assert to_responses_input(messages) == [
+        {"role": "assistant", "content": "Hi."},
+        {"type": "function_call", "call_id": "c", "name": "get_weather", "arguments": "{}"},
     ]
 
 
@@ -255,6 +272,8 @@ def test_parallel_function_calls_carry_the_reasoning_that_preceded_them() -> Non
         ("call_a", {"city": "Paris"}),
         ("call_b", {"city": "Rome"}),
     ]
+    assert got.reasoning == "Need both cities."
+    assert got.tool_calls[0].provider_data["openai"]["id"] == body["output"][1]["id"]
     [carried] = got.tool_calls[0].provider_data["openai"]["reasoning"]
     assert carried == {
         "id": thought["id"],
@@ -263,6 +282,32 @@ def test_parallel_function_calls_carry_the_reasoning_that_preceded_them() -> Non
         "encrypted_content": "ENC",
     }
     assert got.tool_calls[1].provider_data == {}
+
+
+def test_a_text_reply_of_a_reasoning_model_round_trips_with_its_reasoning() -> None:
+    thought = wire.reasoning_item("Short answer.", encrypted_content="ENC")
+    body = wire.openai_response("Three.", model="o4-mini", reasoning=[thought])
+    got = reply(body, model="o4-mini")
+    assert got.content == "Three."
+    assert got.reasoning == "Short answer."
+    message_id = body["output"][1]["id"]
+    assert got.provider_data["openai"]["message_id"] == message_id
+    items = to_responses_input([got.to_message()])
+    assert [item["type"] for item in items] == ["reasoning", "message"]
+    assert items[0]["encrypted_content"] == "ENC"
+    assert items[1]["id"] == message_id
+    assert items[1]["content"] == [{"type": "output_text", "text": "Three.", "annotations": []}]
+
+
+def test_ids_are_kept_only_for_items_that_follow_reasoning() -> None:
+    got = reply(
+        wire.openai_response(
+            "ok", tool_calls=[{"id": "call_a", "name": "get_weather", "arguments": {}}]
+        )
+    )
+    assert got.provider_data == {}
+    assert got.tool_calls[0].provider_data == {}
+    assert to_responses_input([got.to_message()])[0] == {"role": "assistant", "content": "ok"}
 
 
 def test_reply_calls_round_trip_into_the_next_request() -> None:
@@ -276,6 +321,7 @@ def test_reply_calls_round_trip_into_the_next_request() -> None:
     assert [item.get("type") for item in items] == ["reasoning", "function_call"]
     assert items[0]["encrypted_content"] == "ENC"
     assert items[1]["call_id"] == "call_a"
+    assert items[1]["id"] == body["output"][1]["id"]
 
 
 @pytest.mark.parametrize(

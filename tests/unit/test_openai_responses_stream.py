@@ -116,3 +116,18 @@ def test_unknown_events_are_ignored() -> None:
     events = wire.openai_response_events(["ok"]).events
     events.insert(2, {"type": "response.some_future_event", "sequence_number": 99})
     assert collect_stream(iter(run(events))).content == "ok"
+
+
+def test_reasoning_summaries_stream_apart_from_the_text() -> None:
+    first = wire.reasoning_item("Plan A.", encrypted_content="ENC")
+    first["summary"].append({"type": "summary_text", "text": "Then B."})
+    events = wire.openai_response_events(["Done."], model="o4-mini", reasoning=[first]).events
+    chunks = run(events, "o4-mini")
+    reply = collect_stream(iter(chunks))
+    assert reply.content == "Done."
+    assert reply.reasoning == "Plan A.\n\nThen B."
+    assert all(not (c.delta and c.reasoning) for c in chunks)
+    # The text's reasoning and id travel in the reply's provider data, as from chat().
+    data = reply.provider_data["openai"]
+    assert data["reasoning"][0]["encrypted_content"] == "ENC"
+    assert data["message_id"] == events[-1]["response"]["output"][1]["id"]

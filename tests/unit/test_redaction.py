@@ -36,6 +36,19 @@ def test_key_shapes_are_redacted(text: str) -> None:
         assert secret not in cleaned
 
 
+@pytest.mark.parametrize(
+    "token",
+    [
+        "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJjb2duaXRpdmUifQ.c2lnbmF0dXJl",  # Entra
+        "ya29.a0AfB_byCxyz-123456789abcdefghi",  # Google OAuth (Vertex AI)
+    ],
+)
+def test_bare_access_tokens_are_redacted(token: str) -> None:
+    cleaned = redact(f"the token {token} has expired")
+    assert token not in cleaned and token[:12] not in cleaned
+    assert cleaned == f"the token {REDACTED} has expired"
+
+
 def test_configured_secret_values_are_redacted_whatever_their_shape() -> None:
     error = LLMError(f"echo: {PLAIN_KEY}", provider="openai", secrets=[PLAIN_KEY])
     assert PLAIN_KEY not in str(error) and PLAIN_KEY not in repr(error)

@@ -23,6 +23,7 @@ import httpx2
 from anthropic.resources.messages import Messages
 
 from persona_llm import log_redaction
+from persona_llm.arguments import request_for
 from persona_llm.errors import (
     APIConnectionError,
     LLMError,
@@ -199,7 +200,7 @@ class AnthropicAdapter(ProviderAdapter):
     # -- internals ----------------------------------------------------------------------
 
     def _kwargs(self, model: str, request: ChatRequest) -> dict[str, Any]:
-        params = to_anthropic_params(model, request, self.unsupported_params)
+        params = to_anthropic_params(model, request_for(request, PROVIDER), self.unsupported_params)
         return to_sdk_kwargs(params, _SDK_PARAMETERS)
 
     def _ended_early(self, model: str) -> NoReturn:

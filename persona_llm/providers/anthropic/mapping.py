@@ -49,6 +49,7 @@ import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
+from persona_llm.arguments import sdk_options
 from persona_llm.errors import InvalidRequestError
 from persona_llm.providers._errors import looks_like_html
 from persona_llm.providers._parts import check_parts, has_parts
@@ -199,6 +200,9 @@ def _system(messages: list[ChatMessage], cache_prompt: bool) -> str | list[dict[
     return blocks
 
 
+_PENALTIES = ("presence_penalty", "frequency_penalty")
+
+
 def to_anthropic_params(
     model: str, request: ChatRequest, unsupported_params: str = "error"
 ) -> dict[str, Any]:
@@ -233,6 +237,7 @@ def to_anthropic_params(
         params["stop_sequences"] = list(request.stop)
     options = dict(request.options)
     policy = str(options.pop("unsupported_params", unsupported_params))
+    options = sdk_options(options, "anthropic", model, lacks=("n", "seed", *_PENALTIES))
     thinking = reasoning_params(request, options, params["max_tokens"], model, policy)
     if "output_config" in thinking:  # the caller's output_config keys win
         thinking["output_config"] = {

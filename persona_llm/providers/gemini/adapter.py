@@ -41,6 +41,7 @@ from google.genai.client import AsyncClient
 from google.genai.errors import UnknownApiResponseError
 
 from persona_llm import log_redaction
+from persona_llm.arguments import request_for
 from persona_llm.errors import (
     APIConnectionError,
     ConfigurationError,
@@ -70,7 +71,12 @@ from persona_llm.providers.gemini.stream import (
     collect_response,
     next_event,
 )
-from persona_llm.providers.gemini.vertex import VERTEX_API_VERSION, vertex_auth
+from persona_llm.providers.gemini.vertex import (
+    VERTEX_API_VERSION,
+    is_google_auth_error,
+    vertex_access_error,
+    vertex_auth,
+)
 from persona_llm.settings import ProviderConfig
 from persona_llm.types import Capabilities, ChatChunk, ChatRequest, ChatResponse
 
@@ -366,7 +372,9 @@ class GeminiAdapter(ProviderAdapter):
         self, model: str, request: ChatRequest
     ) -> tuple[_Contents, types.GenerateContentConfig]:
         try:
-            contents, settings = to_gemini_request(request, model, self.unsupported_params)
+            contents, settings = to_gemini_request(
+                request_for(request, self.name), model, self.unsupported_params
+            )
         except InvalidRequestError as exc:  # e.g. a tool result without a tool name
             exc.model = model
             raise
@@ -425,6 +433,8 @@ class GeminiAdapter(ProviderAdapter):
             str(exc.message or exc),
             getattr(getattr(exc, "response", None), "headers", None),
         )
+        if self.config.vertex and exc.code in (401, 403):
+            return vertex_access_error(exc.code, message, self.config, model)
         return error_from_status(
             exc.code,
             message,
@@ -437,6 +447,8 @@ class GeminiAdapter(ProviderAdapter):
 
     def _other_error(self, exc: Exception, model: str) -> LLMError:
         where: dict[str, Any] = {"provider": self.name, "model": model, "secrets": self._secrets}
+        if self.config.vertex and is_google_auth_error(exc):
+            return vertex_access_error(None, f"{type(exc).__name__}: {exc}", self.config, model)
         kind = _transport_error(exc)
         if kind is not None:
             what = (

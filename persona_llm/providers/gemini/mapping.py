@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from persona_llm.arguments import sdk_options
 from persona_llm.errors import ContentFilterError, ProviderUnavailableError
 from persona_llm.providers._errors import looks_like_html
 from persona_llm.providers._parts import check_parts, has_parts
@@ -148,6 +149,22 @@ def _json_settings(response_format: Mapping[str, Any] | None) -> dict[str, Any]:
     return settings
 
 
+def _gemini_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The call's options as ``GenerateContentConfig`` fields: ``n`` is ``candidate_count``,
+    ``extra_headers``/``extra_body`` go in ``http_options``, the library's own are dropped."""
+    result = sdk_options(options, "gemini", None)
+    if "n" in result:
+        result["candidate_count"] = result.pop("n")
+    http = {
+        field: result.pop(name)
+        for field, name in (("headers", "extra_headers"), ("extra_body", "extra_body"))
+        if name in result
+    }
+    if http:
+        result["http_options"] = {**(result.get("http_options") or {}), **http}
+    return result
+
+
 def to_gemini_request(
     request: ChatRequest, model: str = "", unsupported_params: str = "error"
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -165,7 +182,7 @@ def to_gemini_request(
     thinking = thinking_config(model, request.reasoning, policy)
     if thinking is not None:
         config["thinking_config"] = thinking  # an option of the same name wins
-    config.update(options)
+    config.update(_gemini_options(options))
     named: dict[str, Any] = {
         "system_instruction": system,
         "temperature": request.temperature,

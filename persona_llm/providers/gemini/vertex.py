@@ -14,10 +14,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from persona_llm.errors import ConfigurationError
+from persona_llm.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    LLMError,
+    PermissionDeniedError,
+)
 from persona_llm.settings import ProviderConfig
 
-__all__ = ["VERTEX_API_VERSION", "VERTEX_SCOPE", "vertex_auth"]
+__all__ = [
+    "VERTEX_API_VERSION",
+    "VERTEX_SCOPE",
+    "is_google_auth_error",
+    "vertex_access_error",
+    "vertex_auth",
+]
 
 VERTEX_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 VERTEX_API_VERSION = "v1"
@@ -84,3 +95,32 @@ def vertex_auth(config: ProviderConfig, credentials: Any = None) -> tuple[Any, s
             provider="vertex",
         )
     return credentials, project
+
+
+def is_google_auth_error(exc: BaseException) -> bool:
+    """Whether `exc` is google-auth failing to give or refresh a token (``RefreshError``...)."""
+    from google.auth.exceptions import GoogleAuthError
+
+    return isinstance(exc, GoogleAuthError)
+
+
+def vertex_access_error(
+    status: int | None, message: str, config: ProviderConfig, model: str
+) -> LLMError:
+    """Vertex AI's own access errors, with what to fix.
+
+    401 ``UNAUTHENTICATED`` (and a token that could not be refreshed) means the credentials;
+    403 ``PERMISSION_DENIED`` means the principal's role or the API not enabled in the project.
+    """
+    where: dict[str, Any] = {"provider": "gemini", "model": model, "status_code": status}
+    if status == 403:
+        return PermissionDeniedError(
+            f"{message} — on Vertex AI the credentials' principal needs the Vertex AI User role "
+            f"(roles/aiplatform.user) in project {config.project!r}, and the Vertex AI API "
+            "(aiplatform.googleapis.com) must be enabled there",
+            **where,
+        )
+    return AuthenticationError(
+        f"{message} — the Google credentials were refused or could not be refreshed: {_HOW}",
+        **where,
+    )

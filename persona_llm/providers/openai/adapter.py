@@ -22,6 +22,7 @@ import openai
 from openai.types.chat import ChatCompletionChunk
 
 from persona_llm import log_redaction
+from persona_llm.arguments import request_for
 from persona_llm.errors import (
     APIConnectionError,
     ConfigurationError,
@@ -33,10 +34,8 @@ from persona_llm.errors import (
 from persona_llm.providers._errors import error_from_status
 from persona_llm.providers.base import PerLoop, ProviderAdapter, check_dimensions
 from persona_llm.providers.openai import mapping as mapping
-from persona_llm.providers.openai import responses_mapping as responses
 from persona_llm.providers.openai.parts import capabilities_for
-from persona_llm.providers.openai.responses_select import Api, choose_api
-from persona_llm.providers.openai.responses_stream import ResponsesStreamState
+from persona_llm.providers.openai.responses_transport import ResponsesTransport
 from persona_llm.providers.openai.stream import OpenAIStreamState
 from persona_llm.settings import OPENAI_COMPATIBLE, ProviderConfig
 from persona_llm.types import (
@@ -100,7 +99,7 @@ def _cause(exc: BaseException) -> str:
     return f"{type(cause).__name__}: {cause}"
 
 
-class OpenAIAdapter(ProviderAdapter):
+class OpenAIAdapter(ResponsesTransport, ProviderAdapter):
     """Chat and embeddings over the OpenAI API.
 
     Args:
@@ -166,15 +165,6 @@ class OpenAIAdapter(ProviderAdapter):
         self._compatible = config.name in OPENAI_COMPATIBLE
 
     @functools.cached_property
-    def _responses_params(self) -> frozenset[str]:
-        # On first use: the SDK imports its responses resource then.
-        return _parameter_names(self._client.responses.create)
-
-    def api_for(self, model: str, request: ChatRequest) -> Api:
-        """The transport this request takes (``chat`` or ``responses``; see `choose_api`)."""
-        return choose_api(self._api_setting, model, request, compatible=self._compatible)
-
-    @functools.cached_property
     def _embedding_params(self) -> frozenset[str]:
         # On first use: the SDK imports its embeddings resource then (2 ms a chat app skips).
         return _parameter_names(self._client.embeddings.create)
@@ -194,8 +184,9 @@ class OpenAIAdapter(ProviderAdapter):
 
     def chat(self, model: str, request: ChatRequest) -> ChatResponse:
         """Send one chat request (Chat Completions or Responses) and return the reply."""
+        request = request_for(request, self.name)
         if self.api_for(model, request) == "responses":
-            return self._respond(model, self._responses_kwargs(model, request))
+            return self._respond(model, request)
         params = self._chat_kwargs(model, request)
         with self._map_errors(model):
             completion = self._client.chat.completions.create(**params)
@@ -203,8 +194,9 @@ class OpenAIAdapter(ProviderAdapter):
 
     async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
         """Asyncio twin of `chat`."""
+        request = request_for(request, self.name)
         if self.api_for(model, request) == "responses":
-            return await self._arespond(model, self._responses_kwargs(model, request))
+            return await self._arespond(model, request)
         params = self._chat_kwargs(model, request)
         with self._map_errors(model):
             completion = await self._async.get().chat.completions.create(**params)
@@ -219,49 +211,6 @@ class OpenAIAdapter(ProviderAdapter):
             provider=self.name,
         )
 
-    # -- the Responses API ----------------------------------------------------------------
-
-    def _responses_kwargs(self, model: str, request: ChatRequest) -> dict[str, Any]:
-        return responses.to_responses_params(
-            model,
-            request,
-            unsupported_params=self.unsupported_params,
-            known_params=self._responses_params,
-            provider=self.name,
-        )
-
-    def _respond(self, model: str, params: dict[str, Any]) -> ChatResponse:
-        with self._map_errors(model):
-            reply = self._client.responses.create(**params)
-            return responses.from_responses(reply, provider=self.name, model=model)
-
-    async def _arespond(self, model: str, params: dict[str, Any]) -> ChatResponse:
-        with self._map_errors(model):
-            reply = await self._async.get().responses.create(**params)
-            return responses.from_responses(reply, provider=self.name, model=model)
-
-    def _response_events(self, model: str, params: dict[str, Any]) -> Iterator[ChatChunk]:
-        state = ResponsesStreamState(self.name, model)
-        with self._map_errors(model):
-            response = self._client.responses.create(**params, stream=True)
-            with cast("openai.Stream[Any]", response) as events:
-                for event in events:
-                    if chunk := state.feed(event):
-                        yield chunk
-        yield state.final_chunk()
-
-    async def _aresponse_events(
-        self, model: str, params: dict[str, Any]
-    ) -> AsyncIterator[ChatChunk]:
-        state = ResponsesStreamState(self.name, model)
-        with self._map_errors(model):
-            response = await self._async.get().responses.create(**params, stream=True)
-            async with cast("openai.AsyncStream[Any]", response) as events:
-                async for event in events:
-                    if chunk := state.feed(event):
-                        yield chunk
-        yield state.final_chunk()
-
     # -- streaming ----------------------------------------------------------------------
 
     def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
@@ -272,14 +221,16 @@ class OpenAIAdapter(ProviderAdapter):
         early closes the HTTP response. A stream that ends without a finish reason raises
         `ProviderUnavailableError` after the chunks already yielded.
         """
+        request = request_for(request, self.name)
         if self.api_for(model, request) == "responses":
-            return self._response_events(model, self._responses_kwargs(model, request))
+            return self._response_events(model, request)
         return self._stream(model, self._stream_kwargs(model, request))
 
     def astream(self, model: str, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """Asyncio twin of `stream` (an async generator; close it with ``aclose()``)."""
+        request = request_for(request, self.name)
         if self.api_for(model, request) == "responses":
-            return self._aresponse_events(model, self._responses_kwargs(model, request))
+            return self._aresponse_events(model, request)
         return self._astream(model, self._stream_kwargs(model, request))
 
     def _stream_kwargs(self, model: str, request: ChatRequest) -> dict[str, Any]:

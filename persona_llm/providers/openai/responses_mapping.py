@@ -94,32 +94,49 @@ _INCOMPLETE: dict[str, FinishReason] = {
 # -- request ------------------------------------------------------------------------------
 
 
-def _reasoning_items(call: ToolCall) -> list[dict[str, Any]]:
-    items = call.provider_data.get("openai", {}).get("reasoning") or []
-    return [dict(item) for item in items if isinstance(item, Mapping)]
+def _openai_data(holder: ToolCall | ChatMessage) -> Mapping[str, Any]:
+    data = holder.provider_data.get("openai")
+    return data if isinstance(data, Mapping) else {}
+
+
+def _reasoning_items(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [dict(item) for item in data.get("reasoning") or [] if isinstance(item, Mapping)]
 
 
 def _function_call(call: ToolCall) -> dict[str, Any]:
-    return {
+    item = {
         "type": "function_call",
         "call_id": call.id,
         "name": call.name,
         "arguments": json.dumps(call.arguments, ensure_ascii=False),
     }
+    # The output item's own id: the API pairs it with the reasoning item before it.
+    if item_id := _openai_data(call).get("id"):
+        item["id"] = item_id
+    return item
+
+
+def _text_item(message: ChatMessage, data: Mapping[str, Any]) -> dict[str, Any]:
+    content = to_responses_content(message.content, "assistant")
+    message_id = data.get("message_id")
+    if not message_id:
+        return {"role": "assistant", "content": content}
+    if isinstance(content, str):
+        content = [{"type": "output_text", "text": content, "annotations": []}]
+    # As it was output, so that the reasoning item before it has its following item.
+    return {"type": "message", "id": message_id, "role": "assistant", "content": content}
 
 
 def _assistant_items(message: ChatMessage) -> list[dict[str, Any]]:
-    """Reasoning, text and calls of an assistant turn, in the order the API produced them."""
-    if not message.tool_calls:
-        return [
-            {"role": "assistant", "content": to_responses_content(message.content, "assistant")}
-        ]
-    items: list[dict[str, Any]] = []
-    for position, call in enumerate(message.tool_calls):
-        items += _reasoning_items(call)
-        if position == 0 and message.content:
-            content = to_responses_content(message.content, "assistant")
-            items.append({"role": "assistant", "content": content})
+    """Reasoning, text and calls of an assistant turn, in the order the API produced them:
+    the reasoning before the text and the text (with their ids), then each call's reasoning
+    and the call."""
+    data = _openai_data(message)
+    items = _reasoning_items(data)
+    if message.content or not message.tool_calls:
+        items.append(_text_item(message, data))
+    for call in message.tool_calls:
+        items += _reasoning_items(_openai_data(call))
         items.append(_function_call(call))
     return items
 
@@ -264,6 +281,8 @@ class ReplyParts:
         self.calls: list[ToolCall] = []
         self.reasoning: list[str] = []
         self.pending_reasoning: list[dict[str, Any]] = []
+        self.message_data: dict[str, Any] = {}
+        """What the next turn needs of the text: its item id and the reasoning before it."""
 
 
 def _plain(item: Any) -> dict[str, Any]:
@@ -278,16 +297,23 @@ def _plain(item: Any) -> dict[str, Any]:
 
 
 def _field(item: Any, name: str) -> Any:
-    if isinstance(item, Mapping):
+    """`item.name` of an SDK object, or `item[name]` of a dict (the hot path of streams)."""
+    if type(item) is dict:
         return item.get(name)
-    return getattr(item, name, None)
+    value = getattr(item, name, None)
+    if value is None and isinstance(item, Mapping):
+        return item.get(name)
+    return value
 
 
 def read_output(items: Iterable[Any], *, provider: str, model: str) -> ReplyParts:
     """Text, refusal, tool calls and reasoning of ``output`` items.
 
-    Reasoning items (with their ``encrypted_content``) go into the `ToolCall.provider_data`
-    of the call that follows them, so that they are sent back ahead of it on the next turn.
+    Reasoning items (with their ``encrypted_content``) go into the provider data of the item
+    that follows them, with that item's id: a call's `ToolCall.provider_data`, or for the text
+    the reply's ``provider_data["openai"]`` (``reasoning``, ``message_id``), so that both are
+    sent back, in order, on the next turn (the API refuses a reasoning item without its
+    following item, and an output item without its reasoning).
 
     Raises:
         ResponseParseError: a call's arguments are not a JSON object.
@@ -301,6 +327,7 @@ def read_output(items: Iterable[Any], *, provider: str, model: str) -> ReplyPart
                 if text := _field(summary, "text"):
                     parts.reasoning.append(text)
         elif kind == "message":
+            _message_data(item, parts)
             for part in _field(item, "content") or []:
                 part_kind = _field(part, "type")
                 if part_kind == "output_text":
@@ -312,12 +339,27 @@ def read_output(items: Iterable[Any], *, provider: str, model: str) -> ReplyPart
     return parts
 
 
+def _take_reasoning(item: Any, parts: ReplyParts, id_key: str) -> dict[str, Any]:
+    """The reasoning items before `item` and its id (kept only with reasoning: items sent
+    back without an id are new input, which the API does not pair with reasoning)."""
+    if not parts.pending_reasoning:
+        return {}
+    data: dict[str, Any] = {"reasoning": parts.pending_reasoning}
+    parts.pending_reasoning = []
+    if item_id := _field(item, "id"):
+        data[id_key] = item_id
+    return data
+
+
+def _message_data(item: Any, parts: ReplyParts) -> None:
+    if not parts.message_data:  # a second message item's text is joined to the first's
+        parts.message_data = _take_reasoning(item, parts, "message_id")
+
+
 def _tool_call(item: Any, parts: ReplyParts, provider: str, model: str) -> ToolCall:
     name = _field(item, "name") or ""
     arguments = parse_arguments(_field(item, "arguments"), name, provider, model)
-    data: dict[str, Any] = {}
-    if parts.pending_reasoning:
-        data["reasoning"], parts.pending_reasoning = parts.pending_reasoning, []
+    data = _take_reasoning(item, parts, "id")
     return ToolCall(
         id=_field(item, "call_id") or _field(item, "id") or "",
         name=name,
@@ -394,9 +436,6 @@ def from_responses(response: Any, *, provider: str, model: str) -> ChatResponse:
 
 def build_response(response: Any, parts: ReplyParts, *, provider: str, model: str) -> ChatResponse:
     """The `ChatResponse` of a response and what its output items said."""
-    fields: dict[str, Any] = {}
-    if parts.reasoning and "reasoning" in ChatResponse.model_fields:
-        fields["reasoning"] = "\n\n".join(parts.reasoning)
     return ChatResponse(
         content="".join(parts.text),
         refusal="".join(parts.refusal) or None,
@@ -405,6 +444,7 @@ def build_response(response: Any, parts: ReplyParts, *, provider: str, model: st
         finish_reason=responses_finish(response, bool(parts.calls)),
         usage=responses_usage(_field(response, "usage")),
         tool_calls=parts.calls,
+        reasoning="\n\n".join(parts.reasoning) or None,
+        provider_data={"openai": parts.message_data} if parts.message_data else {},
         raw=response,
-        **fields,
     )

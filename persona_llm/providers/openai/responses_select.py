@@ -7,8 +7,8 @@ chooses the Responses API when the request needs it:
 * the model is served only there (the table in ``responses_models.json``: pro, codex and
   deep-research variants...);
 * the request reasons and calls tools: a reasoning model (o-series, gpt-5; gpt-5.1 and later
-  only with ``reasoning_effort`` other than ``none``) with tools, which Chat Completions refuses
-  or serves without the encrypted reasoning the next turn needs;
+  only with ``reasoning=`` / ``reasoning_effort`` other than ``none``) with tools, which Chat
+  Completions refuses or serves without the encrypted reasoning the next turn needs;
 * the conversation carries OpenAI reasoning items from an earlier Responses turn;
 
 and Chat Completions otherwise (so plain calls keep the path every OpenAI-compatible server
@@ -57,12 +57,14 @@ def _carries_reasoning(request: ChatRequest) -> bool:
 
 
 def _reasoning_options(request: ChatRequest) -> dict[str, object]:
+    """The request's reasoning effort as `rejects_temperature` reads it: the option
+    ``reasoning_effort``, a ``reasoning={"effort": ...}`` option, or ``reasoning=``."""
     options = request.options
     effort = options.get("reasoning_effort")
     reasoning = options.get("reasoning")
     if effort is None and isinstance(reasoning, dict):
         effort = reasoning.get("effort")
-    return {"reasoning_effort": effort}
+    return {"reasoning_effort": effort if effort is not None else request.reasoning}
 
 
 def choose_api(setting: str, model: str, request: ChatRequest, *, compatible: bool = False) -> Api:

@@ -1,6 +1,7 @@
 """Pure assembly of an OpenAI Responses event stream into `ChatChunk`s.
 
-``response.output_text.delta`` and ``response.refusal.delta`` are yielded as they arrive.
+``response.output_text.delta``, ``response.refusal.delta`` and
+``response.reasoning_summary_text.delta`` (as `ChatChunk.reasoning`) are yielded as they arrive.
 Function calls arrive as ``response.output_item.added`` (id, call id, name), then
 ``response.function_call_arguments.delta`` fragments keyed by ``output_index``, then
 ``response.output_item.done`` with the whole item; reasoning items arrive whole in
@@ -43,6 +44,7 @@ class ResponsesStreamState:
         self._items: dict[int, Any] = {}
         self._arguments: dict[int, list[str]] = {}
         self._final: Any = None
+        self._summary_part: tuple[Any, Any] | None = None
 
     def feed(self, event: Any) -> ChatChunk | None:
         """The chunk this event yields (text or refusal), None for bookkeeping events.
@@ -55,6 +57,8 @@ class ResponsesStreamState:
             return ChatChunk(delta=_field(event, "delta") or "")
         if kind == "response.refusal.delta":
             return ChatChunk(refusal=_field(event, "delta") or "")
+        if kind == "response.reasoning_summary_text.delta":
+            return self._summary_piece(event)
         if kind == "response.function_call_arguments.delta":
             index = _field(event, "output_index") or 0
             self._arguments.setdefault(index, []).append(_field(event, "delta") or "")
@@ -68,6 +72,13 @@ class ResponsesStreamState:
         elif kind == "error":
             raise self._error_event(event)
         return None
+
+    def _summary_piece(self, event: Any) -> ChatChunk:
+        # Summary parts are joined by a blank line, as on the non-streamed path.
+        part = (_field(event, "item_id"), _field(event, "summary_index"))
+        gap = "\n\n" if self._summary_part not in (None, part) else ""
+        self._summary_part = part
+        return ChatChunk(reasoning=gap + (_field(event, "delta") or ""))
 
     def _error_event(self, event: Any) -> Exception:
         code = _field(event, "code")
@@ -109,6 +120,7 @@ class ResponsesStreamState:
             tool_calls=reply.tool_calls,
             model=reply.model,
             provider=self.provider,
+            provider_data=reply.provider_data,
         )
 
 

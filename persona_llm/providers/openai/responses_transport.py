@@ -1,0 +1,96 @@
+"""The Responses API half of the OpenAI adapter: which transport a request takes, and the
+thin I/O of ``client.responses.create`` (blocking, asyncio, streamed).
+
+Mixed into `persona_llm.providers.openai.adapter.OpenAIAdapter`, which provides the SDK
+clients, the error translation and the settings; the conversion is pure
+(`responses_mapping`, `responses_stream`), the choice is `responses_select.choose_api`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any, cast
+
+import openai
+
+from persona_llm.providers.base import PerLoop
+from persona_llm.providers.openai import responses_mapping as responses
+from persona_llm.providers.openai.mapping import UnsupportedParams
+from persona_llm.providers.openai.responses_select import Api, choose_api
+from persona_llm.providers.openai.responses_stream import ResponsesStreamState
+from persona_llm.types import ChatChunk, ChatRequest, ChatResponse
+
+__all__ = ["ResponsesTransport"]
+
+
+class ResponsesTransport:
+    """Chat over ``/v1/responses``, for a class that has the attributes declared here."""
+
+    name: str
+    unsupported_params: UnsupportedParams
+    _client: openai.OpenAI
+    _async: PerLoop[openai.AsyncOpenAI]
+    _api_setting: str
+    _compatible: bool
+    _map_errors: Callable[[str], AbstractContextManager[None]]
+
+    def api_for(self, model: str, request: ChatRequest) -> Api:
+        """The transport this request takes (``chat`` or ``responses``; see `choose_api`)."""
+        return choose_api(self._api_setting, model, request, compatible=self._compatible)
+
+    @functools.cached_property
+    def _responses_params(self) -> frozenset[str]:
+        # On first use: the SDK imports its responses resource then.
+        return frozenset(inspect.signature(self._client.responses.create).parameters)
+
+    def _responses_kwargs(self, model: str, request: ChatRequest) -> dict[str, Any]:
+        return responses.to_responses_params(
+            model,
+            request,
+            unsupported_params=self.unsupported_params,
+            known_params=self._responses_params,
+            provider=self.name,
+        )
+
+    def _respond(self, model: str, request: ChatRequest) -> ChatResponse:
+        params = self._responses_kwargs(model, request)
+        with self._map_errors(model):
+            reply = self._client.responses.create(**params)
+            return responses.from_responses(reply, provider=self.name, model=model)
+
+    async def _arespond(self, model: str, request: ChatRequest) -> ChatResponse:
+        params = self._responses_kwargs(model, request)
+        with self._map_errors(model):
+            reply = await self._async.get().responses.create(**params)
+            return responses.from_responses(reply, provider=self.name, model=model)
+
+    def _response_events(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
+        """The checked request's stream (sent when iteration starts), as `ChatChunk`s."""
+        return self._events(model, self._responses_kwargs(model, request))
+
+    def _aresponse_events(self, model: str, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        """Asyncio twin of `_response_events`."""
+        return self._aevents(model, self._responses_kwargs(model, request))
+
+    def _events(self, model: str, params: dict[str, Any]) -> Iterator[ChatChunk]:
+        state = ResponsesStreamState(self.name, model)
+        with self._map_errors(model):
+            response = self._client.responses.create(**params, stream=True)
+            with cast("openai.Stream[Any]", response) as events:
+                for event in events:
+                    if chunk := state.feed(event):
+                        yield chunk
+        yield state.final_chunk()
+
+    async def _aevents(self, model: str, params: dict[str, Any]) -> AsyncIterator[ChatChunk]:
+        state = ResponsesStreamState(self.name, model)
+        with self._map_errors(model):
+            response = await self._async.get().responses.create(**params, stream=True)
+            async with cast("openai.AsyncStream[Any]", response) as events:
+                async for event in events:
+                    if chunk := state.feed(event):
+                        yield chunk
+        yield state.final_chunk()
