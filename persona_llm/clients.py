@@ -95,6 +95,8 @@ class _ClientBase:
         reasoning: Reasoning | None = None,
         cache_prompt: bool = False,
     ) -> ChatRequest:
+        # cache=False skips the response cache (LLM_CACHE) for this call; never sent.
+        cache = bool(options.pop("cache", True))
         check_chat_arguments(
             self.provider,
             self.model,
@@ -127,8 +129,6 @@ class _ClientBase:
                 f"the {self.provider} provider does not support tool calling; "
                 "check client.capabilities.tools, or configure another provider"
             )
-        # cache=False skips the response cache (LLM_CACHE) for this call; never sent.
-        cache = bool(options.pop("cache", True))
         return ChatRequest(
             cache=cache,
             messages=to_messages(messages),
