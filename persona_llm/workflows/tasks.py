@@ -51,8 +51,8 @@ __all__ = [
     "communities_messages",
     "insights_request",
     "insights_task",
-    "node_ids",
     "is_empty",
+    "node_ids",
     "nodes_task",
     "relationships_task",
 ]
