@@ -42,10 +42,7 @@ def test_raw_is_the_body_and_builds_the_sdk_model_when_read_as_one(
     model, body, sdk_type = CASES[provider]
     emu.enqueue(provider, Reply(body, content_type="application/json"))
     adapter = adapters[provider]
-    if use_asyncio:
-        reply = asyncio.run(adapter.achat(model, HELLO))
-    else:
-        reply = adapter.chat(model, HELLO)
+    reply = asyncio.run(adapter.achat(model, HELLO)) if use_asyncio else adapter.chat(model, HELLO)
     assert reply.content == "Hi there"
     assert isinstance(reply.raw, RawReply) and reply.raw == body
     assert isinstance(reply.raw.sdk_model(), sdk_type)
