@@ -46,6 +46,18 @@ _CHAT = {
     "gemini": _json(wire.gemini_response(REPLY_TEXT)),
 }
 
+STREAM_PIECES = 200
+"""Text pieces of a streamed chat reply (``"stream": true`` on a chat route)."""
+_PIECES = [f"w{index} " for index in range(STREAM_PIECES)]
+_USAGE = wire.openai_usage(12, STREAM_PIECES)
+_CHAT_STREAM = {
+    "openai": b"".join(wire.openai_chunks(_PIECES, usage=_USAGE).frames()),
+    "azure": b"".join(wire.openai_chunks(_PIECES, usage=_USAGE, azure=True).frames()),
+    "anthropic": b"".join(
+        wire.anthropic_events(_PIECES, model="claude-sonnet-4-6", output_tokens=200).frames()
+    ),
+}
+
 _RESPONSES = _json(wire.openai_response(REPLY_TEXT))
 _RESPONSES_STREAM = b"".join(wire.openai_response_events(wire.split_pieces(REPLY_TEXT, 8)).frames())
 _SSE = "text/event-stream"
@@ -140,6 +152,8 @@ def _answer(method: str, target: str, body: bytes) -> tuple[int, bytes, str]:
     provider, _, kind = route.partition("-")
     _state["last"][route] = {"path": path, "body": body.decode()}
     if kind == "chat":
+        if provider in _CHAT_STREAM and b'"stream":true' in body.replace(b" ", b""):
+            return 200, _CHAT_STREAM[provider], _SSE
         return 200, _CHAT[provider], _JSON
     if kind == "responses":  # the whole SSE stream at once, as a fast server sends it
         streamed = json.loads(body).get("stream") is True

@@ -49,6 +49,7 @@ COMMON_OPTIONS: dict[str, str] = {
 """Options every provider understands (or refuses clearly): mapped to its own name."""
 
 LIBRARY_OPTIONS: dict[str, str] = {
+    "model": "the model of this call instead of the client's (priced and reported as such)",
     "extra_body": "fields merged into the request body as they are (escape hatch)",
     "extra_headers": "HTTP headers added to the request as they are (escape hatch)",
     "provider_options": "{'<provider>': {...}}: options sent only to that provider",

@@ -190,6 +190,15 @@ class _ClientBase:
             raise _ToolCallReply(response)
         return response
 
+    def _call_model(self, options: dict[str, Any]) -> str:
+        """The model of this call: the ``model=`` option (popped), else the client's."""
+        model = options.pop("model", None)
+        if model is None:
+            return self.model
+        if not isinstance(model, str) or not model.strip():
+            raise self._invalid(f"model must be a model name (a string), got {model!r}")
+        return model
+
     def _invalid(self, message: str) -> InvalidRequestError:
         return InvalidRequestError(message, provider=self.provider, model=self.model)
 
@@ -248,6 +257,7 @@ class AsyncChatClient(_ClientBase):
         cacheable prefix (Anthropic ``cache_control``; OpenAI and Gemini cache on their own).
         See docs/content.md.
         """
+        model = self._call_model(options)
         request, output = self._json_request(
             messages,
             temperature,
@@ -263,11 +273,11 @@ class AsyncChatClient(_ClientBase):
             cache_prompt=cache_prompt,
         )
         if output is None:
-            return await self.adapter.achat(self.model, request)
+            return await self.adapter.achat(model, request)
 
         async def send(conversation: tuple[ChatMessage, ...]) -> ChatResponse:
             response = await self.adapter.achat(
-                self.model, request.model_copy(update={"messages": conversation})
+                model, request.model_copy(update={"messages": conversation})
             )
             return self._stop_for_tool_calls(request, response)
 
@@ -295,6 +305,7 @@ class AsyncChatClient(_ClientBase):
         """Stream the reply; the last chunk carries `finish_reason`, `usage` and the
         assembled `tool_calls`. `persona_llm.features.streaming.acollect_stream` makes a
         `ChatResponse` of the chunks."""
+        model = self._call_model(options)
         request = self._request(
             messages,
             temperature,
@@ -307,7 +318,7 @@ class AsyncChatClient(_ClientBase):
             reasoning=reasoning,
             cache_prompt=cache_prompt,
         )
-        return self.adapter.astream(self.model, request)
+        return self.adapter.astream(model, request)
 
 
 # unasync: end
@@ -357,6 +368,7 @@ class ChatClient(_ClientBase):
         cacheable prefix (Anthropic ``cache_control``; OpenAI and Gemini cache on their own).
         See docs/content.md.
         """
+        model = self._call_model(options)
         request, output = self._json_request(
             messages,
             temperature,
@@ -372,11 +384,11 @@ class ChatClient(_ClientBase):
             cache_prompt=cache_prompt,
         )
         if output is None:
-            return self.adapter.chat(self.model, request)
+            return self.adapter.chat(model, request)
 
         def send(conversation: tuple[ChatMessage, ...]) -> ChatResponse:
             response = self.adapter.chat(
-                self.model, request.model_copy(update={"messages": conversation})
+                model, request.model_copy(update={"messages": conversation})
             )
             return self._stop_for_tool_calls(request, response)
 
@@ -404,6 +416,7 @@ class ChatClient(_ClientBase):
         """Stream the reply; the last chunk carries `finish_reason`, `usage` and the
         assembled `tool_calls`. `persona_llm.features.streaming.collect_stream` makes a
         `ChatResponse` of the chunks."""
+        model = self._call_model(options)
         request = self._request(
             messages,
             temperature,
@@ -416,7 +429,7 @@ class ChatClient(_ClientBase):
             reasoning=reasoning,
             cache_prompt=cache_prompt,
         )
-        return self.adapter.stream(self.model, request)
+        return self.adapter.stream(model, request)
 
 
 # unasync: end

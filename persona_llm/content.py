@@ -321,6 +321,8 @@ def _from_openai(part: Mapping[str, Any]) -> Any:
     """Our part for an OpenAI Chat Completions content part (other dicts pass unchanged)."""
     kind = part.get("type")
     cache: dict[str, Any] = {"cache": True} if part.get("cache") else {}
+    if kind == "text" and "cache_control" in part:  # an Anthropic-style cached text block
+        return TextPart(str(part.get("text", "")), cache=True)
     if kind == "image_url":
         spec = part.get("image_url")
         spec = {"url": spec} if isinstance(spec, str) else dict(spec or {})

@@ -293,8 +293,13 @@ class Capabilities(BaseModel):
 class ChatResponse(BaseModel):
     """A chat reply, normalized across providers.
 
-    `raw` holds the SDK's own response object; it is left out of `repr()` and of equality so
-    that two replies with the same content compare equal whatever transport produced them.
+    `raw` holds what the provider answered; it is left out of `repr()`, of ``model_dump()``
+    and of equality so that two replies with the same content compare equal whatever transport
+    produced them. From OpenAI, Azure and Anthropic it is the reply's JSON body as a dict (the
+    adapters map the body directly, without the SDK's models): ``reply.raw["usage"]`` is free,
+    and reading an attribute (``reply.raw.choices[0].message``, ``reply.raw.model_dump()``)
+    builds the SDK's own model once, on that first read (tens of microseconds, what the SDK
+    would have spent on every call). From Gemini it is the SDK's response object.
     `cached` is True when the reply came from the response cache (``LLM_CACHE``): its
     `usage` is the original call's, its `cost_usd` 0.
     """

@@ -61,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="persona-llm", description="One client for OpenAI, Azure, Anthropic and Gemini."
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    commands = parser.add_subparsers(dest="command")
     _chat_parser(commands)
     _embed_parser(commands)
     commands.add_parser("providers", help="show each provider: SDK, configured, features")
@@ -114,7 +115,15 @@ def main(
         out, err, stdin: the streams to use instead of the process's own.
     """
     out, err, stdin = out or sys.stdout, err or sys.stderr, stdin or sys.stdin
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from persona_llm import __version__
+
+        out.write(f"persona-llm {__version__}\n")
+        return 0
+    if args.command is None:
+        parser.error("a command is required (chat, embed, providers, doctor, demo)")
     from persona_llm.containers import container
 
     overrides_before = len(container.settings.overridden)

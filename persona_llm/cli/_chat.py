@@ -165,7 +165,7 @@ class Repl:
 
         if service:
             try:
-                use_service(chat=service)
+                use_service(chat=service, where="/model")
             except ConfigurationError as exc:
                 self.err.write(f"error: {exc}\n")
                 return

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from persona_llm.settings import Settings
+from persona_llm.settings import Settings, parse_service
 from persona_llm.types import ChatChunk, ChatResponse
 
 
@@ -18,13 +18,16 @@ def current_settings() -> Settings:
     return settings
 
 
-def use_service(chat: str | None = None, embedding: str | None = None) -> Settings:
+def use_service(
+    chat: str | None = None, embedding: str | None = None, *, where: str = "--service"
+) -> Settings:
     """Point the default container at other services; returns the new settings.
 
     The new settings are the current ones (environment, or a test's override) with only the
     services replaced. Checked before anything changes: a malformed value or a provider
     without its key raises `ConfigurationError` and leaves the container as it was. The
-    override stays until `persona_llm.cli.main` returns.
+    override stays until `persona_llm.cli.main` returns. `where` names what the user typed
+    (``--service``, the REPL's ``/model``) in the error of a malformed value.
     """
     from dependency_injector import providers as di
 
@@ -34,6 +37,9 @@ def use_service(chat: str | None = None, embedding: str | None = None) -> Settin
     settings = current_settings()
     if not changes:
         return settings
+    for value in (chat, embedding):
+        if value:
+            parse_service(value, where)
     settings = settings.model_copy(update=changes)
     if chat:
         settings.provider_config(settings.chat_target.provider)

@@ -60,7 +60,7 @@ def _configured(settings: Settings, provider: str) -> str:
 
 def run_providers(out: TextIO) -> int:
     """Print one row per provider: SDK version, configured, capabilities."""
-    from persona_llm.providers import adapter_class
+    from persona_llm.providers import capabilities_of
 
     settings = current_settings()
     rows: list[tuple[str, ...]] = [
@@ -70,7 +70,7 @@ def run_providers(out: TextIO) -> int:
         sdk = _sdk_of(name)
         version = sdk_version(*sdk) if sdk else "built-in"
         if version is not None:
-            caps = adapter_class(name).capabilities
+            caps = capabilities_of(name)
             flags = [caps.chat, caps.embeddings, caps.json_mode, caps.streaming]
             features = ["yes" if flag else "no" for flag in flags]
         else:
@@ -106,6 +106,29 @@ def _service_rows(settings: Settings) -> tuple[list[Row], set[str]]:
         needed.add(embedding.provider)
     except ConfigurationError as exc:
         rows.append(("EMBEDDING_SERVICE", "FAIL", exc.message))
+    return rows, needed
+
+
+def _route_rows(settings: Settings) -> tuple[list[Row], set[str]]:
+    """One row per ``LLM_ROUTES`` route (its targets in the order tried), and their providers."""
+    if not settings.llm_routes.strip():
+        return [], set()
+    from persona_llm.routing.routes import RouteTable
+
+    try:
+        table = RouteTable.from_settings(settings)
+    except ConfigurationError as exc:
+        return [("LLM_ROUTES", "FAIL", exc.message)], set()
+    rows: list[Row] = []
+    needed: set[str] = set()
+    for task, route in sorted(table.routes.items()):
+        tiers = [" + ".join(str(member.target) for member in tier) for tier in route.tiers]
+        level = f" (reasoning={route.reasoning})" if route.reasoning else ""
+        rows.append((f"route {task}", "ok", " -> ".join(tiers) + level))
+        needed |= {target.provider for target in route.targets}
+    if table.embedding is not None:
+        rows.append(("route embeddings", "ok", str(table.embedding)))
+        needed.add(table.embedding.provider)
     return rows, needed
 
 
@@ -182,6 +205,9 @@ def run_doctor(out: TextIO, *, online: bool) -> int:
     if settings is not None:
         rows.append(("settings", "ok", "environment and .env read"))
         service_rows, needed = _service_rows(settings)
+        route_rows, routed = _route_rows(settings)
+        service_rows += route_rows
+        needed |= routed
         rows += [*service_rows, *_sdk_rows(needed), *_provider_rows(settings, needed)]
         rows += state_rows(settings)
         healthy = all(status != "FAIL" for _, status, _ in rows)

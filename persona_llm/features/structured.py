@@ -368,15 +368,19 @@ async def achat_validated(
     *,
     max_reasks: int = 1,
     response_format: Mapping[str, Any] = JSON_OBJECT,
+    **options: Any,
 ) -> T:
     """A JSON-mode chat whose parsed reply must pass `validate`; returns the validated value.
 
     For checks a pydantic model cannot express (lenient per-item parsing, a JSON Schema):
-    a rejected reply is re-asked like a malformed one.
+    a rejected reply is re-asked like a malformed one. `options` go to every ``chat`` call
+    (``cache_prompt=True``, ``reasoning=...``).
     """
 
     async def send(conversation: tuple[ChatMessage, ...]) -> ChatResponse:
-        return await client.chat(conversation, response_format=response_format, max_reasks=0)
+        return await client.chat(
+            conversation, response_format=response_format, max_reasks=0, **options
+        )
 
     response = await acomplete(send, messages, validate, max_reasks=max_reasks)
     value: T = response.parsed
@@ -413,15 +417,17 @@ def chat_validated(
     *,
     max_reasks: int = 1,
     response_format: Mapping[str, Any] = JSON_OBJECT,
+    **options: Any,
 ) -> T:
     """A JSON-mode chat whose parsed reply must pass `validate`; returns the validated value.
 
     For checks a pydantic model cannot express (lenient per-item parsing, a JSON Schema):
-    a rejected reply is re-asked like a malformed one.
+    a rejected reply is re-asked like a malformed one. `options` go to every ``chat`` call
+    (``cache_prompt=True``, ``reasoning=...``).
     """
 
     def send(conversation: tuple[ChatMessage, ...]) -> ChatResponse:
-        return client.chat(conversation, response_format=response_format, max_reasks=0)
+        return client.chat(conversation, response_format=response_format, max_reasks=0, **options)
 
     response = complete(send, messages, validate, max_reasks=max_reasks)
     value: T = response.parsed

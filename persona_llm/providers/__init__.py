@@ -15,8 +15,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from persona_llm.providers.base import ProviderAdapter
     from persona_llm.settings import ProviderConfig
+    from persona_llm.types import Capabilities
 
-__all__ = ["adapter_class", "assemble", "async_client", "build_adapter", "sync_client"]
+__all__ = [
+    "adapter_class",
+    "assemble",
+    "async_client",
+    "build_adapter",
+    "capabilities_of",
+    "sync_client",
+]
 
 _ADAPTERS = {
     "openai": ("openai.adapter", "OpenAIAdapter"),
@@ -44,6 +52,19 @@ def adapter_class(provider: str) -> type[ProviderAdapter]:
     module, class_name = _module_and_class(provider)
     cls: type[ProviderAdapter] = getattr(module, class_name)
     return cls
+
+
+def capabilities_of(provider: str) -> Capabilities:
+    """What provider `provider` can do; embeddings only where `EMBEDDING_PROVIDERS` says so
+    (the OpenAI adapter serves presets such as groq that have no embeddings endpoint). The
+    adapter reports the same (`ProviderAdapter.capabilities`), so ``persona-llm providers``
+    and the clients never disagree."""
+    from persona_llm._services import EMBEDDING_PROVIDERS
+
+    capabilities = adapter_class(provider).capabilities
+    if capabilities.embeddings and provider not in EMBEDDING_PROVIDERS:
+        return capabilities.model_copy(update={"embeddings": False})
+    return capabilities
 
 
 def sync_client(config: ProviderConfig) -> Any:

@@ -13,6 +13,7 @@ surface (``from persona_llm import usage_report``).
 
 from __future__ import annotations
 
+from persona_llm.usage.threads import ContextThreadPoolExecutor
 from persona_llm.usage.tracker import (
     BudgetExceededError,
     ModelStats,
@@ -28,6 +29,7 @@ from persona_llm.usage.tracker import (
 
 __all__ = [
     "BudgetExceededError",
+    "ContextThreadPoolExecutor",
     "ModelStats",
     "UsageRecord",
     "UsageReport",

@@ -22,6 +22,7 @@ from typing import Any
 
 from persona_llm import facades
 from persona_llm.clients import ChatClient
+from persona_llm.content import Content
 from persona_llm.features.structured import chat_validated
 from persona_llm.routing.routes import ANSWER, COMMUNITIES, EXTRACTION, INSIGHTS, RELATIONSHIPS
 from persona_llm.routing.routes import task_scope as _task_scope
@@ -63,7 +64,7 @@ def _chat(task: str, client: ChatClient | None) -> AbstractContextManager[ChatCl
 
 
 def get_nodes(
-    text: str,
+    text: Content,
     graph_context: str,
     *,
     node_types: Sequence[str] | None = None,
@@ -78,13 +79,16 @@ def get_nodes(
     ``Other`` if ``Other`` is allowed, else it is skipped. The JSON Schema of the reply is
     sent as the provider's native schema setting. Empty `text` gives ``[]`` without a call.
 
+    `text` may be content parts (`persona_llm.content`): a photo with a caption, a PDF page,
+    a scanned note; they are sent after the instructions, to a model that takes them.
+
     Raises:
-        InvalidRequestError: `node_types` is empty.
+        InvalidRequestError: `node_types` is empty, or a part the model cannot take.
         ResponseParseError: the reply (after `max_reasks` re-asks) is not JSON, has no
             ``"nodes"`` array, or has nodes of which none is valid.
         ContentFilterError: the model refused.
     """
-    if not text.strip():
+    if tasks.is_empty(text):
         return []
     task = tasks.nodes_task(text, graph_context, node_types)
     with _chat(EXTRACTION, client) as chat:
@@ -94,6 +98,7 @@ def get_nodes(
             task.validate,
             max_reasks=max_reasks,
             response_format=task.response_format,
+            cache_prompt=True,  # the long fixed system prompt is a cacheable prefix
         )
 
 
@@ -132,6 +137,7 @@ def get_relationships(
             task.validate,
             max_reasks=max_reasks,
             response_format=task.response_format,
+            cache_prompt=True,  # the long fixed system prompt is a cacheable prefix
         )
     return found, ids
 
@@ -148,7 +154,7 @@ def generate_response_with_context(
     """
     messages = tasks.answer_messages(query, context)
     with _chat(ANSWER, client) as chat:
-        return tasks.answer_text(chat.chat(messages))
+        return tasks.answer_text(chat.chat(messages, cache_prompt=True))
 
 
 def detect_communities(
@@ -171,6 +177,7 @@ def detect_communities(
             tasks.communities_messages(subgraphs_text),
             response_model=CommunityStructure,
             max_reasks=max_reasks,
+            cache_prompt=True,
         )
     structure: CommunityStructure = response.parsed
     return structure
@@ -212,6 +219,7 @@ def generate_structured_insights(
             task.validate,
             max_reasks=max_reasks,
             response_format=task.response_format,
+            cache_prompt=True,  # the long fixed system prompt is a cacheable prefix
         )
 
 

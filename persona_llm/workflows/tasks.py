@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
+from persona_llm.content import Content, TextPart, content_text, media_parts, parse_content
 from persona_llm.errors import InvalidRequestError, ResponseParseError
 from persona_llm.features.structured import (
     JSON_OBJECT,
@@ -50,6 +51,7 @@ __all__ = [
     "communities_messages",
     "insights_request",
     "insights_task",
+    "is_empty",
     "node_ids",
     "nodes_task",
     "relationships_task",
@@ -96,8 +98,16 @@ def _problems(prefix: str, exc: ValidationError) -> list[str]:
 # -- nodes ----------------------------------------------------------------------------------
 
 
+def is_empty(text: Content) -> bool:
+    """Whether `text` (a str or parts) has nothing to extract from: blank text, no media."""
+    if isinstance(text, str):
+        return not text.strip()
+    parts = parse_content(text)
+    return not media_parts(parts) and not content_text(parts).strip()
+
+
 def nodes_task(
-    text: str, graph_context: str, node_types: Sequence[str] | None = None
+    text: Content, graph_context: str, node_types: Sequence[str] | None = None
 ) -> JsonTask[list[Node]]:
     """The node-extraction call for `text`, given what the graph already holds.
 
@@ -113,12 +123,20 @@ def nodes_task(
         if node_types is not None
         else ""
     )
-    user = (
+    context = (
         f"{restriction}Graph context (what is already known about the user):\n"
-        f"{graph_context.strip() or _NONE_YET}\n\nText:\n{text.strip()}"
+        f"{graph_context.strip() or _NONE_YET}\n\n"
     )
+    if isinstance(text, str):
+        messages = _conversation(NODES_PROMPT, f"{context}Text:\n{text.strip()}")
+    else:  # a photo with a caption, a PDF page...: the parts follow the instructions
+        parts = (TextPart(f"{context}Text and attachments:"), *parse_content(text))
+        messages = (
+            ChatMessage(role="system", content=NODES_PROMPT),
+            ChatMessage(role="user", content=parts),
+        )
     return JsonTask(
-        _conversation(NODES_PROMPT, user),
+        messages,
         _nodes_parser(allowed if node_types is not None else None),
         json_schema_format("nodes", nodes_schema(allowed)),
     )

@@ -10,13 +10,11 @@ import io
 import logging
 import subprocess
 import sys
-import time
 import traceback
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from azure.core.credentials import AccessToken
 from azure.core.exceptions import ClientAuthenticationError
 
 from persona_llm.clients import AsyncChatClient, ChatClient, EmbeddingClient
@@ -26,26 +24,22 @@ from persona_llm.features.tools import run_tools
 from persona_llm.providers.azure import ENTRA_SCOPE, AzureAdapter, async_client, sync_client
 from persona_llm.settings import ProviderConfig, load_settings
 from persona_llm.testing import wire
+from persona_llm.testing.credentials import ENTRA_TEST_TOKEN, FakeAzureCredential
 from persona_llm.testing.emulator import ProviderEmulator, Reply
 
 HI = [{"role": "user", "content": "hello"}]
 KEY = "0123456789abcdef0123456789abcdef"
-TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJjb2duaXRpdmUifQ.c2lnbmF0dXJlLXNpZ25lZA"
+TOKEN = ENTRA_TEST_TOKEN
 
 
-class FakeCredential:
-    """A TokenCredential that counts its calls and fails when told to."""
+class FakeCredential(FakeAzureCredential):
+    """The testing fake, failing with azure-identity's own exception when told to."""
 
-    def __init__(self, token: str = TOKEN, fail: bool = False) -> None:
-        self.token = token
-        self.fail = fail
-        self.scopes: list[tuple[str, ...]] = []
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        self.scopes.append(scopes)
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
         if self.fail:
+            self.scopes.append(scopes)
             raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token")
-        return AccessToken(self.token, int(time.time()) + 3600)
+        return super().get_token(*scopes, **kwargs)
 
 
 def config(emu: ProviderEmulator, **fields: Any) -> ProviderConfig:

@@ -94,3 +94,27 @@ def test_a_misspelled_option_is_never_sent(
     with pytest.raises(InvalidRequestError, match="did you mean `temperature`"):
         client_for(emu, container_with, provider).chat(HELLO, temprature=0.2)
     assert emu.requests == []
+
+
+def test_a_per_call_model_is_sent_and_reported_under_its_own_row(
+    emu: ProviderEmulator, container_with: Callable[..., Container]
+) -> None:
+    from persona_llm.testing import wire
+    from persona_llm.testing.emulator import Reply
+    from persona_llm.usage import usage_table
+
+    container = container_with(
+        llm_service="openai/gpt-4o-mini", **settings_for(emu, "openai", "sk-proj-Ab12Cd34Ef56")
+    )
+    client = container.chat_client()
+    emu.enqueue("openai", Reply(wire.openai_chat("a", model="gpt-4o")))
+    client.chat(HELLO, model="gpt-4o")
+    list(client.stream(HELLO, model="gpt-4.1"))
+    client.chat(HELLO)
+    assert [r.json["model"] for r in emu.requests] == ["gpt-4o", "gpt-4.1", "gpt-4o-mini"]
+    rows = {row.model: row.calls for row in container.usage_tracker().report().rows}
+    assert rows == {"gpt-4o": 1, "gpt-4.1": 1, "gpt-4o-mini": 1}
+    table = usage_table(container.usage_tracker().report())
+    assert "gpt-4.1" in table
+    with pytest.raises(InvalidRequestError, match="model must be a model name"):
+        client.chat(HELLO, model=5)

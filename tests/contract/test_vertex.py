@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from dependency_injector import providers as di
-from google.auth.credentials import Credentials
 from pydantic import BaseModel
 
 from persona_llm.cli._endpoints import endpoint_summary
@@ -25,6 +24,7 @@ from persona_llm.features.tools import run_tools
 from persona_llm.providers.gemini.adapter import GeminiAdapter, async_client, sync_client
 from persona_llm.settings import load_settings
 from persona_llm.testing import wire
+from persona_llm.testing.credentials import FakeGoogleCredentials
 from persona_llm.testing.emulator import ProviderEmulator, Reply
 
 HI = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello"}]
@@ -32,23 +32,7 @@ MODEL = "gemini-2.5-flash"
 PREFIX = "/v1/projects/test-project/locations/us-central1/publishers/google/models/"
 
 
-class FakeCredentials(Credentials):  # type: ignore[misc]
-    """An always-valid OAuth credential with a fixed access token."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.token = "ya29.fake-access-token-for-tests"
-
-    def refresh(self, request: Any) -> None:
-        self.token = "ya29.fake-access-token-for-tests"
-
-    @property
-    def expired(self) -> bool:
-        return False
-
-    @property
-    def valid(self) -> bool:
-        return True
+FakeCredentials = FakeGoogleCredentials
 
 
 @pytest.fixture(scope="module")
@@ -213,9 +197,9 @@ def test_no_project_is_a_configuration_error(emu: ProviderEmulator) -> None:
 class RefusedCredentials(FakeCredentials):
     """Credentials whose token has expired and cannot be refreshed."""
 
-    @property
-    def expired(self) -> bool:
-        return True
+    def __init__(self) -> None:
+        super().__init__()
+        self.expired = True
 
     def refresh(self, request: Any) -> None:
         from google.auth.exceptions import RefreshError

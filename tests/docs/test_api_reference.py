@@ -70,6 +70,14 @@ def test_every_export_is_in_the_api_reference() -> None:
     )
 
 
+def test_the_reference_index_names_every_export() -> None:
+    index = (API / "index.md").read_text(encoding="utf-8")
+    missing = sorted(
+        name for name in set(persona_llm.__all__) - {"__version__"} if f"`{name}`" not in index
+    )
+    assert not missing, f"docs/api/index.md does not say where to find {missing}"
+
+
 def test_the_reference_sees_directives_and_members() -> None:
     found = directives()
     assert found["persona_llm.errors"] is None

@@ -87,7 +87,7 @@ def _grounded_answer(user: str) -> str:
 
 def persona_reply(messages: Sequence[ChatMessage]) -> str:
     """Answer each workflow's task, recognised by its system prompt, like a model would."""
-    system, user = messages[0].content, messages[-1].content
+    system, user = messages[0].text, messages[-1].text
     answers: dict[str, Callable[[str], str]] = {
         NODES_PROMPT: _nodes_answer,
         RELATIONSHIPS_PROMPT: _relationships_answer,

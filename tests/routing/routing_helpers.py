@@ -73,8 +73,8 @@ ANSWERS: dict[str, Callable[[str], Any]] = {
 
 def persona_answer(messages: Sequence[ChatMessage]) -> Any:
     """Answer the workflow whose system prompt opens `messages`; anything else is echoed."""
-    answer = ANSWERS.get(messages[0].content)
-    return answer(messages[-1].content) if answer else messages[-1].content
+    answer = ANSWERS.get(messages[0].text)
+    return answer(messages[-1].text) if answer else messages[-1].text
 
 
 def persona_text(messages: Sequence[ChatMessage]) -> str:
@@ -125,7 +125,7 @@ def task_of(call: Any) -> str:
     """The workflow a recorded fake call served (``embeddings`` for vectors)."""
     if call.kind == "embeddings":
         return "embeddings"
-    system = call.request.messages[0].content
+    system = call.request.messages[0].text
     names = {
         NODES_PROMPT: "extraction",
         RELATIONSHIPS_PROMPT: "relationships",

@@ -91,7 +91,7 @@ def served(emu: ProviderEmulator) -> list[tuple[str, str, str | None]]:
         if request.kind == "embeddings":
             task = "embeddings"
         else:
-            task = TASKS[conversation(request)[0].content]
+            task = TASKS[conversation(request)[0].text]
         rows.append((task, request.provider, request.model))
     return rows
 

@@ -340,3 +340,54 @@ def test_offline_demo_ignores_routes_to_unconfigured_providers(env) -> None:  # 
         status, out, err = run("demo")
     assert (status, err) == (0, "")
     assert "Answered by fake/offline-demo." in out
+
+
+def test_version_flag_and_python_dash_m() -> None:
+    from persona_llm import __version__
+
+    assert run("--version") == (0, f"persona-llm {__version__}\n", "")
+    result = subprocess.run(
+        [sys.executable, "-m", "persona_llm", "--version"],
+        capture_output=True,
+        text=True,
+        env=_cli_env(),
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (0, f"persona-llm {__version__}\n")
+
+
+def test_providers_embeddings_column_agrees_with_what_embeddings_accept() -> None:
+    from persona_llm.settings import EMBEDDING_PROVIDERS, PROVIDERS
+
+    _, out, _ = run("providers")
+    header, *lines = out.splitlines()
+    start = header.index("embeddings")
+    rows = [line for line in lines if line.split()[:1] and line.split()[0] in PROVIDERS]
+    cell = {line.split()[0]: line[start:].split()[0] for line in rows}
+    for name in PROVIDERS:
+        if cell[name] != "?":
+            assert (cell[name] == "yes") == (name in EMBEDDING_PROVIDERS), name
+    assert cell["groq"] == cell["openrouter"] == cell["deepseek"] == "no"
+
+
+def test_repl_model_error_names_the_command_not_llm_service() -> None:
+    _, _, err = run("chat", "--service", "fake/echo", "--repl", stdin="/model nope\n")
+    assert "/model='nope'" in err and "LLM_SERVICE" not in err
+
+
+def test_doctor_on_the_fake_says_offline_not_key_set(env) -> None:  # type: ignore[no-untyped-def]
+    with env(LLM_SERVICE="fake/echo"):
+        _, out, _ = run("doctor")
+    fake = next(line for line in out.splitlines() if line.startswith("provider fake"))
+    assert "key" not in fake and "offline" in fake
+
+
+def test_doctor_lists_the_routes(env) -> None:  # type: ignore[no-untyped-def]
+    routes = "extraction=fake/a,fake/b;answer=fake/c+fake/d?reasoning=low;embeddings=fake/e"
+    with env(LLM_SERVICE="fake/echo", LLM_ROUTES=routes):
+        status, out, _ = run("doctor")
+    rows = {" ".join(line.split()[:2]): line for line in out.splitlines() if line.strip()}
+    assert status == 0
+    assert "fake/a -> fake/b" in rows["route extraction"]
+    assert "fake/c + fake/d (reasoning=low)" in rows["route answer"]
+    assert "fake/e" in rows["route embeddings"]

@@ -33,6 +33,7 @@ from persona_llm.errors import (
 )
 from persona_llm.providers._errors import error_from_status
 from persona_llm.providers._parts import check_parts, has_parts
+from persona_llm.providers.anthropic import raw
 from persona_llm.providers.anthropic.mapping import (
     ERROR_TYPE_STATUS,
     PROVIDER,
@@ -126,14 +127,16 @@ class AnthropicAdapter(ProviderAdapter):
         """Send one Messages request and return the normalized reply."""
         kwargs = self._kwargs(model, request)
         with self._map_errors(model):
-            message = self._client.messages.create(**kwargs)
+            response = self._client.messages.with_raw_response.create(**kwargs)
+            message = raw.message_body(response.http_response)
             return from_anthropic_message(message, model=model, json_mode=request.json_mode)
 
     async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
         """Asyncio twin of `chat`."""
         kwargs = self._kwargs(model, request)
         with self._map_errors(model):
-            message = await self._async.get().messages.create(**kwargs)
+            response = await self._async.get().messages.with_raw_response.create(**kwargs)
+            message = raw.message_body(response.http_response)
             return from_anthropic_message(message, model=model, json_mode=request.json_mode)
 
     # -- streaming ----------------------------------------------------------------------
@@ -146,8 +149,9 @@ class AnthropicAdapter(ProviderAdapter):
         kwargs = self._kwargs(model, request)
         state = StreamState(json_mode=request.json_mode, model=model)
         with self._map_errors(model):
-            with self._client.messages.create(**kwargs, stream=True) as events:
-                for event in events:
+            create = self._client.messages.with_streaming_response.create
+            with create(**kwargs, stream=True) as response:
+                for event in raw.events(response.http_response, self._client):
                     chunk = state.feed(event)
                     if chunk is not None:
                         yield chunk
@@ -164,8 +168,9 @@ class AnthropicAdapter(ProviderAdapter):
         state = StreamState(json_mode=request.json_mode, model=model)
         with self._map_errors(model):
             client = self._async.get()
-            async with await client.messages.create(**kwargs, stream=True) as events:
-                async for event in events:
+            create = client.messages.with_streaming_response.create
+            async with create(**kwargs, stream=True) as response:
+                async for event in raw.aevents(response.http_response, client):
                     chunk = state.feed(event)
                     if chunk is not None:
                         yield chunk

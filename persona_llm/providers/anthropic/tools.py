@@ -124,7 +124,7 @@ def field_of(obj: Any, name: str, default: Any = None) -> Any:
     """A field of an SDK model or of the same reply as a plain dict."""
     # Plain type checks and one getattr: an ABC isinstance per field read (Mapping, or
     # pydantic's BaseModel) was a fifth of the reply mapping's time.
-    if type(obj) is dict:
+    if isinstance(obj, dict):  # a concrete class: as fast as a type check (and RawReply)
         return obj.get(name, default)
     value = getattr(obj, name, _MISSING)
     if value is not _MISSING:

@@ -1,7 +1,8 @@
 """The OpenAI adapter (``LLM_SERVICE=openai/<model>``), over the official ``openai`` SDK.
 
 Chat goes through one of two transports with the same results: Chat Completions
-(``client.chat.completions.create``, mapped by `mapping` and `stream`) or the Responses API
+(``client.chat.completions.with_raw_response.create``: the JSON body mapped by `mapping` and
+`stream` without building the SDK's models, see `raw`) or the Responses API
 (``client.responses.create``, mapped by `responses_mapping` and `responses_stream`);
 `responses_select.choose_api` picks one per request from ``OPENAI_API``. Embeddings go through
 ``client.embeddings.create``. `OPENAI_BASE_URL` points it at any OpenAI-compatible server
@@ -16,10 +17,9 @@ import contextlib
 import functools
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 import openai
-from openai.types.chat import ChatCompletionChunk
 
 from persona_llm import log_redaction
 from persona_llm.arguments import request_for
@@ -34,6 +34,7 @@ from persona_llm.errors import (
 from persona_llm.providers._errors import error_from_status
 from persona_llm.providers.base import PerLoop, ProviderAdapter, check_dimensions
 from persona_llm.providers.openai import mapping as mapping
+from persona_llm.providers.openai import raw
 from persona_llm.providers.openai.parts import capabilities_for
 from persona_llm.providers.openai.responses_transport import ResponsesTransport
 from persona_llm.providers.openai.stream import OpenAIStreamState
@@ -189,8 +190,9 @@ class OpenAIAdapter(ResponsesTransport, ProviderAdapter):
             return self._respond(model, request)
         params = self._chat_kwargs(model, request)
         with self._map_errors(model):
-            completion = self._client.chat.completions.create(**params)
-            return mapping.from_openai_completion(completion, provider=self.name, model=model)
+            response = self._client.chat.completions.with_raw_response.create(**params)
+            body = raw.completion_body(response.http_response)
+            return mapping.from_openai_completion(body, provider=self.name, model=model)
 
     async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
         """Asyncio twin of `chat`."""
@@ -199,8 +201,10 @@ class OpenAIAdapter(ResponsesTransport, ProviderAdapter):
             return await self._arespond(model, request)
         params = self._chat_kwargs(model, request)
         with self._map_errors(model):
-            completion = await self._async.get().chat.completions.create(**params)
-            return mapping.from_openai_completion(completion, provider=self.name, model=model)
+            completions = self._async.get().chat.completions
+            response = await completions.with_raw_response.create(**params)
+            body = raw.completion_body(response.http_response)
+            return mapping.from_openai_completion(body, provider=self.name, model=model)
 
     def _chat_kwargs(self, model: str, request: ChatRequest) -> dict[str, Any]:
         return mapping.to_openai_params(
@@ -244,9 +248,9 @@ class OpenAIAdapter(ResponsesTransport, ProviderAdapter):
     def _stream(self, model: str, params: dict[str, Any]) -> Iterator[ChatChunk]:
         state = OpenAIStreamState(self.name, model)
         with self._map_errors(model):
-            response = self._client.chat.completions.create(**params)
-            with cast("openai.Stream[ChatCompletionChunk]", response) as events:
-                for event in events:
+            create = self._client.chat.completions.with_streaming_response.create
+            with create(**params) as response:
+                for event in raw.chunk_events(response.http_response):
                     if chunk := state.feed(event):
                         yield chunk
         yield state.final_chunk()
@@ -254,9 +258,9 @@ class OpenAIAdapter(ResponsesTransport, ProviderAdapter):
     async def _astream(self, model: str, params: dict[str, Any]) -> AsyncIterator[ChatChunk]:
         state = OpenAIStreamState(self.name, model)
         with self._map_errors(model):
-            response = await self._async.get().chat.completions.create(**params)
-            async with cast("openai.AsyncStream[ChatCompletionChunk]", response) as events:
-                async for event in events:
+            create = self._async.get().chat.completions.with_streaming_response.create
+            async with create(**params) as response:
+                async for event in raw.achunk_events(response.http_response):
                     if chunk := state.feed(event):
                         yield chunk
         yield state.final_chunk()

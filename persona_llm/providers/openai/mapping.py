@@ -1,8 +1,9 @@
 """Pure mapping between our types and the OpenAI Chat Completions / Embeddings wire shapes.
 
 Shared by the OpenAI and the Azure OpenAI adapters (Azure speaks the same bodies). Nothing here
-does I/O or imports the SDK: replies are read by attribute, so SDK objects and look-alikes both
-work, and the tests need no network.
+does I/O or imports the SDK. Replies are read as JSON data: the adapters map the body of the
+HTTP reply directly (`persona_llm.providers._raw`), and an SDK model passed in is read as its
+dict (``to_dict()``), so there is one mapping for both and the tests need no network.
 
 Parameters reasoning models do not accept (one policy, applied before the call):
 
@@ -32,6 +33,7 @@ from typing import Any, Literal
 from persona_llm.errors import InvalidRequestError, ProviderUnavailableError
 from persona_llm.providers._errors import looks_like_html
 from persona_llm.providers._parts import check_parts, has_parts
+from persona_llm.providers._raw import field, wire_body
 from persona_llm.providers.openai.parts import capabilities_for, part_rules, to_openai_parts
 from persona_llm.providers.openai.reasoning import reasoning_effort, reasoning_of
 from persona_llm.providers.openai.tools import (
@@ -287,61 +289,56 @@ def normalize_finish_reason(value: str | None) -> FinishReason | None:
 
 def usage_from_openai(usage: Any) -> Usage | None:
     """`Usage` from a ``usage`` object (reasoning and cached tokens from the detail objects)."""
+    usage = wire_body(usage)
     if usage is None:
         return None
-    completion_details = getattr(usage, "completion_tokens_details", None)
-    prompt_details = getattr(usage, "prompt_tokens_details", None)
     return Usage(
-        prompt_tokens=getattr(usage, "prompt_tokens", None) or 0,
-        completion_tokens=getattr(usage, "completion_tokens", None) or 0,
-        total_tokens=getattr(usage, "total_tokens", None) or 0,
-        reasoning_tokens=getattr(completion_details, "reasoning_tokens", None) or 0,
-        cached_tokens=getattr(prompt_details, "cached_tokens", None) or 0,
+        prompt_tokens=field(usage, "prompt_tokens") or 0,
+        completion_tokens=field(usage, "completion_tokens") or 0,
+        total_tokens=field(usage, "total_tokens") or 0,
+        reasoning_tokens=field(field(usage, "completion_tokens_details"), "reasoning_tokens") or 0,
+        cached_tokens=field(field(usage, "prompt_tokens_details"), "cached_tokens") or 0,
     )
 
 
 def from_openai_completion(completion: Any, *, provider: str, model: str) -> ChatResponse:
-    """`ChatResponse` from a ``chat.completion`` (the first choice).
+    """`ChatResponse` from a ``chat.completion`` (the first choice): the JSON body as a dict
+    (the adapters' raw-response path) or the SDK's ``ChatCompletion`` (read as its dict).
 
     A reply that lacks what a completion must have (choices, the choice's ``message``, a
     message's ``content`` when it has no tool calls and no refusal) is malformed; only one
-    that *says* it is empty (``content: ""`` or ``null``) gives ``""``.
+    that *says* it is empty (``content: ""`` or ``null``) gives ``""``. `raw` is what was
+    passed in.
 
     Raises:
         ProviderUnavailableError: the reply is malformed (an HTML page, no choices, no
             message, no content).
         ResponseParseError: tool-call arguments are not a JSON object.
     """
-    choices = getattr(completion, "choices", None)
+    body = wire_body(completion)
+    choices = field(body, "choices")
     if not choices:
         raise _malformed(completion, "the completion has no choices", provider, model)
     choice = choices[0]
-    message = getattr(choice, "message", None)
+    message = field(choice, "message")
     if message is None:
         raise _malformed(completion, "the choice has no message", provider, model)
     tool_calls = openai_tool_calls(message, provider, model)
-    if not (tool_calls or _has(message, "content") or getattr(message, "refusal", None)):
+    refusal = field(message, "refusal")
+    if not (tool_calls or (isinstance(message, dict) and "content" in message) or refusal):
         raise _malformed(completion, "the message has no content", provider, model)
-    finish = normalize_finish_reason(getattr(choice, "finish_reason", None))
+    finish = normalize_finish_reason(field(choice, "finish_reason"))
     return ChatResponse(
-        content=getattr(message, "content", None) or "",
-        refusal=getattr(message, "refusal", None),
-        model=getattr(completion, "model", None) or model,
+        content=message.get("content") or "",
+        refusal=refusal,
+        model=body.get("model") or model,
         provider=provider,
         finish_reason=tool_calls_finish(finish, bool(tool_calls)),
-        usage=usage_from_openai(getattr(completion, "usage", None)),
+        usage=usage_from_openai(body.get("usage")),
         tool_calls=tool_calls,
         reasoning=reasoning_of(message),
         raw=completion,
     )
-
-
-def _has(obj: Any, name: str) -> bool:
-    """Whether the reply named field `name` (even as null), for SDK models and dicts alike."""
-    if isinstance(obj, Mapping):
-        return name in obj
-    fields_set = getattr(obj, "model_fields_set", None)
-    return name in fields_set if fields_set is not None else hasattr(obj, name)
 
 
 def _malformed(completion: Any, what: str, provider: str, model: str) -> ProviderUnavailableError:
@@ -355,18 +352,19 @@ def _malformed(completion: Any, what: str, provider: str, model: str) -> Provide
 
 
 def from_openai_chunk(chunk: Any) -> tuple[str, FinishReason | None, Usage | None]:
-    """Text delta, finish reason and usage of one ``chat.completion.chunk`` (each may be empty).
+    """Text delta, finish reason and usage of one ``chat.completion.chunk`` (each may be empty;
+    the event's JSON data as a dict, or the SDK's ``ChatCompletionChunk``).
 
     Azure's opening chunk and the final usage chunk have no choices; both give ``""``.
     """
-    usage = usage_from_openai(getattr(chunk, "usage", None))
-    choices = getattr(chunk, "choices", None) or []
+    chunk = wire_body(chunk)
+    usage = usage_from_openai(field(chunk, "usage"))
+    choices = field(chunk, "choices")
     if not choices:
         return "", None, usage
     choice = choices[0]
-    delta = getattr(choice, "delta", None)
-    text = getattr(delta, "content", None) or ""
-    return text, normalize_finish_reason(getattr(choice, "finish_reason", None)), usage
+    text = field(field(choice, "delta"), "content") or ""
+    return text, normalize_finish_reason(field(choice, "finish_reason")), usage
 
 
 def embedding_params(

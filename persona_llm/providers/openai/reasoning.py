@@ -22,6 +22,7 @@ import re
 from typing import Any
 
 from persona_llm.errors import InvalidRequestError
+from persona_llm.providers._raw import field
 
 __all__ = ["reasoning_effort", "reasoning_of"]
 
@@ -83,9 +84,10 @@ def _unsupported(problem: str, level: str, policy: str, provider: str, model: st
 
 
 def reasoning_of(message: Any) -> str | None:
-    """The reasoning text an OpenAI-compatible server put on a message or delta, if any."""
+    """The reasoning text an OpenAI-compatible server put on a message or delta (JSON data),
+    if any."""
     for name in ("reasoning_content", "reasoning"):
-        value = getattr(message, name, None)
+        value = field(message, name)
         if isinstance(value, str) and value:
             return value
     return None

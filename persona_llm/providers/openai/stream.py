@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from persona_llm.errors import ProviderUnavailableError
+from persona_llm.providers._raw import field, wire_body
 from persona_llm.providers._tool_calls import ToolCallAssembler
 from persona_llm.providers.openai.mapping import from_openai_chunk, tool_calls_finish
 from persona_llm.providers.openai.reasoning import reasoning_of
@@ -33,16 +34,20 @@ class OpenAIStreamState:
         self._last_key: Any = 0
 
     def feed(self, event: Any) -> ChatChunk | None:
-        """The chunk this event yields (text or refusal), None for bookkeeping events."""
+        """The chunk this event yields (text or refusal), None for bookkeeping events.
+
+        `event` is the JSON data of one SSE event (a dict), or the SDK's chunk model.
+        """
+        event = wire_body(event)
         text, finish, usage = from_openai_chunk(event)
         self.finish = finish or self.finish
         self.usage = usage or self.usage
         # Azure's opening chunk reports model "": keep the first real name.
-        self._reported_model = self._reported_model or getattr(event, "model", None) or None
-        choices = getattr(event, "choices", None) or []
-        delta = getattr(choices[0], "delta", None) if choices else None
-        refusal = getattr(delta, "refusal", None) or ""
-        for call in getattr(delta, "tool_calls", None) or []:
+        self._reported_model = self._reported_model or field(event, "model") or None
+        choices = field(event, "choices")
+        delta = field(choices[0], "delta") if choices else None
+        refusal = field(delta, "refusal") or ""
+        for call in field(delta, "tool_calls") or []:
             self._add_call(call)
         reasoning = reasoning_of(delta) or "" if delta is not None else ""
         if text or refusal or reasoning:
@@ -50,17 +55,17 @@ class OpenAIStreamState:
         return None
 
     def _add_call(self, call: Any) -> None:
-        index = getattr(call, "index", None)
-        call_id = getattr(call, "id", None)
+        index = field(call, "index")
+        call_id = field(call, "id")
         # A server that omits the index: a new id starts a new call, otherwise continue.
         key = index if index is not None else (call_id or self._last_key)
         self._last_key = key
-        function = getattr(call, "function", None)
+        function = field(call, "function")
         self._calls.add(
             key,
             id=call_id,
-            name=getattr(function, "name", None),
-            arguments=getattr(function, "arguments", None),
+            name=field(function, "name"),
+            arguments=field(function, "arguments"),
         )
 
     def final_chunk(self) -> ChatChunk:

@@ -9,6 +9,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from persona_llm.providers._raw import field
 from persona_llm.providers._tool_calls import parse_arguments
 from persona_llm.types import TOOL_CHOICE_MODES, FinishReason, Tool, ToolCall
 
@@ -56,33 +57,37 @@ def to_openai_tool_choice(choice: str) -> str | dict[str, Any]:
 
 
 def openai_tool_calls(message: Any, provider: str, model: str) -> list[ToolCall]:
-    """The `ToolCall`s of a reply message (custom calls and the legacy ``function_call``).
+    """The `ToolCall`s of a reply message, as JSON data (custom calls and the legacy
+    ``function_call``).
 
     Raises:
         ResponseParseError: a call's arguments are not a JSON object.
+        KeyError, TypeError, AttributeError: a call lacks its id, name or arguments (the
+            adapters report a malformed reply).
     """
     calls: list[ToolCall] = []
-    for call in getattr(message, "tool_calls", None) or []:
-        if getattr(call, "type", "function") == "custom":
+    for call in field(message, "tool_calls") or []:
+        if field(call, "type") == "custom":
             # Custom tools take free text, not JSON: keep it under "input", and remember the
             # type so that the call goes back to the API as a custom call.
-            custom = call.custom
+            custom = call["custom"]
             calls.append(
                 ToolCall(
-                    id=call.id,
-                    name=custom.name,
-                    arguments={"input": custom.input},
+                    id=call["id"],
+                    name=custom["name"],
+                    arguments={"input": custom["input"]},
                     provider_data={"openai": {"type": "custom"}},
                 )
             )
             continue
-        function = call.function
-        arguments = parse_arguments(function.arguments, function.name, provider, model)
-        calls.append(ToolCall(id=call.id, name=function.name, arguments=arguments))
-    legacy = getattr(message, "function_call", None)
+        function = call["function"]
+        name = function["name"]
+        arguments = parse_arguments(function["arguments"], name, provider, model)
+        calls.append(ToolCall(id=call["id"], name=name, arguments=arguments))
+    legacy = field(message, "function_call")
     if legacy is not None and not calls:
-        arguments = parse_arguments(legacy.arguments, legacy.name, provider, model)
-        calls.append(ToolCall(id="", name=legacy.name, arguments=arguments))
+        arguments = parse_arguments(legacy["arguments"], legacy["name"], provider, model)
+        calls.append(ToolCall(id="", name=legacy["name"], arguments=arguments))
     return calls
 
 
