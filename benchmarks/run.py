@@ -23,7 +23,7 @@ from importlib import metadata
 
 from benchmarks._common import REPO_ROOT, Row
 
-FIGURES = ("import", "overhead", "responses", "concurrency", "embeddings", "memory")
+FIGURES = ("import", "overhead", "responses", "concurrency", "embeddings", "memory", "content")
 PACKAGES = (
     "openai",
     "anthropic",
