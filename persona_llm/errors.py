@@ -118,7 +118,7 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
 # A data: URL, or a run of base64 (standard or URL-safe) long enough to be a payload rather
 # than a word, an id or a key: what the SDKs' DEBUG request logs and echoed errors could hold.
 _BASE64_MIN = 200
-_BASE64_RUN = re.compile(r"(data:[\w.+/-]+;base64,)?[A-Za-z0-9+/_-]{%d,}={0,2}" % _BASE64_MIN)
+_BASE64_RUN = re.compile(rf"(data:[\w.+/-]+;base64,)?[A-Za-z0-9+/_-]{{{_BASE64_MIN},}}={{0,2}}")
 
 
 def _payload_label(match: re.Match[str]) -> str:
