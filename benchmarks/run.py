@@ -23,7 +23,16 @@ from importlib import metadata
 
 from benchmarks._common import REPO_ROOT, Row
 
-FIGURES = ("import", "overhead", "responses", "concurrency", "embeddings", "memory", "state")
+FIGURES = (
+    "import",
+    "overhead",
+    "responses",
+    "concurrency",
+    "embeddings",
+    "memory",
+    "content",
+    "state",
+)
 PACKAGES = (
     "openai",
     "anthropic",

@@ -21,20 +21,23 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from persona_llm.errors import InvalidRequestError
-from persona_llm.types import REASONING_LEVELS, ChatRequest
+from persona_llm.types import REASONING_LEVELS, ChatMessage, ChatRequest
 
 __all__ = [
     "COMMON_OPTIONS",
     "LIBRARY_OPTIONS",
     "PROVIDER_SPECIFIC",
     "check_chat_arguments",
+    "check_message_text",
     "check_options",
     "check_texts",
     "options_for",
+    "refuse_empty_text",
     "request_for",
     "sdk_options",
 ]
@@ -311,3 +314,68 @@ def check_texts(texts: Any, invalid: Callable[[str], InvalidRequestError]) -> li
         if not isinstance(text, str):
             raise invalid(f"texts[{index}] is {_type_name(text)}, not str")
     return items
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _texts(message: ChatMessage) -> Iterable[str]:
+    if isinstance(message.content, str):
+        yield message.content
+        return
+    for part in message.content:
+        text = getattr(part, "text", None)
+        if isinstance(text, str):
+            yield text
+
+
+def check_message_text(
+    messages: Iterable[ChatMessage], provider: str | None, model: str | None
+) -> None:
+    """Refuse text that is not valid Unicode (a lone surrogate, e.g. from a bad decode): it
+    cannot be encoded as UTF-8, so no provider can receive it.
+
+    ASCII text (the common case) is passed by one `str.isascii` check.
+
+    Raises:
+        InvalidRequestError: naming the message and the position of the bad character.
+    """
+    for index, message in enumerate(messages):
+        for text in _texts(message):
+            if text.isascii():
+                continue
+            found = _SURROGATE.search(text)
+            if found is not None:
+                raise _invalid(
+                    f"messages[{index}] has a lone surrogate (U+{ord(found.group()):04X}) at "
+                    f"position {found.start() + 1}: it is not valid Unicode text and cannot be "
+                    "sent; decode the text with errors='replace' (or fix its source)",
+                    provider,
+                    model,
+                )
+
+
+def refuse_empty_text(messages: Iterable[ChatMessage], provider: str, model: str) -> None:
+    """Refuse a message whose text is empty or only whitespace, for providers that answer it
+    with a 400 (Anthropic, Gemini). Assistant turns that carry tool calls and tool results
+    are exempt: their text may be empty.
+
+    Raises:
+        InvalidRequestError: naming the message, before anything is sent.
+    """
+    for index, message in enumerate(messages):
+        if message.role == "tool" or message.tool_calls:
+            continue
+        texts = list(_texts(message))
+        if isinstance(message.content, tuple) and len(texts) < len(message.content):
+            texts = [t for t in texts if t]  # parts besides text (an image) carry the turn
+            if not texts:
+                continue
+        if all(not text or text.isspace() for text in texts):
+            raise _invalid(
+                f"messages[{index}] ({message.role}) has no text: "
+                f"{provider.capitalize()} rejects empty text content with a 400; "
+                "leave the message out or give it text",
+                provider,
+                model,
+            )

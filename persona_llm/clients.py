@@ -22,7 +22,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from persona_llm._services import PROVIDERS
-from persona_llm.arguments import check_chat_arguments, check_options, check_texts
+from persona_llm.arguments import (
+    check_chat_arguments,
+    check_message_text,
+    check_options,
+    check_texts,
+)
 from persona_llm.errors import InvalidRequestError
 from persona_llm.features import structured
 from persona_llm.features.tools import ToolChoiceLike, ToolLike, to_tool_choice, to_tools
@@ -129,9 +134,11 @@ class _ClientBase:
                 f"the {self.provider} provider does not support tool calling; "
                 "check client.capabilities.tools, or configure another provider"
             )
+        checked = to_messages(messages)
+        check_message_text(checked, self.provider, self.model)
         return ChatRequest(
             cache=cache,
-            messages=to_messages(messages),
+            messages=checked,
             temperature=temperature,
             max_tokens=max_tokens,
             response_format=response_format,

@@ -103,14 +103,28 @@ def _cut_fragments(text: str, pattern: re.Pattern[str]) -> str:
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     """Replace configured secret values, any `FRAGMENT` characters of one (a key's tail
-    quoted back, a key cut at a bad character), and anything shaped like an API key."""
+    quoted back, a key cut at a bad character), and anything shaped like an API key; collapse
+    base64 payloads (images, documents, audio) to ``<base64 N chars>``."""
     known = tuple(sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True))
     for secret in known:
         text = text.replace(secret, REDACTED)
     pattern = _fragment_pattern(known)
     if pattern is not None:
         text = _cut_fragments(text, pattern)
-    return _KEY_PATTERNS.sub(REDACTED, text)
+    text = _KEY_PATTERNS.sub(REDACTED, text)
+    return _BASE64_RUN.sub(_payload_label, text) if len(text) >= _BASE64_MIN else text
+
+
+# A data: URL, or a run of base64 (standard or URL-safe) long enough to be a payload rather
+# than a word, an id or a key: what the SDKs' DEBUG request logs and echoed errors could hold.
+_BASE64_MIN = 200
+_BASE64_RUN = re.compile(rf"(data:[\w.+/-]+;base64,)?[A-Za-z0-9+/_-]{{{_BASE64_MIN},}}={{0,2}}")
+
+
+def _payload_label(match: re.Match[str]) -> str:
+    prefix = match.group(1) or ""
+    size = len(match.group(0)) - len(prefix)
+    return f"{prefix}<base64 {size:,} chars>"
 
 
 _MAX_DEPTH = 6

@@ -365,3 +365,19 @@ def test_a_router_built_by_hand_routes_to_its_adapters() -> None:
     assert router.chat_client("other") is default
     assert router.route("other") is None
     router.close()
+
+
+def test_a_routes_reasoning_level_is_its_clients_default(routed: Routed) -> None:
+    fakes = routed(
+        llm_service="openai/gpt-4o-mini",
+        llm_reasoning="low",
+        llm_routes="answer=gemini/g?reasoning=high;insights=anthropic/claude-x",
+    )
+    assert get_chat_client().reasoning == "low"  # LLM_REASONING
+    assert get_chat_client(task="answer").reasoning == "high"
+    assert get_async_chat_client(task="answer").reasoning == "high"
+    assert get_chat_client(task="insights").reasoning == "low"
+    get_chat_client(task="answer").chat([{"role": "user", "content": "hi"}])
+    assert fakes["gemini"].last_request.reasoning == "high"
+    get_chat_client(task="answer").chat([{"role": "user", "content": "hi"}], reasoning="none")
+    assert fakes["gemini"].last_request.reasoning == "none"

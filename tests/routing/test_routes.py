@@ -189,3 +189,17 @@ def test_tasks_that_need_no_json_mode_and_user_tasks_are_not_checked() -> None:
     check_capabilities(routes, no_json_for("openai"))
     with pytest.raises(ConfigurationError, match="the extraction task needs JSON mode"):
         check_capabilities(routes, no_json_for("gemini"))
+
+
+def test_a_route_may_set_its_reasoning_level() -> None:
+    from persona_llm.routing.routes import RouteTable
+    from persona_llm.settings import Settings
+
+    settings = Settings(llm_routes="answer=openai/o4-mini?reasoning=high;extraction=openai/")
+    table = RouteTable.from_settings(settings)
+    assert table.routes["answer"].reasoning == "high"
+    assert table.routes["extraction"].reasoning is None
+    assert str(table.routes["answer"]).endswith("?reasoning=high")
+    bad = Settings(llm_routes="answer=openai/o4-mini?effort=high")
+    with pytest.raises(ConfigurationError, match=r"\?reasoning=none\|low\|medium\|high"):
+        RouteTable.from_settings(bad)

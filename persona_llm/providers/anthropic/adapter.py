@@ -26,6 +26,7 @@ from persona_llm import log_redaction
 from persona_llm.arguments import request_for
 from persona_llm.errors import (
     APIConnectionError,
+    InvalidRequestError,
     LLMError,
     LLMTimeoutError,
     ProviderUnavailableError,
@@ -232,6 +233,9 @@ class AnthropicAdapter(ProviderAdapter):
         except (anthropic.APIConnectionError, httpx2.TransportError) as exc:
             message = f"connection to Anthropic failed or dropped: {exc}"
             raise APIConnectionError(message, **common) from sanitize_exception(exc, secrets)
+        except UnicodeEncodeError as exc:  # building the request, never reading a reply
+            message = f"the request cannot be encoded as UTF-8: {exc.reason}"
+            raise InvalidRequestError(message, **common) from sanitize_exception(exc, secrets)
         except _MALFORMED as exc:
             message = f"malformed reply from Anthropic: {type(exc).__name__}: {exc}"
             raise ProviderUnavailableError(message, **common) from sanitize_exception(exc, secrets)

@@ -49,7 +49,7 @@ import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from persona_llm.arguments import sdk_options
+from persona_llm.arguments import refuse_empty_text, sdk_options
 from persona_llm.errors import InvalidRequestError
 from persona_llm.providers._errors import looks_like_html
 from persona_llm.providers._parts import check_parts, has_parts
@@ -217,6 +217,7 @@ def to_anthropic_params(
     """
     if has_parts(request.messages):
         check_parts(request.messages, PART_RULES, model)
+    refuse_empty_text(request.messages, PROVIDER, model)
     system, messages = to_anthropic_messages(request.messages, cache_prompt=request.cache_prompt)
     if not messages:
         raise InvalidRequestError(

@@ -5,19 +5,8 @@ has ``vertexai=True``, a project, a location and Google credentials instead of a
 wire format, the mapping and the errors are the same, and replies report provider
 ``gemini`` (the same model family, and the same thought signatures on the next turn).
 
-Client settings (`sync_client` / `async_client`):
-
-* The key is passed explicitly (the SDK's own ``GOOGLE_API_KEY`` lookup never picks another)
-  and travels in the ``x-goog-api-key`` header, never the URL. ``vertexai=False`` keeps
-  ``GOOGLE_GENAI_USE_VERTEXAI`` from switching the client to Vertex AI.
-* ``base_url`` (``GEMINI_BASE_URL``) is the host root without a version path; the version is
-  ``v1beta`` (where ``responseJsonSchema`` and thinking live) unless `ProviderConfig.api_version`
-  names another.
-* The SDK takes a single timeout (milliseconds) for connect, read, write and pool wait, and
-  overrides any httpx timeout with it: ``config.timeout`` is used, ``config.connect_timeout``
-  cannot be applied separately. The SDK also sends it as ``X-Server-Timeout``.
-* The SDK's own retries are off (``HttpRetryOptions(attempts=1)``): retries are the library's
-  policy (`persona_llm.reliability`), which honours Retry-After and logs each attempt.
+The SDK clients are built by `persona_llm.providers.gemini.client` (`sync_client`,
+`async_client`, re-exported here for the container).
 
 Every SDK call runs inside `GeminiAdapter._map_errors`, which turns SDK, httpx2 and parse
 errors into the `LLMError` hierarchy, chained and with the key scrubbed.
@@ -44,7 +33,6 @@ from persona_llm import log_redaction
 from persona_llm.arguments import request_for
 from persona_llm.errors import (
     APIConnectionError,
-    ConfigurationError,
     InvalidRequestError,
     LLMError,
     LLMTimeoutError,
@@ -55,6 +43,7 @@ from persona_llm.errors import (
 from persona_llm.providers._errors import error_from_status
 from persona_llm.providers._parts import check_parts, has_parts
 from persona_llm.providers.base import PerLoop, ProviderAdapter, check_dimensions
+from persona_llm.providers.gemini.client import DEFAULT_API_VERSION, async_client, sync_client
 from persona_llm.providers.gemini.mapping import (
     EMBED_BATCH_LIMIT,
     embedding_batches,
@@ -65,25 +54,15 @@ from persona_llm.providers.gemini.mapping import (
     to_gemini_request,
 )
 from persona_llm.providers.gemini.parts import PART_RULES
-from persona_llm.providers.gemini.sse import drop_sse_comments, drop_sse_comments_async
 from persona_llm.providers.gemini.stream import (
     GeminiStreamState,
-    collect_response,
     next_event,
 )
-from persona_llm.providers.gemini.vertex import (
-    VERTEX_API_VERSION,
-    is_google_auth_error,
-    vertex_access_error,
-    vertex_auth,
-)
+from persona_llm.providers.gemini.vertex import is_google_auth_error, vertex_access_error
 from persona_llm.settings import ProviderConfig
 from persona_llm.types import Capabilities, ChatChunk, ChatRequest, ChatResponse
 
 __all__ = ["DEFAULT_API_VERSION", "GeminiAdapter", "async_client", "sync_client"]
-
-DEFAULT_API_VERSION = "v1beta"
-"""The Gemini API version used unless `ProviderConfig.api_version` names another."""
 
 # Raised while reading a reply (the SDK's JSON and pydantic parsing, or a reply missing what
 # we read from it): a malformed reply. Other ValueErrors are the SDK refusing a request.
@@ -92,66 +71,6 @@ _MALFORMED = (*_PARSE_ERRORS, AttributeError, KeyError, TypeError)
 
 # What `_prepare` passes as `contents`: one `Content`, or the mapping's dicts.
 _Contents = types.Content | list[dict[str, Any]]
-
-
-def _client(
-    config: ProviderConfig, hooks: dict[str, Any] | None = None, credentials: Any = None
-) -> genai.Client:
-    if config.vertex:
-        return _vertex_client(config, hooks, credentials)
-    if not config.api_key:
-        # Without one the SDK would read GOOGLE_API_KEY itself, bypassing our settings.
-        raise ConfigurationError(
-            "GEMINI_API_KEY is not set: the gemini provider needs an API key",
-            provider="gemini",
-        )
-    options = _http_options(config, hooks, DEFAULT_API_VERSION)
-    return genai.Client(api_key=config.api_key, vertexai=False, http_options=options)
-
-
-def _http_options(
-    config: ProviderConfig, hooks: dict[str, Any] | None, version: str
-) -> types.HttpOptions:
-    return types.HttpOptions(
-        base_url=config.base_url,
-        api_version=config.api_version or version,
-        timeout=max(1, round(config.timeout * 1000)),
-        retry_options=types.HttpRetryOptions(attempts=1),  # persona_llm.reliability retries
-        client_args={"event_hooks": {"response": [drop_sse_comments]}},
-        async_client_args={"event_hooks": hooks} if hooks else None,
-    )
-
-
-def _vertex_client(
-    config: ProviderConfig, hooks: dict[str, Any] | None, credentials: Any
-) -> genai.Client:
-    credentials, project = vertex_auth(config, credentials)
-    return genai.Client(
-        vertexai=True,
-        credentials=credentials,
-        project=project,
-        location=config.location,
-        http_options=_http_options(config, hooks, VERTEX_API_VERSION),
-    )
-
-
-def sync_client(config: ProviderConfig, credentials: Any = None) -> genai.Client:
-    """A blocking google-genai client (the container closes it).
-
-    Args:
-        credentials: ``google.auth`` credentials for Vertex AI (tests pass a fake); found
-            from the configuration when None.
-
-    Raises:
-        ConfigurationError: no key (Gemini API), or no credentials or project (Vertex AI).
-    """
-    return _client(config, credentials=credentials)
-
-
-def async_client(config: ProviderConfig, credentials: Any = None) -> AsyncClient:
-    """A new asyncio google-genai client (``Client.aio``) with its own connection pool."""
-    hooks = {"response": [collect_response, drop_sse_comments_async]}
-    return _client(config, hooks, credentials).aio
 
 
 def _scrub(value: Any, secrets: Sequence[str]) -> Any:

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from persona_llm.arguments import sdk_options
+from persona_llm.arguments import refuse_empty_text, sdk_options
 from persona_llm.errors import ContentFilterError, ProviderUnavailableError
 from persona_llm.providers._errors import looks_like_html
 from persona_llm.providers._parts import check_parts, has_parts
@@ -175,6 +175,7 @@ def to_gemini_request(
     """
     if has_parts(request.messages):
         check_parts(request.messages, PART_RULES, model)
+    refuse_empty_text(request.messages, "gemini", model)
     contents, system = to_gemini_contents(request.messages)
     config: dict[str, Any] = {"automatic_function_calling": {"disable": True}}
     options = dict(request.options)

@@ -26,6 +26,7 @@ from persona_llm.arguments import request_for
 from persona_llm.errors import (
     APIConnectionError,
     ConfigurationError,
+    InvalidRequestError,
     LLMError,
     LLMTimeoutError,
     ProviderUnavailableError,
@@ -359,6 +360,10 @@ class OpenAIAdapter(ResponsesTransport, ProviderAdapter):
             ) from sanitize_exception(exc, secrets)
         except openai.APIStatusError as exc:
             raise self._status_error(exc, model) from sanitize_exception(exc, secrets)
+        except UnicodeEncodeError as exc:  # building the request, never reading a reply
+            raise InvalidRequestError(
+                f"the request cannot be encoded as UTF-8: {exc.reason}", **where
+            ) from sanitize_exception(exc, secrets)
         except _MALFORMED as exc:
             raise ProviderUnavailableError(
                 f"malformed reply from {self.name}: {type(exc).__name__}: {exc}", **where

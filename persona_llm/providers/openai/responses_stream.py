@@ -21,10 +21,10 @@ from typing import Any
 
 from persona_llm.errors import ProviderUnavailableError
 from persona_llm.providers._errors import error_from_status
-from persona_llm.providers.openai.responses_mapping import (
-    _field,
+from persona_llm.providers.openai.responses_reply import (
     build_response,
     error_of_response,
+    field,
     read_output,
     status_of_code,
 )
@@ -52,20 +52,20 @@ class ResponsesStreamState:
         Raises:
             LLMError: an ``error`` event or a ``response.failed``.
         """
-        kind = _field(event, "type")
+        kind = field(event, "type")
         if kind == "response.output_text.delta":
-            return ChatChunk(delta=_field(event, "delta") or "")
+            return ChatChunk(delta=field(event, "delta") or "")
         if kind == "response.refusal.delta":
-            return ChatChunk(refusal=_field(event, "delta") or "")
+            return ChatChunk(refusal=field(event, "delta") or "")
         if kind == "response.reasoning_summary_text.delta":
             return self._summary_piece(event)
         if kind == "response.function_call_arguments.delta":
-            index = _field(event, "output_index") or 0
-            self._arguments.setdefault(index, []).append(_field(event, "delta") or "")
+            index = field(event, "output_index") or 0
+            self._arguments.setdefault(index, []).append(field(event, "delta") or "")
         elif kind in ("response.output_item.added", "response.output_item.done"):
-            self._items[_field(event, "output_index") or 0] = _field(event, "item")
+            self._items[field(event, "output_index") or 0] = field(event, "item")
         elif kind in _TERMINAL:
-            self._final = _field(event, "response")
+            self._final = field(event, "response")
             failure = error_of_response(self._final, provider=self.provider, model=self.model)
             if failure is not None:
                 raise failure
@@ -75,14 +75,14 @@ class ResponsesStreamState:
 
     def _summary_piece(self, event: Any) -> ChatChunk:
         # Summary parts are joined by a blank line, as on the non-streamed path.
-        part = (_field(event, "item_id"), _field(event, "summary_index"))
+        part = (field(event, "item_id"), field(event, "summary_index"))
         gap = "\n\n" if self._summary_part not in (None, part) else ""
         self._summary_part = part
-        return ChatChunk(reasoning=gap + (_field(event, "delta") or ""))
+        return ChatChunk(reasoning=gap + (field(event, "delta") or ""))
 
     def _error_event(self, event: Any) -> Exception:
-        code = _field(event, "code")
-        message = _field(event, "message") or "error event in the middle of the stream"
+        code = field(event, "code")
+        message = field(event, "message") or "error event in the middle of the stream"
         return error_from_status(
             status_of_code(code), message, provider=self.provider, model=self.model, code=code
         )
@@ -91,7 +91,7 @@ class ResponsesStreamState:
         items: list[Any] = []
         for index in sorted(self._items):
             item = self._items[index]
-            if _field(item, "type") == "function_call" and not _field(item, "arguments"):
+            if field(item, "type") == "function_call" and not field(item, "arguments"):
                 # Only the "added" event came: its arguments are the deltas.
                 arguments = "".join(self._arguments.get(index, []))
                 item = {**_as_dict(item), "arguments": arguments}
@@ -111,7 +111,7 @@ class ResponsesStreamState:
                 provider=self.provider,
                 model=self.model,
             )
-        items = _field(self._final, "output") or self._collected_items()
+        items = field(self._final, "output") or self._collected_items()
         parts = read_output(items, provider=self.provider, model=self.model)
         reply = build_response(self._final, parts, provider=self.provider, model=self.model)
         return ChatChunk(
