@@ -325,3 +325,118 @@ def test_responses_input_maps_parts_to_input_image_and_input_file() -> None:
     ]
     with pytest.raises(InvalidRequestError, match="Responses API takes no audio"):
         to_responses_params("gpt-4o-audio-preview", req(user(AudioPart.from_bytes(WAV))))
+
+
+# -- reasoning, dict in / dict out -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "level", "max_tokens", "expected"),
+    [
+        (
+            "claude-sonnet-4-6",
+            "low",
+            None,
+            {"thinking": {"type": "adaptive"}, "output_config": {"effort": "low"}},
+        ),
+        (
+            "claude-opus-4-7",
+            "high",
+            None,
+            {"thinking": {"type": "adaptive"}, "output_config": {"effort": "high"}},
+        ),
+        (
+            "claude-sonnet-4-5",
+            "low",
+            8192,
+            {"thinking": {"type": "enabled", "budget_tokens": 2048}},
+        ),
+        (
+            "claude-3-7-sonnet-latest",
+            "high",
+            16000,
+            {"thinking": {"type": "enabled", "budget_tokens": 12000}},
+        ),
+        (
+            "claude-sonnet-4-5",
+            "low",
+            2000,
+            {"thinking": {"type": "enabled", "budget_tokens": 1024}},
+        ),
+        ("claude-sonnet-4-6", "none", None, {}),
+    ],
+)
+def test_anthropic_reasoning_levels(
+    model: str, level: str, max_tokens: int | None, expected: dict[str, Any]
+) -> None:
+    params = to_anthropic_params(model, req(user("q"), reasoning=level, max_tokens=max_tokens))
+    assert {k: params[k] for k in ("thinking", "output_config") if k in params} == expected
+
+
+def test_anthropic_reasoning_refusals_and_json_mode() -> None:
+    with pytest.raises(InvalidRequestError, match="at least 1025"):
+        to_anthropic_params("claude-sonnet-4-5", req(user("q"), reasoning="low", max_tokens=1024))
+    with pytest.raises(InvalidRequestError, match="default temperature"):
+        to_anthropic_params("claude-sonnet-4-6", req(user("q"), reasoning="low", temperature=0.2))
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    params = to_anthropic_params(
+        "claude-sonnet-4-6",
+        req(
+            user("q"),
+            reasoning="medium",
+            response_format={"type": "json_schema", "json_schema": {"schema": schema}},
+        ),
+    )
+    # Thinking rules out the forced JSON tool: native output, effort kept beside the format.
+    assert params["output_config"] == {
+        "effort": "medium",
+        "format": {"type": "json_schema", "schema": schema},
+    }
+    assert "tool_choice" not in params
+
+
+@pytest.mark.parametrize(
+    ("model", "level", "expected"),
+    [
+        ("o4-mini", "high", "high"),
+        ("gpt-5.1", "none", "none"),
+        ("gpt-5", "none", "minimal"),
+        ("gpt-4o", "none", None),
+    ],
+)
+def test_openai_reasoning_effort(model: str, level: str, expected: str | None) -> None:
+    params = to_openai_params(model, req(user("q"), reasoning=level))
+    assert params.get("reasoning_effort") == expected
+
+
+def test_openai_reasoning_the_model_cannot_honour_follows_the_policy() -> None:
+    with pytest.raises(InvalidRequestError, match="always reasons"):
+        to_openai_params("o3", req(user("q"), reasoning="none"))
+    params = to_openai_params("gpt-4o", req(user("q"), reasoning="high"), unsupported_params="drop")
+    assert "reasoning_effort" not in params
+
+
+@pytest.mark.parametrize(
+    ("model", "level", "expected"),
+    [
+        ("gemini-3.8-flash", "none", {"include_thoughts": False, "thinking_level": "minimal"}),
+        ("gemini-3.8-flash", "medium", {"include_thoughts": True, "thinking_level": "medium"}),
+        ("gemini-2.5-flash", "high", {"include_thoughts": True, "thinking_budget": 24576}),
+        ("gemini-2.5-pro", "none", {"include_thoughts": False, "thinking_budget": 128}),
+    ],
+)
+def test_gemini_thinking_config(model: str, level: str, expected: dict[str, Any]) -> None:
+    _, config = to_gemini_request(req(user("q"), reasoning=level), model)
+    assert config["thinking_config"] == expected
+
+
+def test_a_callers_own_provider_option_wins_over_the_level() -> None:
+    own = {"thinking_budget": 77}
+    _, config = to_gemini_request(
+        req(user("q"), reasoning="high", options={"thinking_config": own}), "gemini-2.5-flash"
+    )
+    assert config["thinking_config"] == own
+    params = to_openai_params(
+        "o4-mini", req(user("q"), reasoning="high", options={"reasoning_effort": "low"})
+    )
+    assert params["reasoning_effort"] == "low"
