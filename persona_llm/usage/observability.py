@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from persona_llm.content import describe_content
 from persona_llm.errors import redact
+from persona_llm.state.notes import CallNotes
 from persona_llm.types import ChatRequest, ChatResponse, Usage
 
 __all__ = [
@@ -55,7 +56,8 @@ class CallInfo:
     """One call as it starts; it is also the request hooks' argument.
 
     `operation` is ``chat``, ``stream`` or ``embeddings``; `request` is the chat request
-    (None for embeddings, where `texts` is the number of texts).
+    (None for embeddings, where `texts` is the number of texts). `notes` collects what the
+    state features did during the call (None when none is configured).
     """
 
     provider: str
@@ -65,6 +67,7 @@ class CallInfo:
     texts: int = 0
     task: str | None = None
     call_id: int = 0
+    notes: CallNotes | None = None
 
     @classmethod
     def start(
@@ -75,9 +78,10 @@ class CallInfo:
         request: ChatRequest | None = None,
         texts: int = 0,
         task: str | None = None,
+        notes: CallNotes | None = None,
     ) -> CallInfo:
         """A `CallInfo` with the next call id of this process."""
-        return cls(provider, model, operation, request, texts, task, next(_call_ids))
+        return cls(provider, model, operation, request, texts, task, next(_call_ids), notes)
 
     def where(self) -> str:
         """``provider/model`` for log lines."""

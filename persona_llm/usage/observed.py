@@ -140,14 +140,13 @@ class ObservedAdapter(ProviderAdapter):
     async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
         """`inner.achat`, observed."""
         call, span, started = self._begin("chat", model, request=request)
-        notes = CallNotes() if self.notes else None
         try:
-            with self.tracing.current(span), noting_if(notes):
+            with self.tracing.current(span), noting_if(call.notes):
                 response = await self.inner.achat(model, request)
         except BaseException as exc:
-            self._failed(call, span, started, exc, notes)
+            self._failed(call, span, started, exc)
             raise
-        return self._answered(call, span, started, response, notes)
+        return self._answered(call, span, started, response)
 
     def astream(self, model: str, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """`inner.astream`, observed; recorded when the stream ends or is abandoned."""
@@ -183,15 +182,13 @@ class ObservedAdapter(ProviderAdapter):
     ) -> Vectors:
         """`inner.aembeddings`, observed (tokens when the inner adapter reports them)."""
         call, span, started = self._begin("embeddings", model, texts=len(texts))
-        notes = CallNotes() if self.notes else None
         try:
-            with self.tracing.current(span), noting_if(notes):
+            with self.tracing.current(span), noting_if(call.notes):
                 vectors = await self.inner.aembeddings(model, texts, options)
         except BaseException as exc:
-            self._failed(call, span, started, exc, notes)
+            self._failed(call, span, started, exc)
             raise
-        usage = getattr(vectors, "usage", None)
-        self._embedded(call, span, started, len(vectors), usage, notes)
+        self._embedded(call, span, started, len(vectors), getattr(vectors, "usage", None))
         return vectors
 
     async def aclose(self) -> None:
@@ -203,14 +200,13 @@ class ObservedAdapter(ProviderAdapter):
     def chat(self, model: str, request: ChatRequest) -> ChatResponse:
         """`inner.chat`, observed."""
         call, span, started = self._begin("chat", model, request=request)
-        notes = CallNotes() if self.notes else None
         try:
-            with self.tracing.current(span), noting_if(notes):
+            with self.tracing.current(span), noting_if(call.notes):
                 response = self.inner.chat(model, request)
         except BaseException as exc:
-            self._failed(call, span, started, exc, notes)
+            self._failed(call, span, started, exc)
             raise
-        return self._answered(call, span, started, response, notes)
+        return self._answered(call, span, started, response)
 
     def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
         """`inner.stream`, observed; recorded when the stream ends or is abandoned."""
@@ -244,15 +240,13 @@ class ObservedAdapter(ProviderAdapter):
     def embeddings(self, model: str, texts: Sequence[str], options: dict[str, Any]) -> Vectors:
         """`inner.embeddings`, observed (tokens when the inner adapter reports them)."""
         call, span, started = self._begin("embeddings", model, texts=len(texts))
-        notes = CallNotes() if self.notes else None
         try:
-            with self.tracing.current(span), noting_if(notes):
+            with self.tracing.current(span), noting_if(call.notes):
                 vectors = self.inner.embeddings(model, texts, options)
         except BaseException as exc:
-            self._failed(call, span, started, exc, notes)
+            self._failed(call, span, started, exc)
             raise
-        usage = getattr(vectors, "usage", None)
-        self._embedded(call, span, started, len(vectors), usage, notes)
+        self._embedded(call, span, started, len(vectors), getattr(vectors, "usage", None))
         return vectors
 
     def close(self) -> None:
@@ -276,7 +270,8 @@ class ObservedAdapter(ProviderAdapter):
             except Exception as exc:
                 logger.warning("%s %s/%s refused: %s", operation, self.name, model, exc)
                 raise
-        call = CallInfo.start(self.name, model, operation, request, texts, current_task())
+        notes = CallNotes() if self.notes and operation != "stream" else None
+        call = CallInfo.start(self.name, model, operation, request, texts, current_task(), notes)
         self.hooks.emit("request", call)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
@@ -291,12 +286,7 @@ class ObservedAdapter(ProviderAdapter):
         return call, span, self._clock()
 
     def _answered(
-        self,
-        call: CallInfo,
-        span: Any,
-        started: float,
-        response: ChatResponse,
-        notes: CallNotes | None = None,
+        self, call: CallInfo, span: Any, started: float, response: ChatResponse
     ) -> ChatResponse:
         latency = self._clock() - started
         provider = response.provider or call.provider
@@ -315,7 +305,6 @@ class ObservedAdapter(ProviderAdapter):
             cost=cost,
             finish_reason=response.finish_reason,
             response=response,
-            notes=notes,
         )
         return response
 
@@ -336,21 +325,13 @@ class ObservedAdapter(ProviderAdapter):
         )
 
     def _embedded(
-        self,
-        call: CallInfo,
-        span: Any,
-        started: float,
-        count: int,
-        usage: Usage | None,
-        notes: CallNotes | None = None,
+        self, call: CallInfo, span: Any, started: float, count: int, usage: Usage | None
     ) -> None:
         latency = self._clock() - started
         cost = self.prices.cost(call.provider, (call.model,), usage, None)
-        if cost is None and usage is None and notes is not None and notes.cache == "hit":
+        if cost is None and usage is None and call.notes and call.notes.cache == "hit":
             cost = 0.0  # every vector came from the cache
-        self._succeeded(
-            call, span, latency, call.provider, usage=usage, cost=cost, vectors=count, notes=notes
-        )
+        self._succeeded(call, span, latency, call.provider, usage=usage, cost=cost, vectors=count)
 
     def _succeeded(
         self,
@@ -365,7 +346,6 @@ class ObservedAdapter(ProviderAdapter):
         response: ChatResponse | None = None,
         vectors: int = 0,
         abandoned: bool = False,
-        notes: CallNotes | None = None,
     ) -> None:
         response_model = response.model if response is not None else None
         # A fallback inside `inner` may have answered from another provider: report its model.
@@ -380,12 +360,12 @@ class ObservedAdapter(ProviderAdapter):
                 cost_usd=cost,
                 task=call.task,
                 response_model=response_model,
-                **record_fields(notes),
+                **record_fields(call.notes),
                 **_labels(),
             )
         )
-        if span is not None and notes is not None:
-            annotate(span, notes)
+        if span is not None and call.notes is not None:
+            annotate(span, call.notes)
         debug = logger.isEnabledFor(logging.DEBUG)
         if span is None and not debug and not self.hooks.wants("response"):
             return  # nobody would read the event
@@ -413,14 +393,7 @@ class ObservedAdapter(ProviderAdapter):
         self.tracing.finish(span, event)
         self.hooks.emit("response", event)
 
-    def _failed(
-        self,
-        call: CallInfo,
-        span: Any,
-        started: float,
-        error: BaseException,
-        notes: CallNotes | None = None,
-    ) -> None:
+    def _failed(self, call: CallInfo, span: Any, started: float, error: BaseException) -> None:
         latency = self._clock() - started
         self.tracker.record(
             UsageRecord(
@@ -430,12 +403,12 @@ class ObservedAdapter(ProviderAdapter):
                 latency_s=latency,
                 error=type(error).__name__,
                 task=call.task,
-                **record_fields(notes),
+                **record_fields(call.notes),
                 **_labels(),
             )
         )
-        if span is not None and notes is not None:
-            annotate(span, notes)
+        if span is not None and call.notes is not None:
+            annotate(span, call.notes)
         # Cancellation and interrupts are the caller's doing, not a provider failure.
         level = self.error_log_level if isinstance(error, Exception) else logging.DEBUG
         logger.log(
