@@ -15,8 +15,6 @@ import threading
 import time
 from typing import Any
 
-import pytest
-
 from persona_llm.testing.emulator import ProviderEmulator
 from persona_llm.testing.redis_server import RedisServer
 
@@ -192,9 +190,8 @@ def test_a_keyed_budget_holds_across_processes(
     assert refused  # the budget did stop calls
 
 
-@pytest.mark.parametrize("fork", [True])
 def test_a_store_used_before_fork_works_in_the_child(
-    fork: bool, redis_server: RedisServer, prefix: str
+    redis_server: RedisServer, prefix: str
 ) -> None:
     """gunicorn --preload: the parent connected before forking; the child must not share
     the parent's socket."""
