@@ -53,7 +53,6 @@ def make_config(base_url: str, **overrides: Any) -> ProviderConfig:
         "base_url": base_url,
         "timeout": 5,
         "connect_timeout": 2,
-        "max_retries": 0,
     }
     return ProviderConfig(**(fields | overrides))
 
