@@ -320,6 +320,9 @@ class ChatResponse(BaseModel):
     cost_usd: float | None = None
     cached: bool = False
     reasoning: str | None = None
+    choices: list[ChatResponse] = Field(default_factory=list, repr=False)
+    """With the option ``n`` > 1 (OpenAI/Azure ``n``, Gemini ``candidate_count``): every
+    reply, in order; this response's own fields are the first one's. Empty otherwise."""
     """The reasoning text or summary the provider returned (never part of `content`)."""
     provider_data: dict[str, Any] = Field(default_factory=dict, repr=False)
     """Opaque data the provider needs back on the next turn (thinking blocks, signatures)."""
