@@ -66,9 +66,6 @@ def provider_config(provider: str, root: str) -> Any:
         api_version=AZURE_API_VERSION if provider == "azure" else None,
         timeout=TIMEOUT,
         connect_timeout=CONNECT_TIMEOUT,
-        max_retries=MAX_RETRIES,
-        chat_model=CHAT_MODELS[provider],
-        embedding_model=EMBEDDING_MODELS.get(provider),
     )
 
 

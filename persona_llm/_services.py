@@ -107,7 +107,11 @@ def parse_service(
 
 @dataclass(frozen=True)
 class ProviderConfig:
-    """Plain values an adapter is built from (no environment access past this point)."""
+    """Plain values an adapter is built from (no environment access past this point).
+
+    No retry count: retries belong to `persona_llm.reliability` (``LLM_MAX_RETRIES``), and the
+    SDKs' own are always off, so every attempt is one request the logs and hooks see.
+    """
 
     name: str
     api_key: str | None = None
@@ -115,9 +119,6 @@ class ProviderConfig:
     api_version: str | None = None
     timeout: float = 60.0
     connect_timeout: float = 10.0
-    max_retries: int = 2
-    chat_model: str | None = None
-    embedding_model: str | None = None
     embedding_dimensions: int | None = None
     unsupported_params: Literal["error", "drop"] = "error"
     """What the OpenAI family does with a parameter a model rejects (`LLM_UNSUPPORTED_PARAMS`)."""

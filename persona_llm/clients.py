@@ -313,6 +313,8 @@ class AsyncChatClient(_ClientBase):
         assembled `tool_calls`. `persona_llm.features.streaming.acollect_stream` makes a
         `ChatResponse` of the chunks."""
         model = self._call_model(options)
+        if options.get("n", 1) != 1:
+            raise self._invalid("n > 1 is for chat(): stream() streams one reply")
         request = self._request(
             messages,
             temperature,
@@ -424,6 +426,8 @@ class ChatClient(_ClientBase):
         assembled `tool_calls`. `persona_llm.features.streaming.collect_stream` makes a
         `ChatResponse` of the chunks."""
         model = self._call_model(options)
+        if options.get("n", 1) != 1:
+            raise self._invalid("n > 1 is for chat(): stream() streams one reply")
         request = self._request(
             messages,
             temperature,

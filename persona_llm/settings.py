@@ -301,7 +301,6 @@ class Settings(BaseSettings):
             "name": name,
             "timeout": self.llm_timeout,
             "connect_timeout": self.llm_connect_timeout or min(10.0, self.llm_timeout),
-            "max_retries": self.llm_max_retries,
             "unsupported_params": self.llm_unsupported_params,
             "embedding_dimensions": self.embedding_dimensions,
         }
@@ -334,8 +333,6 @@ class Settings(BaseSettings):
             return ProviderConfig(
                 **common,
                 base_url=self.openai_base_url,
-                chat_model=self.openai_chat_model,
-                embedding_model=self.openai_embedding_model,
                 api=self.openai_api,
             )
         if name in OPENAI_COMPATIBLE:

@@ -171,6 +171,9 @@ class ChatMessage(BaseModel):
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
+    is_error: bool = False
+    """On a ``tool`` message: the tool failed and `content` is the error (Anthropic is told
+    with ``is_error: true``)."""
     provider_data: dict[str, Any] = Field(default_factory=dict, repr=False)
 
     @field_validator("content", mode="before")
@@ -205,7 +208,7 @@ class ChatMessage(BaseModel):
         # A plain message dumps as {"role", "content"}, as it did before tool calling.
         data = handler(self)
         if isinstance(data, dict):
-            for key in ("tool_calls", "tool_call_id", "name", "provider_data"):
+            for key in ("tool_calls", "tool_call_id", "name", "is_error", "provider_data"):
                 if key in data and not data[key]:
                     del data[key]
         return data
@@ -317,6 +320,9 @@ class ChatResponse(BaseModel):
     cost_usd: float | None = None
     cached: bool = False
     reasoning: str | None = None
+    choices: list[ChatResponse] = Field(default_factory=list, repr=False)
+    """With the option ``n`` > 1 (OpenAI/Azure ``n``, Gemini ``candidate_count``): every
+    reply, in order; this response's own fields are the first one's. Empty otherwise."""
     """The reasoning text or summary the provider returned (never part of `content`)."""
     provider_data: dict[str, Any] = Field(default_factory=dict, repr=False)
     """Opaque data the provider needs back on the next turn (thinking blocks, signatures)."""
@@ -457,7 +463,8 @@ def _plain_message(message: object) -> ChatMessage | None:
     if role not in _PLAIN_ROLES or type(content) is not str:
         return None
     fields = {"role": role, "content": content, "tool_calls": (), "tool_call_id": None}
-    return filled(ChatMessage, fields | {"name": None, "provider_data": {}}, {"role", "content"})
+    rest: dict[str, Any] = {"name": None, "is_error": False, "provider_data": {}}
+    return filled(ChatMessage, fields | rest, {"role", "content"})
 
 
 def to_messages(messages: Iterable[MessageInput]) -> tuple[ChatMessage, ...]:

@@ -23,10 +23,7 @@ the workflows share them. The blocking ones are generated from the asyncio ones 
 
 from __future__ import annotations
 
-import copy
-import functools
 import logging
-import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -36,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 
 from persona_llm.errors import ContentFilterError, InvalidRequestError, ResponseParseError
 from persona_llm.features.json_text import extract_json
+from persona_llm.features.strict_schema import response_format_for, strict_schema
 from persona_llm.types import ChatMessage, ChatResponse, MessageInput, to_messages
 
 if TYPE_CHECKING:
@@ -98,90 +96,6 @@ class OutputSpec:
 
     response_format: Mapping[str, Any]
     validate: Validator[Any]
-
-
-# -- schemas --------------------------------------------------------------------------------
-
-
-def strict_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The model's JSON Schema made compatible with OpenAI's strict structured outputs.
-
-    Every object gets ``additionalProperties: false`` and lists all its properties as
-    required (optional fields stay nullable, so the model answers ``null`` for them);
-    ``default: null`` is dropped and a ``$ref`` with sibling keys is inlined. Objects that
-    allow arbitrary keys (``dict[str, Any]`` fields) are left open: see `response_format_for`.
-    """
-    schema = model.model_json_schema()
-    return _make_strict(schema, schema)
-
-
-def _make_strict(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
-    for defs_key in ("$defs", "definitions"):
-        for definition in (node.get(defs_key) or {}).values():
-            _make_strict(definition, root)
-    if node.get("type") == "object" and "additionalProperties" not in node:
-        node["additionalProperties"] = False
-    properties = node.get("properties")
-    if isinstance(properties, dict):
-        node["required"] = list(properties)
-        for value in properties.values():
-            _make_strict(value, root)
-    if isinstance(node.get("items"), dict):
-        _make_strict(node["items"], root)
-    for key in ("anyOf", "allOf", "oneOf"):
-        for variant in node.get(key) or []:
-            _make_strict(variant, root)
-    if "default" in node and node["default"] is None:
-        del node["default"]
-    ref = node.get("$ref")
-    if isinstance(ref, str) and len(node) > 1:
-        # Strict mode rejects "$ref" next to other keys ("description"): inline the target.
-        target = _resolve_ref(root, ref)
-        del node["$ref"]
-        node.update({**target, **node})
-        return _make_strict(node, root)
-    return node
-
-
-def _resolve_ref(root: dict[str, Any], ref: str) -> dict[str, Any]:
-    target: Any = root
-    for part in ref.removeprefix("#/").split("/"):
-        target = target[part]
-    return dict(target)
-
-
-def _is_closed(node: Any) -> bool:
-    """Whether every object in the schema forbids extra keys (strict mode's requirement)."""
-    if isinstance(node, dict):
-        if node.get("type") == "object" and node.get("additionalProperties") is not False:
-            return False
-        return all(_is_closed(value) for value in node.values())
-    if isinstance(node, list):
-        return all(_is_closed(value) for value in node)
-    return True
-
-
-def response_format_for(model: type[BaseModel]) -> dict[str, Any]:
-    """The OpenAI-style ``json_schema`` response format for a pydantic model.
-
-    ``strict`` is True unless the model has a free-form ``dict`` field, which strict mode
-    cannot express; the reply is validated against the model either way. Built once per
-    model class (schema generation costs milliseconds); each call gets its own copy.
-    """
-    return copy.deepcopy(_response_format(model))
-
-
-@functools.lru_cache(maxsize=256)
-def _response_format(model: type[BaseModel]) -> dict[str, Any]:
-    schema = strict_schema(model)
-    return {
-        "type": "json_schema",
-        "json_schema": {
-            "name": re.sub(r"[^A-Za-z0-9_-]", "_", model.__name__)[:64],
-            "schema": schema,
-            "strict": _is_closed(schema),
-        },
-    }
 
 
 # -- validators -----------------------------------------------------------------------------

@@ -303,12 +303,12 @@ class _Runner:
         """Run one call and return its ``tool`` message."""
         prepared = self.prepare(call)
         if isinstance(prepared, str):
-            return _tool_message(call, prepared)
+            return _tool_message(call, prepared, is_error=True)
         function, kwargs = prepared
         try:
             text = _result_text(await _ainvoke(function, kwargs))
         except Exception as exc:
-            text = self.failed(call, exc)
+            return _tool_message(call, self.failed(call, exc), is_error=True)
         return _tool_message(call, text)
 
     # unasync: end
@@ -317,19 +317,25 @@ class _Runner:
         """Run one call and return its ``tool`` message."""
         prepared = self.prepare(call)
         if isinstance(prepared, str):
-            return _tool_message(call, prepared)
+            return _tool_message(call, prepared, is_error=True)
         function, kwargs = prepared
         try:
             text = _result_text(_invoke(function, kwargs))
         except Exception as exc:
-            text = self.failed(call, exc)
+            return _tool_message(call, self.failed(call, exc), is_error=True)
         return _tool_message(call, text)
 
     # unasync: end
 
 
-def _tool_message(call: ToolCall, text: str) -> ChatMessage:
-    return ChatMessage(role="tool", tool_call_id=call.id or call.name, name=call.name, content=text)
+def _tool_message(call: ToolCall, text: str, *, is_error: bool = False) -> ChatMessage:
+    return ChatMessage(
+        role="tool",
+        tool_call_id=call.id or call.name,
+        name=call.name,
+        content=text,
+        is_error=is_error,
+    )
 
 
 def _start(messages: Iterable[MessageInput], max_steps: int) -> list[ChatMessage]:

@@ -164,8 +164,9 @@ class ProviderEmulator:
         return self.base_url
 
     def config_for(self, provider: str, **overrides: Any) -> ProviderConfig:
-        """A `ProviderConfig` pointing `provider`'s SDK here: a test key, short timeouts,
-        no retries (each attempt is then one request at the server). Fields can be overridden.
+        """A `ProviderConfig` pointing `provider`'s SDK here: a test key and short timeouts
+        (the SDKs never retry: each attempt is one request at the server). Fields can be
+        overridden.
         """
         base_urls = {
             "openai": self.openai_base_url,
@@ -182,7 +183,6 @@ class ProviderEmulator:
             **_VERTEX_FIELDS.get(provider, {}),
             "timeout": 5.0,
             "connect_timeout": 2.0,
-            "max_retries": 0,
         }
         return ProviderConfig(**(fields | overrides))
 

@@ -40,7 +40,6 @@ def make_adapter(emu: ProviderEmulator, timeout: float = 5.0) -> AnthropicAdapte
         base_url=emu.anthropic_base_url,
         timeout=timeout,
         connect_timeout=2,
-        max_retries=0,
     )
     return cast(AnthropicAdapter, build_adapter(config))
 

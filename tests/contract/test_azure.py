@@ -40,7 +40,6 @@ def make_adapter(emu: ProviderEmulator, **overrides: Any) -> AzureAdapter:
         "api_version": API_VERSION,
         "timeout": 5,
         "connect_timeout": 2,
-        "max_retries": 0,
         **overrides,
     }
     config = ProviderConfig(**fields)

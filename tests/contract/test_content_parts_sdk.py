@@ -134,3 +134,34 @@ def test_urls_go_to_the_provider_unfetched(
     (part,) = emu.last_request("anthropic").parts
     assert (part.kind, part.url, part.data) == ("image", url, None)
     assert [r.provider for r in emu.requests] == ["anthropic"]  # nothing fetched the URL
+
+
+def test_fallbacks_skip_a_target_that_cannot_take_the_parts(
+    emu: ProviderEmulator,
+    container_with: Callable[..., Container],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = settings_for(emu, "anthropic") | settings_for(emu, "gemini")
+    settings |= {"llm_service": SERVICES["anthropic"], "llm_fallbacks": SERVICES["gemini"]}
+    client = container_with(**settings).chat_client()
+    audio = [{"role": "user", "content": [TextPart("Transcribe"), AudioPart.from_bytes(WAV)]}]
+    reply = client.chat(audio)
+    assert (reply.provider, reply.content) == ("gemini", "echo: Transcribe")
+    assert collect_stream(client.stream(audio)).provider == "gemini"
+    assert emu.requests_for("anthropic") == []  # skipped, not tried and failed
+    assert "skipping anthropic/claude-sonnet-4-6: " in caplog.text
+    assert "Claude does not take audio" in caplog.text
+    # Plain text still starts with the primary.
+    assert client.chat([{"role": "user", "content": "Hi"}]).provider == "anthropic"
+
+
+def test_when_no_target_can_take_the_parts_the_first_refusal_is_raised(
+    emu: ProviderEmulator, container_with: Callable[..., Container]
+) -> None:
+    settings = settings_for(emu, "anthropic") | settings_for(emu, "openai")
+    settings |= {"llm_service": SERVICES["anthropic"], "llm_fallbacks": SERVICES["openai"]}
+    client = container_with(**settings).chat_client()
+    audio = [{"role": "user", "content": [AudioPart.from_bytes(WAV)]}]
+    with pytest.raises(InvalidRequestError, match="Claude does not take audio"):
+        client.chat(audio)
+    assert emu.requests == []

@@ -53,7 +53,6 @@ def make_config(base_url: str, **overrides: Any) -> ProviderConfig:
         "base_url": base_url,
         "timeout": 5,
         "connect_timeout": 2,
-        "max_retries": 0,
     }
     return ProviderConfig(**(fields | overrides))
 
@@ -665,7 +664,7 @@ def test_no_retries_means_one_request(adapter: GeminiAdapter, emu: ProviderEmula
 
 
 def test_the_sdk_never_retries_itself(make_adapter: MakeAdapter, emu: ProviderEmulator) -> None:
-    adapter = make_adapter(max_retries=1)
+    adapter = make_adapter()
     emu.enqueue("gemini", Fault(503), Fault(503), Fault(503))
     with pytest.raises(ProviderUnavailableError):
         adapter.chat(MODEL, chat_request())

@@ -51,7 +51,6 @@ def make_adapter(emu: ProviderEmulator, **overrides: Any) -> OpenAIAdapter:
         "base_url": emu.openai_base_url,
         "timeout": 5,
         "connect_timeout": 2,
-        "max_retries": 0,
         **overrides,
     }
     config = ProviderConfig(**fields)

@@ -118,3 +118,49 @@ def test_a_per_call_model_is_sent_and_reported_under_its_own_row(
     assert "gpt-4.1" in table
     with pytest.raises(InvalidRequestError, match="model must be a model name"):
         client.chat(HELLO, model=5)
+
+
+@pytest.mark.parametrize("provider", ["openai", "azure"])
+def test_n_gives_every_reply_in_choices_on_openai_and_azure(
+    provider: str, emu: ProviderEmulator, container_with: Callable[..., Container]
+) -> None:
+    from persona_llm.testing import wire
+    from persona_llm.testing.emulator import Reply
+
+    body = wire.openai_chat("first")
+    message = {"role": "assistant", "content": "second"}
+    second = {**body["choices"][0], "index": 1, "message": message}
+    body["choices"] = [second, body["choices"][0]]  # out of order on purpose
+    emu.enqueue(provider, Reply(body))
+    reply = client_for(emu, container_with, provider).chat(HELLO, n=2)
+    assert emu.requests[-1].json["n"] == 2
+    assert reply.content == "first"
+    assert [c.content for c in reply.choices] == ["first", "second"]
+
+
+def test_n_gives_every_candidate_in_choices_on_gemini(
+    emu: ProviderEmulator, container_with: Callable[..., Container]
+) -> None:
+    from persona_llm.testing import wire
+    from persona_llm.testing.emulator import Reply
+
+    body = wire.gemini_response("first")
+    other = {
+        **body["candidates"][0],
+        "index": 1,
+        "content": {"role": "model", "parts": [{"text": "second"}]},
+    }
+    body["candidates"].append(other)
+    emu.enqueue("gemini", Reply(body))
+    reply = client_for(emu, container_with, "gemini").chat(HELLO, n=2)
+    assert emu.requests[-1].json["generationConfig"]["candidateCount"] == 2
+    assert [c.content for c in reply.choices] == ["first", "second"]
+
+
+def test_one_reply_has_no_choices_and_stream_refuses_n(
+    emu: ProviderEmulator, container_with: Callable[..., Container]
+) -> None:
+    client = client_for(emu, container_with, "openai")
+    assert client.chat(HELLO).choices == []
+    with pytest.raises(InvalidRequestError, match="n > 1 is for chat"):
+        client.stream(HELLO, n=2)

@@ -350,3 +350,25 @@ def test_anthropic_thinking_goes_back_with_the_tool_calls(env: Env) -> None:
     _, second = env.bodies()
     assert second["messages"][1] == {"role": "assistant", "content": [thinking, use]}
     assert second["thinking"] == {"type": "enabled", "budget_tokens": 1024}
+
+
+@pytest.mark.parametrize("env", [("anthropic", m) for m in MODES], ids="-".join, indirect=True)
+def test_anthropic_is_told_a_tool_failed_with_is_error(env: Env) -> None:
+    def broken(city: str) -> str:
+        """Always fails."""
+        raise RuntimeError("weather service down")
+
+    use = {"type": "tool_use", "id": "toolu_1", "name": "broken", "input": {"city": "Oslo"}}
+    other = {"type": "tool_use", "id": "toolu_2", "name": "nope", "input": {}}
+    fine = {"type": "tool_use", "id": "toolu_3", "name": "get_weather", "input": {"city": "Oslo"}}
+    env.enqueue(
+        Reply(wire.anthropic_message([use, other, fine], stop_reason="tool_use")),
+        env.dialect.text_reply("Sorry."),
+    )
+    env.run_tools(ASK, [broken, get_weather])
+    _, second = env.bodies()
+    results = {block["tool_use_id"]: block for block in second["messages"][-1]["content"]}
+    assert results["toolu_1"]["is_error"] is True
+    assert "weather service down" in str(results["toolu_1"]["content"])
+    assert results["toolu_2"]["is_error"] is True  # no such tool
+    assert "is_error" not in results["toolu_3"]

@@ -190,7 +190,6 @@ def test_a_refused_connection_names_host_port_and_cause(provider: str) -> None:
         api_version="2024-10-21" if provider == "azure" else None,
         timeout=2.0,
         connect_timeout=1.0,
-        max_retries=0,
     )
     adapter = build_adapter(config)
     try:

@@ -121,7 +121,7 @@ def test_an_sdk_call_to_the_real_api_fails_at_once_without_retries(
     llm_network_guard: NetworkGuard,
 ) -> None:
     assert_guarded(llm_network_guard)
-    adapter = build_adapter(ProviderConfig(name="openai", api_key="sk-test-0000", max_retries=3))
+    adapter = build_adapter(ProviderConfig(name="openai", api_key="sk-test-0000"))
     request = ChatRequest(messages=[{"role": "user", "content": "hi"}])
     started = time.monotonic()
     with pytest.raises(NetworkBlockedError, match=re.escape("api.openai.com")):
@@ -135,7 +135,7 @@ def test_an_asyncio_sdk_call_to_a_remote_address_fails_too(
 ) -> None:
     assert_guarded(llm_network_guard)
     config = ProviderConfig(
-        name="anthropic", api_key="sk-ant-test", base_url="http://10.255.255.1", max_retries=2
+        name="anthropic", api_key="sk-ant-test", base_url="http://10.255.255.1"
     )
     adapter = build_adapter(config)
     request = ChatRequest(messages=[{"role": "user", "content": "hi"}])

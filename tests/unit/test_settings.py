@@ -100,7 +100,7 @@ def test_timeouts_derive_connect_limit() -> None:
     config = load_settings(llm_timeout=30, openai_api_key="sk-test-123456").provider_config(
         "openai"
     )
-    assert (config.timeout, config.connect_timeout, config.max_retries) == (30, 10, 2)
+    assert (config.timeout, config.connect_timeout) == (30, 10)
 
 
 def test_embedding_client_uses_fake_embeddings(env) -> None:  # type: ignore[no-untyped-def]
@@ -129,3 +129,19 @@ def test_configuration_and_request_errors_are_value_errors() -> None:
     assert issubclass(InvalidRequestError, ValueError)
     with pytest.raises(ValueError, match="not of the form provider/model"):
         parse_service("gpt-4o")
+
+
+def test_every_provider_config_field_is_read_by_the_library() -> None:
+    """A field nothing reads is a setting that silently does nothing (max_retries was one)."""
+    import dataclasses
+    import re
+    from pathlib import Path
+
+    from persona_llm.settings import ProviderConfig
+
+    package = Path(__file__).resolve().parents[2] / "persona_llm"
+    sources = "\n".join(
+        path.read_text() for path in package.rglob("*.py") if path.name != "_services.py"
+    )
+    for field in dataclasses.fields(ProviderConfig):
+        assert re.search(rf"\.{field.name}\b", sources), f"ProviderConfig.{field.name} is unread"

@@ -91,6 +91,8 @@ def message_turn(message: ChatMessage) -> tuple[str, str | list[dict[str, Any]]]
         block: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.tool_call_id}
         if message.content:
             block["content"] = _content(message)
+        if message.is_error:
+            block["is_error"] = True
         return "user", [block]
     thinking = list(message.provider_data.get("anthropic", {}).get(THINKING_KEY, []))
     if not message.tool_calls and not thinking:

@@ -313,6 +313,13 @@ def from_gemini_response(response: Any, model: str) -> ChatResponse:
             provider=PROVIDER,
             model=model,
         )
+    replies = [_from_candidate(response, c, model) for c in candidates]
+    if len(replies) > 1:  # the option n (candidate_count): every reply, in order
+        return replies[0].model_copy(update={"choices": replies})
+    return replies[0]
+
+
+def _from_candidate(response: Any, candidate: Any, model: str) -> ChatResponse:
     parts = _parts(candidate)
     tool_calls = gemini_tool_calls(parts)
     return ChatResponse(

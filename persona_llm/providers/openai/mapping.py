@@ -319,7 +319,17 @@ def from_openai_completion(completion: Any, *, provider: str, model: str) -> Cha
     choices = field(body, "choices")
     if not choices:
         raise _malformed(completion, "the completion has no choices", provider, model)
-    choice = choices[0]
+    first = _from_choice(completion, body, choices[0], provider, model)
+    if len(choices) > 1:  # the option n: every reply, in the order of their index
+        ordered = sorted(choices, key=lambda c: field(c, "index") or 0)
+        replies = [_from_choice(completion, body, c, provider, model) for c in ordered]
+        return replies[0].model_copy(update={"choices": replies})
+    return first
+
+
+def _from_choice(
+    completion: Any, body: Any, choice: Any, provider: str, model: str
+) -> ChatResponse:
     message = field(choice, "message")
     if message is None:
         raise _malformed(completion, "the choice has no message", provider, model)
