@@ -341,6 +341,9 @@ def check_message_text(
         InvalidRequestError: naming the message and the position of the bad character.
     """
     for index, message in enumerate(messages):
+        content = message.content
+        if type(content) is str and content.isascii():
+            continue  # the common case, without a generator per message
         for text in _texts(message):
             if text.isascii():
                 continue

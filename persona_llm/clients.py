@@ -102,16 +102,19 @@ class _ClientBase:
     ) -> ChatRequest:
         # cache=False skips the response cache (LLM_CACHE) for this call; never sent.
         cache = bool(options.pop("cache", True))
-        check_chat_arguments(
-            self.provider,
-            self.model,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            response_format=response_format,
-            stop=stop,
-            reasoning=reasoning,
-            cache_prompt=cache_prompt,
-        )
+        unset = temperature is None and max_tokens is None and response_format is None
+        if not (unset and stop is None and reasoning is None and cache_prompt is False):
+            # a call with none of them set (the common one) skips the checks
+            check_chat_arguments(
+                self.provider,
+                self.model,
+                temperature=temperature,
+                max_tokens=max_tokens,
+                response_format=response_format,
+                stop=stop,
+                reasoning=reasoning,
+                cache_prompt=cache_prompt,
+            )
         if options:
             check_options(options, _chat_parameters(), self.provider, self.model, PROVIDERS)
         if response_format is not None:

@@ -164,3 +164,14 @@ def test_one_reply_has_no_choices_and_stream_refuses_n(
     assert client.chat(HELLO).choices == []
     with pytest.raises(InvalidRequestError, match="n > 1 is for chat"):
         client.stream(HELLO, n=2)
+
+
+def test_n_on_the_responses_transport_is_refused_before_sending(
+    emu: ProviderEmulator, container_with: Callable[..., Container]
+) -> None:
+    client = client_for(emu, container_with, "openai")
+    with pytest.raises(InvalidRequestError, match="Responses API returns one reply"):
+        client.chat(HELLO, n=2, openai_api="responses")
+    client.chat(HELLO, n=1, openai_api="responses")
+    assert [r.path for r in emu.requests] == ["/v1/responses"]
+    assert "n" not in emu.requests[0].json

@@ -200,6 +200,11 @@ def to_responses_params(
         raise InvalidRequestError(
             "stream is not a chat option: call stream() on the client instead", **where
         )
+    if options.pop("n", 1) != 1:
+        raise InvalidRequestError(
+            "the Responses API returns one reply: n > 1 needs Chat Completions (openai_api='chat')",
+            **where,
+        )
     if request.stop is not None:
         raise InvalidRequestError(
             "stop sequences do not exist on the OpenAI Responses API. Fix: leave stop unset, or "
