@@ -239,3 +239,41 @@ def raw_embed(provider: str, client: Any, dimensions: int) -> EmbedCall:
         return vectors
 
     return gemini_embed
+
+
+# -- peers (the optional `bench` extra) -----------------------------------------------------
+
+
+def peer_chats(provider: str, root: str) -> dict[str, ChatCall]:
+    """aisuite's and LiteLLM's call for the benchmark conversation, for those installed.
+
+    Both are thin layers over the same SDK (aisuite builds an ``openai.OpenAI``; LiteLLM its
+    own OpenAI client), called the way their READMEs show, with the server's URL and key.
+    """
+    model, url = CHAT_MODELS[provider], base_url(provider, root)
+    peers: dict[str, ChatCall] = {}
+    if provider != "openai":
+        return peers
+    try:
+        import aisuite
+    except ImportError:
+        pass
+    else:
+        suite = aisuite.Client({"openai": {"api_key": KEY, "base_url": url}})
+        create = suite.chat.completions.create
+        peers["aisuite"] = lambda: (
+            create(model=f"openai:{model}", messages=MESSAGES).choices[0].message.content
+        )
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no fetch at import
+    try:
+        import litellm
+    except ImportError:
+        return peers
+    litellm.telemetry = False
+    completion = litellm.completion
+    peers["litellm"] = lambda: (
+        completion(model=f"openai/{model}", messages=MESSAGES, api_base=url, api_key=KEY)
+        .choices[0]
+        .message.content
+    )
+    return peers

@@ -1,8 +1,8 @@
 """The OpenAI adapter (``LLM_SERVICE=openai/<model>``), over the official ``openai`` SDK.
 
 Chat goes through one of two transports with the same results: Chat Completions
-(``client.chat.completions.with_raw_response.create``: the JSON body mapped by `mapping` and
-`stream` without building the SDK's models, see `raw`) or the Responses API
+(sent and read at the HTTP level through the SDK's client, the JSON mapped by `mapping` and
+`stream` without the SDK's request transform and response models, see `raw`) or the Responses API
 (``client.responses.create``, mapped by `responses_mapping` and `responses_stream`);
 `responses_select.choose_api` picks one per request from ``OPENAI_API``. Embeddings go through
 ``client.embeddings.create``. `OPENAI_BASE_URL` points it at any OpenAI-compatible server
@@ -191,8 +191,7 @@ class OpenAIAdapter(ResponsesTransport, ProviderAdapter):
             return self._respond(model, request)
         params = self._chat_kwargs(model, request)
         with self._map_errors(model):
-            response = self._client.chat.completions.with_raw_response.create(**params)
-            body = raw.completion_body(response.http_response)
+            body = raw.completion_body(raw.post_chat(self._client, params))
             return mapping.from_openai_completion(body, provider=self.name, model=model)
 
     async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
@@ -202,9 +201,7 @@ class OpenAIAdapter(ResponsesTransport, ProviderAdapter):
             return await self._arespond(model, request)
         params = self._chat_kwargs(model, request)
         with self._map_errors(model):
-            completions = self._async.get().chat.completions
-            response = await completions.with_raw_response.create(**params)
-            body = raw.completion_body(response.http_response)
+            body = raw.completion_body(await raw.apost_chat(self._async.get(), params))
             return mapping.from_openai_completion(body, provider=self.name, model=model)
 
     def _chat_kwargs(self, model: str, request: ChatRequest) -> dict[str, Any]:

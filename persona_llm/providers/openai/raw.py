@@ -1,10 +1,17 @@
-"""Chat Completions replies read from the HTTP body (the SDK's raw-response API).
+"""Chat Completions sent and read at the HTTP level, through the SDK's client.
 
-``client.chat.completions.with_raw_response.create(...)`` and ``with_streaming_response``
-still do the request, the auth, the timeouts and the status-code → exception mapping, but skip
-the ``ChatCompletion`` / ``ChatCompletionChunk`` models; the JSON goes to the dict mapper of
-`mapping` and `stream`. The stream reader raises what the SDK's ``Stream`` raises: an ``error``
-object in an event is an ``openai.APIError`` with that body, a read that times out or fails is
+A reply: `post_chat` sends the body `mapping.to_openai_params` built with ``client.post(
+"/chat/completions", cast_to=httpx2.Response)``, the SDK's documented call for any endpoint:
+the SDK still applies the base URL (Azure's deployment path too), the auth, the timeouts, the
+retries and the status-code → exception mapping, but skips two costs of ``chat.completions.
+create``: re-walking the request against its TypedDicts (``maybe_transform``, about half the
+SDK's own CPU per call, for a body that is JSON already) and building the ``ChatCompletion``
+model. A stream goes through ``chat.completions.with_streaming_response.create``, and its SSE
+lines are read here without building a ``ChatCompletionChunk`` per event. The JSON goes to the
+dict mappers of `mapping` and `stream`.
+
+The stream reader raises what the SDK's ``Stream`` raises: an ``error`` object in an event is
+an ``openai.APIError`` with that body, a read that times out or fails is
 ``openai.APITimeoutError`` / ``openai.APIConnectionError``, an event that is not JSON is a
 `json.JSONDecodeError`; ``data: [DONE]`` ends the stream.
 """
@@ -22,9 +29,44 @@ from openai.types.chat import ChatCompletion
 
 from persona_llm.providers._raw import RawReply, SSELines, json_body
 
-__all__ = ["achunk_events", "chunk_events", "completion_body"]
+__all__ = ["achunk_events", "apost_chat", "chunk_events", "completion_body", "post_chat"]
 
 _READ_ERRORS = (httpx2.RequestError, ssl.SSLError)
+
+# ``create``'s own keywords that are request options, not body fields (make_request_options).
+_REQUEST_OPTIONS = {
+    "extra_headers": "headers",
+    "extra_query": "params",
+    "extra_body": "extra_json",
+    "timeout": "timeout",
+}
+
+
+def _split(params: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """The JSON body and the SDK's request options of ``create``-style keyword arguments."""
+    body = dict(params)
+    options: dict[str, Any] = {}
+    for name, key in _REQUEST_OPTIONS.items():
+        if name in body:
+            value = body.pop(name)
+            if value is not None or name == "timeout":  # timeout=None: no timeout
+                options[key] = value
+    return body, options
+
+
+def post_chat(client: openai.OpenAI, params: dict[str, Any]) -> httpx2.Response:
+    """Send a Chat Completions request (``create``'s keyword arguments) and return the HTTP
+    response, its body read; an error status raises the SDK's exception as ``create`` does."""
+    body, options = _split(params)
+    return client.post("/chat/completions", body=body, cast_to=httpx2.Response, options=options)
+
+
+async def apost_chat(client: openai.AsyncOpenAI, params: dict[str, Any]) -> httpx2.Response:
+    """Asyncio twin of `post_chat`."""
+    body, options = _split(params)
+    return await client.post(
+        "/chat/completions", body=body, cast_to=httpx2.Response, options=options
+    )
 
 
 def completion_body(response: httpx2.Response) -> Any:
