@@ -17,10 +17,8 @@ from typing import Any, cast
 import openai
 
 from persona_llm.providers.base import PerLoop
-from persona_llm.providers.openai import responses_mapping as responses
 from persona_llm.providers.openai.mapping import UnsupportedParams
 from persona_llm.providers.openai.responses_select import Api, choose_api
-from persona_llm.providers.openai.responses_stream import ResponsesStreamState
 from persona_llm.types import ChatChunk, ChatRequest, ChatResponse
 
 __all__ = ["ResponsesTransport"]
@@ -47,6 +45,8 @@ class ResponsesTransport:
         return frozenset(inspect.signature(self._client.responses.create).parameters)
 
     def _responses_kwargs(self, model: str, request: ChatRequest) -> dict[str, Any]:
+        from persona_llm.providers.openai import responses_mapping as responses
+
         return responses.to_responses_params(
             model,
             request,
@@ -59,13 +59,13 @@ class ResponsesTransport:
         params = self._responses_kwargs(model, request)
         with self._map_errors(model):
             reply = self._client.responses.create(**params)
-            return responses.from_responses(reply, provider=self.name, model=model)
+            return _from_responses(reply, self.name, model)
 
     async def _arespond(self, model: str, request: ChatRequest) -> ChatResponse:
         params = self._responses_kwargs(model, request)
         with self._map_errors(model):
             reply = await self._async.get().responses.create(**params)
-            return responses.from_responses(reply, provider=self.name, model=model)
+            return _from_responses(reply, self.name, model)
 
     def _response_events(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
         """The checked request's stream (sent when iteration starts), as `ChatChunk`s."""
@@ -76,7 +76,7 @@ class ResponsesTransport:
         return self._aevents(model, self._responses_kwargs(model, request))
 
     def _events(self, model: str, params: dict[str, Any]) -> Iterator[ChatChunk]:
-        state = ResponsesStreamState(self.name, model)
+        state = _stream_state(self.name, model)
         with self._map_errors(model):
             response = self._client.responses.create(**params, stream=True)
             with cast("openai.Stream[Any]", response) as events:
@@ -86,7 +86,7 @@ class ResponsesTransport:
         yield state.final_chunk()
 
     async def _aevents(self, model: str, params: dict[str, Any]) -> AsyncIterator[ChatChunk]:
-        state = ResponsesStreamState(self.name, model)
+        state = _stream_state(self.name, model)
         with self._map_errors(model):
             response = await self._async.get().responses.create(**params, stream=True)
             async with cast("openai.AsyncStream[Any]", response) as events:
@@ -94,3 +94,19 @@ class ResponsesTransport:
                     if chunk := state.feed(event):
                         yield chunk
         yield state.final_chunk()
+
+
+# The Responses mapping is imported on the first Responses call: a Chat Completions app (the
+# default) does not pay for it at its first call.
+
+
+def _from_responses(reply: Any, provider: str, model: str) -> ChatResponse:
+    from persona_llm.providers.openai import responses_mapping
+
+    return responses_mapping.from_responses(reply, provider=provider, model=model)
+
+
+def _stream_state(provider: str, model: str) -> Any:
+    from persona_llm.providers.openai.responses_stream import ResponsesStreamState
+
+    return ResponsesStreamState(provider, model)
