@@ -26,6 +26,7 @@ from benchmarks._common import REPO_ROOT, Row
 FIGURES = (
     "import",
     "overhead",
+    "stream",
     "responses",
     "concurrency",
     "embeddings",
