@@ -20,7 +20,28 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["RawReply", "SSELines", "field", "json_body", "wire_body"]
+__all__ = ["RawReply", "SSELines", "field", "json_body", "request_parts", "wire_body"]
+
+# The SDK methods' own keywords that are request options, not body fields, under the names
+# the SDKs' ``client.post(..., options=...)`` takes (what their make_request_options builds).
+_REQUEST_OPTIONS = {
+    "extra_headers": "headers",
+    "extra_query": "params",
+    "extra_body": "extra_json",
+    "timeout": "timeout",
+}
+
+
+def request_parts(params: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """The JSON body and the ``client.post`` options of ``create``-style keyword arguments."""
+    body = dict(params)
+    options: dict[str, Any] = {}
+    for name, key in _REQUEST_OPTIONS.items():
+        if name in body:
+            value = body.pop(name)
+            if value is not None or name == "timeout":  # timeout=None: no timeout
+                options[key] = value
+    return body, options
 
 
 def json_body(response: Any) -> Any:

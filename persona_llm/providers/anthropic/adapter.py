@@ -128,16 +128,14 @@ class AnthropicAdapter(ProviderAdapter):
         """Send one Messages request and return the normalized reply."""
         kwargs = self._kwargs(model, request)
         with self._map_errors(model):
-            response = self._client.messages.with_raw_response.create(**kwargs)
-            message = raw.message_body(response.http_response)
+            message = raw.message_body(raw.post_message(self._client, kwargs))
             return from_anthropic_message(message, model=model, json_mode=request.json_mode)
 
     async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
         """Asyncio twin of `chat`."""
         kwargs = self._kwargs(model, request)
         with self._map_errors(model):
-            response = await self._async.get().messages.with_raw_response.create(**kwargs)
-            message = raw.message_body(response.http_response)
+            message = raw.message_body(await raw.apost_message(self._async.get(), kwargs))
             return from_anthropic_message(message, model=model, json_mode=request.json_mode)
 
     # -- streaming ----------------------------------------------------------------------

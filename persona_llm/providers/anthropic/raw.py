@@ -1,8 +1,11 @@
-"""Messages replies read from the HTTP body (the SDK's raw-response API).
+"""Messages sent and read at the HTTP level, through the SDK's client.
 
-``client.messages.with_raw_response.create(...)`` and ``with_streaming_response`` still do
-the request, the auth, the timeouts and the status-code → exception mapping, but skip the
-``Message`` / stream event models; the JSON goes to `mapping` and `stream`, which read dicts.
+A reply: `post_message` sends the body with ``client.post("/v1/messages", cast_to=
+httpx2.Response)``, the SDK's call for any endpoint: the SDK still applies the base URL, the
+auth, the timeouts and the status-code → exception mapping, but builds no ``Message`` model
+(and skips ``messages.create``'s argument handling, whose warnings are repeated here). A
+stream goes through ``messages.with_streaming_response.create`` and its SSE lines are read
+here, without a model per event. The JSON goes to `mapping` and `stream`, which read dicts.
 The stream reader follows the SDK's ``Stream``: ``ping`` events and events without a name are
 skipped, an ``error`` event raises the SDK's status error for it (``client._make_status_error``,
 as the SDK's own stream does), a failed read raises the SDK's timeout or connection error, and
@@ -12,16 +15,70 @@ an event that is not JSON is a `json.JSONDecodeError`.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anthropic
 import httpx2
+from anthropic._data import DEPRECATED_MODELS, MODELS_TO_WARN_WITH_THINKING_ENABLED
 from anthropic.types import Message
 
-from persona_llm.providers._raw import RawReply, SSELines, json_body
+from persona_llm.providers._raw import RawReply, SSELines, json_body, request_parts
 
-__all__ = ["aevents", "events", "message_body"]
+__all__ = ["aevents", "apost_message", "events", "message_body", "post_message"]
+
+# messages.create's own keywords that travel as headers.
+_HEADER_PARAMS = {
+    "user_profile_id": "anthropic-user-profile-id",
+    "workspace_id": "anthropic-workspace-id",
+}
+
+
+def _request(kwargs: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    body, options = request_parts(kwargs)
+    headers = {_HEADER_PARAMS[k]: body.pop(k) for k in list(body) if k in _HEADER_PARAMS}
+    if headers:
+        options["headers"] = {**headers, **(options.get("headers") or {})}
+    _warn_as_create_does(body)
+    return body, options
+
+
+def _warn_as_create_does(body: dict[str, Any]) -> None:
+    model, thinking = body.get("model"), body.get("thinking")
+    if model in DEPRECATED_MODELS:
+        warnings.warn(
+            f"The model '{model}' is deprecated and will reach end-of-life on "
+            f"{DEPRECATED_MODELS[model]}.\nPlease migrate to a newer model. Visit "
+            "https://docs.anthropic.com/en/docs/resources/model-deprecations for more "
+            "information.",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+    enabled = isinstance(thinking, dict) and thinking.get("type") == "enabled"
+    if model in MODELS_TO_WARN_WITH_THINKING_ENABLED and enabled:
+        warnings.warn(
+            f"Using Claude with {model} and 'thinking.type=enabled' is deprecated. Use "
+            "'thinking.type=adaptive' instead which results in better model performance in "
+            "our testing: https://platform.claude.com/docs/en/build-with-claude/adaptive-thinking",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def post_message(client: anthropic.Anthropic, kwargs: dict[str, Any]) -> httpx2.Response:
+    """Send a Messages request (``create``'s keyword arguments) and return the HTTP response,
+    its body read; an error status raises the SDK's exception as ``create`` does."""
+    body, options = _request(kwargs)
+    return client.post("/v1/messages", body=body, cast_to=httpx2.Response, options=options)
+
+
+async def apost_message(
+    client: anthropic.AsyncAnthropic, kwargs: dict[str, Any]
+) -> httpx2.Response:
+    """Asyncio twin of `post_message`."""
+    body, options = _request(kwargs)
+    return await client.post("/v1/messages", body=body, cast_to=httpx2.Response, options=options)
 
 
 def message_body(response: httpx2.Response) -> Any:

@@ -27,43 +27,23 @@ import httpx2
 import openai
 from openai.types.chat import ChatCompletion
 
-from persona_llm.providers._raw import RawReply, SSELines, json_body
+from persona_llm.providers._raw import RawReply, SSELines, json_body, request_parts
 
 __all__ = ["achunk_events", "apost_chat", "chunk_events", "completion_body", "post_chat"]
 
 _READ_ERRORS = (httpx2.RequestError, ssl.SSLError)
 
-# ``create``'s own keywords that are request options, not body fields (make_request_options).
-_REQUEST_OPTIONS = {
-    "extra_headers": "headers",
-    "extra_query": "params",
-    "extra_body": "extra_json",
-    "timeout": "timeout",
-}
-
-
-def _split(params: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-    """The JSON body and the SDK's request options of ``create``-style keyword arguments."""
-    body = dict(params)
-    options: dict[str, Any] = {}
-    for name, key in _REQUEST_OPTIONS.items():
-        if name in body:
-            value = body.pop(name)
-            if value is not None or name == "timeout":  # timeout=None: no timeout
-                options[key] = value
-    return body, options
-
 
 def post_chat(client: openai.OpenAI, params: dict[str, Any]) -> httpx2.Response:
     """Send a Chat Completions request (``create``'s keyword arguments) and return the HTTP
     response, its body read; an error status raises the SDK's exception as ``create`` does."""
-    body, options = _split(params)
+    body, options = request_parts(params)
     return client.post("/chat/completions", body=body, cast_to=httpx2.Response, options=options)
 
 
 async def apost_chat(client: openai.AsyncOpenAI, params: dict[str, Any]) -> httpx2.Response:
     """Asyncio twin of `post_chat`."""
-    body, options = _split(params)
+    body, options = request_parts(params)
     return await client.post(
         "/chat/completions", body=body, cast_to=httpx2.Response, options=options
     )
