@@ -34,17 +34,30 @@ def same_request(server: BenchServer, provider: str, calls: dict[str, Callable[[
     return all(item == seen[0] for item in seen)
 
 
-def interleaved(calls: dict[str, Callable[[], str]], rounds: int) -> dict[str, list[float]]:
-    """Per-call wall times (µs) of each variant, interleaved A/B/C in a rotating order."""
+def interleaved(
+    calls: dict[str, Callable[[], str]],
+    rounds: int,
+    cpu: dict[str, list[float]] | None = None,
+) -> dict[str, list[float]]:
+    """Per-call wall times (µs) of each variant, interleaved A/B/C in a rotating order.
+
+    `cpu`, when given, receives each call's CPU time of this process (µs, ``process_time``):
+    the client's own work, which other processes on a busy machine disturb far less than
+    the wall time (the server's work runs in its own process and is not in it).
+    """
     names = list(calls)
     times: dict[str, list[float]] = {name: [] for name in names}
-    clock = time.perf_counter_ns
+    used: dict[str, list[float]] = cpu if cpu is not None else {}
+    for name in names:
+        used.setdefault(name, [])
+    clock, cpu_clock = time.perf_counter_ns, time.process_time_ns
     for index in range(rounds):
         shift = index % len(names)
         for name in names[shift:] + names[:shift]:
             call = calls[name]
-            start = clock()
+            start, start_cpu = clock(), cpu_clock()
             call()
+            used[name].append((cpu_clock() - start_cpu) / 1000)
             times[name].append((clock() - start) / 1000)
     return times
 
@@ -61,8 +74,10 @@ def run_provider(server: BenchServer, provider: str, rounds: int) -> list[Row]:
     }
     identical = same_request(server, provider, calls)
     interleaved(calls, WARMUP)
-    times = interleaved(calls, rounds)
+    cpu: dict[str, list[float]] = {}
+    times = interleaved(calls, rounds, cpu)
     raw = median(times["raw"])
+    raw_cpu = sum(cpu["raw"]) / rounds
     note = f"median of {rounds} calls each" + ("" if identical else "; REQUESTS DIFFER")
     rows = []
     for variant, label in (("container", "get_chat_client()"), ("direct", "ChatClient")):
@@ -73,7 +88,8 @@ def run_provider(server: BenchServer, provider: str, rounds: int) -> list[Row]:
             raw,
             "µs",
             limit=TARGETS[provider],
-            note=f"{note}; +{ours - raw:.0f} µs",
+            note=f"{note}; +{ours - raw:.0f} µs; CPU {sum(cpu[variant]) / rounds / raw_cpu:.3f}x "
+            f"({sum(cpu[variant]) / rounds:.0f} vs {raw_cpu:.0f} µs, mean)",
             group="2. per-call overhead",
         )
         row.extra = {"identical_request": identical}

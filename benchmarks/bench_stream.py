@@ -72,7 +72,9 @@ def run_provider(server: BenchServer, provider: str, rounds: int) -> Row:
     texts = {name: call() for name, call in calls.items()}
     identical = same_request(server, provider, calls) and len(set(texts.values())) == 1
     interleaved(calls, WARMUP)
-    times = interleaved(calls, rounds)
+    cpu: dict[str, list[float]] = {}
+    times = interleaved(calls, rounds, cpu)
+    cpu_ratio = sum(cpu["container"]) / sum(cpu["raw"])
     raw, ours = median(times["raw"]), median(times["container"])
     note = f"200 chunks; median of {rounds} replies each" + (
         "" if identical else "; REQUESTS OR TEXTS DIFFER"
@@ -83,7 +85,7 @@ def run_provider(server: BenchServer, provider: str, rounds: int) -> Row:
         raw,
         "µs",
         limit=TARGET,
-        note=f"{note}; {ours - raw:+.0f} µs",
+        note=f"{note}; {ours - raw:+.0f} µs; CPU {cpu_ratio:.3f}x",
         group="2. streaming",
     )
 

@@ -398,3 +398,20 @@ def test_anthropic_dict_and_sdk_model_give_equal_replies(
     )
     assert from_dict == from_model
     assert from_dict.model_dump() == from_model.model_dump()
+
+
+def test_request_parts_moves_create_options_out_of_the_body() -> None:
+    from persona_llm.providers._raw import request_parts
+
+    params = {
+        "model": "m",
+        "messages": [],
+        "extra_headers": {"x-a": "1"},
+        "extra_query": None,
+        "extra_body": {"top_k": 3},
+        "timeout": None,
+    }
+    body, options = request_parts(params)
+    assert body == {"model": "m", "messages": []}
+    assert options == {"headers": {"x-a": "1"}, "extra_json": {"top_k": 3}, "timeout": None}
+    assert "extra_headers" in params  # the caller's dict is left alone
