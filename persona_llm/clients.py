@@ -221,8 +221,20 @@ class _ToolCallReply(Exception):
         self.response = response
 
 
+class _AsyncClosing:
+    """What only the asyncio clients have: closing their event loop's connections."""
+
+    adapter: ProviderAdapter
+
+    async def aclose(self) -> None:
+        """Close the SDK connections this event loop opened (at an app's shutdown, or before
+        a loop you manage yourself ends). ``asyncio.run()`` closes them itself when its loop
+        shuts down, so scripts need not call it; closing twice is harmless."""
+        await self.adapter.aclose()
+
+
 # unasync: source clients.chat
-class AsyncChatClient(_ClientBase):
+class AsyncChatClient(_AsyncClosing, _ClientBase):
     """Asyncio chat client over the SDKs' native asyncio clients.
 
     Get it with `persona_llm.get_async_chat_client()`.
@@ -468,7 +480,7 @@ def _chat_parameters() -> frozenset[str]:
 
 
 # unasync: source clients.embeddings
-class AsyncEmbeddingClient(_ClientBase):
+class AsyncEmbeddingClient(_AsyncClosing, _ClientBase):
     """Asyncio embedding client. Get it with `persona_llm.get_async_embedding_client()`."""
 
     kind = "embedding"

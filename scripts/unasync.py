@@ -45,6 +45,8 @@ RULES: list[tuple[str, str]] = [
     # types
     (r"Awaitable\[(\w+)\]", r"\1"),
     (r"Async([A-Z]\w*)", r"\1"),  # AsyncIterator, AsyncChatClient, ...
+    # what only the asyncio clients have (closing their event loop's connections)
+    (r"_AsyncClosing, ", ""),
     # the asyncio names of our own calls
     (r"achat", "chat"),
     (r"astream", "stream"),

@@ -10,8 +10,11 @@ adapter itself only calls the SDK inside its error translation.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import inspect
+import sys
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from persona_llm.errors import InvalidRequestError, ResponseParseError
@@ -35,13 +38,22 @@ class PerLoop(Generic[T]):
         self._items: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T] = (
             weakref.WeakKeyDictionary()
         )
+        self._closers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _ShutdownCloser] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def get(self) -> T:
-        """The object for the running loop (built now if this loop has none)."""
+        """The object for the running loop (built now if this loop has none).
+
+        It is closed (``aclose()`` or ``close()``, awaited) when the loop shuts down, as
+        ``asyncio.run()`` and ``asyncio.Runner`` do before closing it, so no connection of
+        a finished loop is left to the garbage collector.
+        """
         loop = asyncio.get_running_loop()
         item = self._items.get(loop)
         if item is None:
             item = self._items[loop] = self._factory()
+            self._closers[loop] = _ShutdownCloser(item)
         return item
 
     def items(self) -> list[tuple[asyncio.AbstractEventLoop, T]]:
@@ -50,11 +62,66 @@ class PerLoop(Generic[T]):
 
     def pop(self) -> T | None:
         """Remove and return the running loop's object, if it has one."""
-        return self._items.pop(asyncio.get_running_loop(), None)
+        loop = asyncio.get_running_loop()
+        closer = self._closers.pop(loop, None)
+        if closer is not None:
+            closer.cancel()
+        return self._items.pop(loop, None)
 
     def clear(self) -> None:
         """Forget every object (they are not closed)."""
+        for closer in list(self._closers.values()):
+            closer.cancel()
+        self._closers.clear()
         self._items.clear()
+
+
+class _ShutdownCloser:
+    """Closes an object when its event loop shuts down.
+
+    ``loop.shutdown_asyncgens()``, which ``asyncio.run()`` and ``asyncio.Runner`` call before
+    closing the loop, closes (inside the loop, awaiting each) every async generator the loop
+    saw start. The generator here is started at once, registered with the loop but without
+    its finalizer hook, so it holds no reference to the loop and a loop closed some other way
+    is still freed; then nothing is awaited and the object is left to the collector.
+    """
+
+    def __init__(self, item: Any) -> None:
+        self.item: Any = item
+        self.generator = self._close_at_end()
+        firstiter, finalizer = sys.get_asyncgen_hooks()
+        sys.set_asyncgen_hooks(firstiter, None)
+        try:
+            with contextlib.suppress(StopIteration):  # runs to its yield: nothing awaited
+                self.generator.asend(None).send(None)
+        finally:
+            sys.set_asyncgen_hooks(firstiter, finalizer)
+
+    async def _close_at_end(self) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            item, self.item = self.item, None
+            if item is not None and _loop_running():
+                close = getattr(item, "aclose", None) or getattr(item, "close", None)
+                with contextlib.suppress(Exception):  # closed already, or half-built
+                    result = close() if close is not None else None
+                    if inspect.isawaitable(result):
+                        await result
+
+    def cancel(self) -> None:
+        """The object was closed (or handed on) another way: end without touching it."""
+        self.item = None
+        with contextlib.suppress(StopIteration, RuntimeError):
+            self.generator.aclose().send(None)
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 class ProviderAdapter:

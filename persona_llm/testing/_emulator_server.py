@@ -63,6 +63,12 @@ class EmulatorServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
 
     @property
+    def open_connections(self) -> int:
+        """How many client connections are open now (idle keep-alive ones included)."""
+        with self._connections_lock:
+            return len(self._connections)
+
+    @property
     def port(self) -> int:
         """The port the server listens on."""
         return int(self.socket.getsockname()[1])

@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable
@@ -220,6 +221,17 @@ class ProviderEmulator:
         """A copy of the recorded requests in arrival order."""
         with self._lock:
             return list(self._requests)
+
+    def open_connections(self, settle: float = 2.0) -> int:
+        """How many client connections are open, idle keep-alive ones included, after
+        waiting up to `settle` seconds for closed ones to go (a test that the clients closed
+        their connections expects 0)."""
+        if self._server is None:
+            return 0
+        deadline = time.monotonic() + settle
+        while self._server.open_connections and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self._server.open_connections
 
     @property
     def request_count(self) -> int:
