@@ -118,7 +118,13 @@ class ProviderConfig:
     base_url: str | None = None
     api_version: str | None = None
     timeout: float = 60.0
+    """Seconds one attempt may take, whole (``LLM_TIMEOUT``): connecting, waiting, reading."""
     connect_timeout: float = 10.0
+    stream_first_chunk_timeout: float | None = None
+    """Seconds a stream may take to send its first event (``LLM_STREAM_FIRST_CHUNK_TIMEOUT``;
+    None: `timeout`)."""
+    stream_idle_timeout: float | None = None
+    """Longest wait for a stream's next event (``LLM_STREAM_IDLE_TIMEOUT``; None: `timeout`)."""
     embedding_dimensions: int | None = None
     unsupported_params: Literal["error", "drop"] = "error"
     """What the OpenAI family does with a parameter a model rejects (`LLM_UNSUPPORTED_PARAMS`)."""
@@ -135,6 +141,14 @@ class ProviderConfig:
     location: str | None = None
     credentials_file: str | None = None
     """A service-account JSON file for Vertex AI (``GOOGLE_APPLICATION_CREDENTIALS``)."""
+
+    @property
+    def read_timeout(self) -> float:
+        """The SDK's read timeout: the longest of the bounds above (each is enforced exactly
+        by `persona_llm.providers._timebox`; this is only the transport's backstop)."""
+        return max(
+            self.timeout, self.stream_first_chunk_timeout or 0, self.stream_idle_timeout or 0
+        )
 
     @property
     def secrets(self) -> tuple[str, ...]:

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     embedding_dimensions: int | None = Field(default=None, gt=0)  # sent to every provider
     llm_timeout: float = Field(default=60.0, gt=0)
     llm_connect_timeout: float | None = Field(default=None, gt=0)
+    llm_stream_first_chunk_timeout: float | None = Field(default=None, gt=0)
+    llm_stream_idle_timeout: float | None = Field(default=None, gt=0)
     llm_max_retries: int = Field(default=2, ge=0)
 
     openai_api_key: SecretStr | None = None
@@ -301,6 +303,8 @@ class Settings(BaseSettings):
             "name": name,
             "timeout": self.llm_timeout,
             "connect_timeout": self.llm_connect_timeout or min(10.0, self.llm_timeout),
+            "stream_first_chunk_timeout": self.llm_stream_first_chunk_timeout,
+            "stream_idle_timeout": self.llm_stream_idle_timeout,
             "unsupported_params": self.llm_unsupported_params,
             "embedding_dimensions": self.embedding_dimensions,
         }

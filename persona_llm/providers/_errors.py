@@ -24,7 +24,7 @@ from persona_llm.errors import (
     RateLimitError,
 )
 
-__all__ = ["error_from_status", "looks_like_html", "retry_after_seconds"]
+__all__ = ["error_from_status", "looks_like_html", "retry_after_seconds", "where_and_why"]
 
 _CONTENT_FILTER_CODES = frozenset({"content_filter", "content_policy_violation"})
 _AUTH_CODES = frozenset({"API_KEY_INVALID", "invalid_api_key", "authentication_error"})
@@ -100,3 +100,23 @@ def error_from_status(
     if status in (400, 413, 422):
         return InvalidRequestError(message, **kwargs)
     return LLMError(message, retryable=False, **kwargs)
+
+
+def where_and_why(exc: BaseException) -> str:
+    """``host:port`` of the request that failed and what the transport said (``[Errno 111]
+    Connection refused``, a DNS or TLS failure), for a connection error's message.
+
+    Never the URL: it may carry a password.
+    """
+    try:
+        url = exc.request.url  # type: ignore[attr-defined]
+        where = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+    except (AttributeError, RuntimeError):  # an exception built without a request
+        where = "an unknown address"
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and not str(cause) and (cause.__cause__ or cause.__context__):
+        cause = cause.__cause__ or cause.__context__
+    if cause is None:
+        return f"{where}, or the connection dropped: {exc}"
+    why = f"{type(cause).__name__}: {cause}" if str(cause) else f"{type(cause).__name__} ({exc})"
+    return f"{where}, or the connection dropped: {why}"

@@ -34,6 +34,7 @@ from typing import Any
 import openai
 
 from persona_llm.errors import ConfigurationError, sanitize_exception
+from persona_llm.providers._timebox import SYNC_HOOKS
 from persona_llm.providers.openai.adapter import OpenAIAdapter, client_options
 from persona_llm.settings import ProviderConfig
 
@@ -121,6 +122,7 @@ def sync_client(config: ProviderConfig, credential: Any = None) -> openai.OpenAI
             ``DefaultAzureCredential()`` when None and the configuration asks for Entra ID.
     """
     options = _options(config, credential, is_async=False)
+    options["http_client"] = openai.DefaultHttpxClient(event_hooks=SYNC_HOOKS)  # see _timebox
     if config.api_version == "v1":
         return openai.OpenAI(base_url=config.base_url, **options)
     return openai.AzureOpenAI(

@@ -7,8 +7,8 @@ with ``LLM_SERVICE`` among them, then ``LLM_FALLBACKS`` after them::
                      Retrying(fallback), ...])
 
 Embeddings: retries only (vectors of different models are not comparable, so embeddings
-never fail over or balance). With no retries, fallbacks or pool, the builders return the
-provider adapter itself: nothing sits between the facade and the SDK.
+never fail over or balance). With no retries, deadline, fallbacks or pool, the builders return
+the provider adapter itself: nothing sits between the facade and the SDK.
 
 Targets without a profile use the container's adapter of their provider (so overriding
 ``container.anthropic.adapter`` overrides the ``anthropic/...`` fallback too); a target with a
@@ -159,8 +159,8 @@ def _retried(
 ) -> ProviderAdapter:
     if state is not None:
         adapter = state.limited(adapter, provider, policy)
-    if policy.max_retries == 0 or provider == "fake":
-        return adapter
+    if (policy.max_retries == 0 and policy.deadline is None) or provider == "fake":
+        return adapter  # with a deadline, the wrapper publishes it to the adapter's waits
     return RetryingAdapter(adapter, policy)
 
 

@@ -266,7 +266,7 @@ class FailoverAdapter(ProviderAdapter):
         attempt = _Call(self, model, plan)
         for index, target in enumerate(plan):
             try:
-                with deadline_scope(attempt.deadline):
+                with deadline_scope(attempt.deadline, self.policy.clock):
                     result = await call(target, target.model_for(model))
             except LLMError as error:
                 attempt.failed(index, error)
@@ -310,7 +310,7 @@ class FailoverAdapter(ProviderAdapter):
         attempt = _Call(self, model, plan)
         for index, target in enumerate(plan):
             try:
-                with deadline_scope(attempt.deadline):
+                with deadline_scope(attempt.deadline, self.policy.clock):
                     result = call(target, target.model_for(model))
             except LLMError as error:
                 attempt.failed(index, error)

@@ -13,12 +13,11 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-__all__ = ["RetryPolicy", "deadline_scope", "start_deadline", "time_left"]
+from persona_llm._deadline import CALL_DEADLINE, Deadline
 
-_DEADLINE: ContextVar[float | None] = ContextVar("persona_llm_call_deadline", default=None)
+__all__ = ["RetryPolicy", "deadline_scope", "start_deadline", "time_left"]
 
 
 @dataclass(frozen=True)
@@ -68,9 +67,9 @@ class RetryPolicy:
 
 def start_deadline(policy: RetryPolicy) -> float | None:
     """The moment the current call must end: the enclosing call's, else now + `deadline`."""
-    current = _DEADLINE.get()
+    current = CALL_DEADLINE.get()
     if current is not None:
-        return current
+        return current[0]
     return None if policy.deadline is None else policy.clock() + policy.deadline
 
 
@@ -79,23 +78,26 @@ def time_left(policy: RetryPolicy, deadline: float | None) -> float | None:
     return None if deadline is None else deadline - policy.clock()
 
 
-def deadline_scope(deadline: float | None) -> AbstractContextManager[None]:
-    """Publish `deadline` to the wrappers called inside this block.
+def deadline_scope(
+    deadline: float | None, clock: Callable[[], float] = time.monotonic
+) -> AbstractContextManager[None]:
+    """Publish `deadline` (measured by `clock`) to the wrappers and adapters called inside
+    this block (`persona_llm._deadline`): adapters stop waiting for a reply when it passes.
 
     Keep the block free of ``yield``: a generator must set and reset it within one step.
     """
-    if deadline is None and _DEADLINE.get() is None:
+    if deadline is None and CALL_DEADLINE.get() is None:
         return _UNCHANGED  # nothing to publish: the common case costs no context switch
-    return _published(deadline)
+    return _published(None if deadline is None else (deadline, clock))
 
 
 _UNCHANGED: AbstractContextManager[None] = nullcontext()
 
 
 @contextmanager
-def _published(deadline: float | None) -> Iterator[None]:
-    token = _DEADLINE.set(deadline)
+def _published(deadline: Deadline | None) -> Iterator[None]:
+    token = CALL_DEADLINE.set(deadline)
     try:
         yield
     finally:
-        _DEADLINE.reset(token)
+        CALL_DEADLINE.reset(token)

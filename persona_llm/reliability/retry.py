@@ -141,7 +141,7 @@ class RetryingAdapter(AdapterWrapper):
     # unasync: source retry.loops
     async def _acall(self, model: str, call: Callable[[], Awaitable[T]]) -> T:
         deadline = start_deadline(self.policy)
-        with deadline_scope(deadline):
+        with deadline_scope(deadline, self.policy.clock):
             try:
                 return await call()
             except LLMError as error:
@@ -190,7 +190,7 @@ class RetryingAdapter(AdapterWrapper):
     # unasync: generated retry.loops (do not edit: scripts/unasync.py writes it)
     def _call(self, model: str, call: Callable[[], T]) -> T:
         deadline = start_deadline(self.policy)
-        with deadline_scope(deadline):
+        with deadline_scope(deadline, self.policy.clock):
             try:
                 return call()
             except LLMError as error:

@@ -23,4 +23,7 @@ PERSONA_LLM = {
     "llm_service": os.environ.get("LLM_SERVICE", "openai/gpt-4o-mini"),
     "llm_timeout": 30,
     "llm_max_retries": 3,
+    # A request must end before the server gives up on it (gunicorn: 30 s), with an error page
+    # rather than a dropped connection: the whole call, retries and fallbacks included.
+    "llm_deadline": float(os.environ.get("LLM_DEADLINE", "25")),
 }

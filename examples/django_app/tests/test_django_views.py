@@ -34,6 +34,12 @@ def test_settings_configure_the_library(llm: Container) -> None:
     assert (configured.llm_timeout, configured.llm_max_retries) == (30, 3)
 
 
+def test_a_web_request_has_a_deadline_by_default(llm: Container) -> None:
+    # Under a web server's 30 s request timeout, retries and fallbacks included.
+    assert llm.settings().llm_deadline == 25
+    assert llm.settings().reliability.deadline == 25
+
+
 def test_sync_view(client: Client, llm: Container) -> None:
     scripted = FakeChatClient(["Hello from the sync view."])
     with llm.chat_client.override(scripted):

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -149,3 +153,25 @@ def test_the_documented_offline_command_answers_graph(monkeypatch: pytest.Monkey
     relationships = response.json["relationships"]
     assert relationships
     assert all(r["source"] in names and r["target"] in names for r in relationships)
+
+
+def test_the_production_entry_point_gives_web_requests_a_deadline() -> None:
+    # gunicorn persona_flask.wsgi:app: LLM_DEADLINE defaults to 25 s, under gunicorn's 30 s.
+    script = (
+        "import persona_flask.wsgi\n"
+        "from persona_llm import container\n"
+        "print(container.settings().llm_deadline)"
+    )
+    here = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLM_")}
+    env["LLM_SERVICE"] = "fake/echo"
+    run = subprocess.run(
+        [sys.executable, "-c", script], cwd=here, env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "25.0"
+    env["LLM_DEADLINE"] = "8"
+    run = subprocess.run(
+        [sys.executable, "-c", script], cwd=here, env=env, capture_output=True, text=True
+    )
+    assert run.stdout.strip() == "8.0"

@@ -34,6 +34,7 @@ from persona_llm.errors import (
 )
 from persona_llm.providers._errors import error_from_status
 from persona_llm.providers._parts import check_parts, has_parts
+from persona_llm.providers._timebox import SYNC_HOOKS, TimeBounds
 from persona_llm.providers.anthropic import raw
 from persona_llm.providers.anthropic.mapping import (
     ERROR_TYPE_STATUS,
@@ -69,7 +70,7 @@ def _client_options(config: ProviderConfig) -> dict[str, Any]:
     return {
         "api_key": config.api_key,
         "base_url": config.base_url or None,
-        "timeout": anthropic.Timeout(config.timeout, connect=config.connect_timeout),
+        "timeout": anthropic.Timeout(config.read_timeout, connect=config.connect_timeout),
         "max_retries": 0,  # retries are persona_llm.reliability's, not the SDK's
         # An explicit key with the Bearer header omitted: only x-api-key carries it.
         "default_headers": cast("dict[str, str]", headers),
@@ -78,7 +79,8 @@ def _client_options(config: ProviderConfig) -> dict[str, Any]:
 
 def sync_client(config: ProviderConfig) -> anthropic.Anthropic:
     """The blocking SDK client for `config` (the container owns and closes it)."""
-    return anthropic.Anthropic(**_client_options(config))
+    http_client = anthropic.DefaultHttpxClient(event_hooks=SYNC_HOOKS)  # see _timebox
+    return anthropic.Anthropic(http_client=http_client, **_client_options(config))
 
 
 def async_client(config: ProviderConfig) -> anthropic.AsyncAnthropic:
@@ -116,6 +118,7 @@ class AnthropicAdapter(ProviderAdapter):
         self._client = client
         log_redaction.install_for_provider(config.secrets)
         self._async = PerLoop(async_client_factory)
+        self._bounds = TimeBounds(config, PROVIDER)
 
     def check_request(self, model: str, request: ChatRequest) -> None:
         """Refuse parts Claude cannot take (audio, oversized media), without sending."""
@@ -127,14 +130,14 @@ class AnthropicAdapter(ProviderAdapter):
     def chat(self, model: str, request: ChatRequest) -> ChatResponse:
         """Send one Messages request and return the normalized reply."""
         kwargs = self._kwargs(model, request)
-        with self._map_errors(model):
+        with self._map_errors(model), self._bounds.request(model):
             message = raw.message_body(raw.post_message(self._client, kwargs))
             return from_anthropic_message(message, model=model, json_mode=request.json_mode)
 
     async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
         """Asyncio twin of `chat`."""
         kwargs = self._kwargs(model, request)
-        with self._map_errors(model):
+        with self._map_errors(model), self._bounds.arequest(model):
             message = raw.message_body(await raw.apost_message(self._async.get(), kwargs))
             return from_anthropic_message(message, model=model, json_mode=request.json_mode)
 
@@ -147,10 +150,11 @@ class AnthropicAdapter(ProviderAdapter):
         """
         kwargs = self._kwargs(model, request)
         state = StreamState(json_mode=request.json_mode, model=model)
+        timer = self._bounds.stream(model)
         with self._map_errors(model):
             create = self._client.messages.with_streaming_response.create
-            with create(**kwargs, stream=True) as response:
-                for event in raw.events(response.http_response, self._client):
+            with timer.opened(create(**kwargs, stream=True)) as response:
+                for event in timer.events(raw.events(response.http_response, self._client)):
                     chunk = state.feed(event)
                     if chunk is not None:
                         yield chunk
@@ -165,11 +169,12 @@ class AnthropicAdapter(ProviderAdapter):
         """
         kwargs = self._kwargs(model, request)
         state = StreamState(json_mode=request.json_mode, model=model)
+        timer = self._bounds.astream(model)
         with self._map_errors(model):
             client = self._async.get()
             create = client.messages.with_streaming_response.create
-            async with create(**kwargs, stream=True) as response:
-                async for event in raw.aevents(response.http_response, client):
+            async with timer.opened(create(**kwargs, stream=True)) as response:
+                async for event in timer.events(raw.aevents(response.http_response, client)):
                     chunk = state.feed(event)
                     if chunk is not None:
                         yield chunk

@@ -42,6 +42,7 @@ from persona_llm.errors import (
 )
 from persona_llm.providers._errors import error_from_status
 from persona_llm.providers._parts import check_parts, has_parts
+from persona_llm.providers._timebox import TimeBounds
 from persona_llm.providers.base import PerLoop, ProviderAdapter, check_dimensions
 from persona_llm.providers.gemini.client import DEFAULT_API_VERSION, async_client, sync_client
 from persona_llm.providers.gemini.mapping import (
@@ -68,6 +69,7 @@ __all__ = ["DEFAULT_API_VERSION", "GeminiAdapter", "async_client", "sync_client"
 # we read from it): a malformed reply. Other ValueErrors are the SDK refusing a request.
 _PARSE_ERRORS = (json.JSONDecodeError, pydantic.ValidationError, UnknownApiResponseError)
 _MALFORMED = (*_PARSE_ERRORS, AttributeError, KeyError, TypeError)
+
 
 # What `_prepare` passes as `contents`: one `Content`, or the mapping's dicts.
 _Contents = types.Content | list[dict[str, Any]]
@@ -143,6 +145,7 @@ class GeminiAdapter(ProviderAdapter):
         self._async = PerLoop(async_client_factory)
         self._secrets = config.secrets
         log_redaction.install_for_provider(config.secrets)
+        self._bounds = TimeBounds(config, self.name)
 
     def __repr__(self) -> str:
         return f"GeminiAdapter(base_url={self.config.base_url!r})"
@@ -157,7 +160,7 @@ class GeminiAdapter(ProviderAdapter):
     def chat(self, model: str, request: ChatRequest) -> ChatResponse:
         """Send one ``generateContent`` request and normalize the reply."""
         contents, settings = self._prepare(model, request)
-        with self._map_errors(model):
+        with self._map_errors(model), self._bounds.request(model):
             reply = self._client.models.generate_content(
                 model=model, contents=contents, config=settings
             )
@@ -166,7 +169,7 @@ class GeminiAdapter(ProviderAdapter):
     async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
         """Asyncio twin of `chat`, on this event loop's own client."""
         contents, settings = self._prepare(model, request)
-        with self._map_errors(model):
+        with self._map_errors(model), self._bounds.arequest(model):
             reply = await self._async.get().models.generate_content(
                 model=model, contents=contents, config=settings
             )
@@ -192,12 +195,13 @@ class GeminiAdapter(ProviderAdapter):
         self, model: str, contents: _Contents, settings: types.GenerateContentConfig
     ) -> Iterator[ChatChunk]:
         state = GeminiStreamState(model)
+        timer = self._bounds.stream(model)
         with self._map_errors(model):
             events = self._client.models.generate_content_stream(
                 model=model, contents=contents, config=settings
             )
             try:
-                for event in events:
+                for event in timer.events(events):
                     yield state.feed(event)
             finally:  # closing the SDK's generator chain closes the httpx2 response under it
                 getattr(events, "close", lambda: None)()
@@ -209,12 +213,16 @@ class GeminiAdapter(ProviderAdapter):
     ) -> AsyncIterator[ChatChunk]:
         state = GeminiStreamState(model)
         opened: list[httpx2.Response] = []
+        timer = self._bounds.astream(model)
         with self._map_errors(model):
-            events = await self._async.get().models.generate_content_stream(
-                model=model, contents=contents, config=settings
+            events = await timer.send(
+                self._async.get().models.generate_content_stream(
+                    model=model, contents=contents, config=settings
+                )
             )
+            timed = timer.events(events)
             try:
-                while (event := await next_event(events, opened)) is not None:
+                while (event := await next_event(timed, opened)) is not None:
                     yield state.feed(event)
             finally:
                 aclose = getattr(events, "aclose", None)
@@ -241,7 +249,7 @@ class GeminiAdapter(ProviderAdapter):
         settings = self._embed_config(model, options)
         vectors: list[list[float]] = []
         for batch in embedding_batches(texts, self.embed_batch_size):
-            with self._map_errors(model):
+            with self._map_errors(model), self._bounds.request(model):
                 reply = self._client.models.embed_content(
                     model=model, contents=_embed_contents(batch), config=settings
                 )
@@ -256,7 +264,7 @@ class GeminiAdapter(ProviderAdapter):
         settings = self._embed_config(model, options)
         vectors: list[list[float]] = []
         for batch in embedding_batches(texts, self.embed_batch_size):
-            with self._map_errors(model):
+            with self._map_errors(model), self._bounds.arequest(model):
                 reply = await self._async.get().models.embed_content(
                     model=model, contents=_embed_contents(batch), config=settings
                 )

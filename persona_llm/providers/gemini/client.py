@@ -7,7 +7,8 @@
   ``v1beta`` (where ``responseJsonSchema`` and thinking live) unless `ProviderConfig.api_version`
   names another.
 * The SDK takes a single timeout (milliseconds) for connect, read, write and pool wait, and
-  overrides any httpx timeout with it: ``config.timeout`` is used, ``config.connect_timeout``
+  overrides any httpx timeout with it: ``config.read_timeout`` is used (the whole-attempt and
+  stream bounds are `_timebox`'s), ``config.connect_timeout``
   cannot be applied separately. The SDK also sends it as ``X-Server-Timeout``.
 * The SDK's own retries are off (``HttpRetryOptions(attempts=1)``): retries are the library's
   policy (`persona_llm.reliability`), which honours Retry-After and logs each attempt.
@@ -26,6 +27,7 @@ from google.genai import types
 from google.genai.client import AsyncClient
 
 from persona_llm.errors import ConfigurationError
+from persona_llm.providers._timebox import SYNC_HOOKS
 from persona_llm.providers.gemini.sse import drop_sse_comments, drop_sse_comments_async
 from persona_llm.providers.gemini.stream import collect_response
 from persona_llm.providers.gemini.vertex import VERTEX_API_VERSION, vertex_auth
@@ -35,6 +37,13 @@ __all__ = ["DEFAULT_API_VERSION", "async_client", "sync_client"]
 
 DEFAULT_API_VERSION = "v1beta"
 """The Gemini API version used unless `ProviderConfig.api_version` names another."""
+
+
+# The blocking client's httpx2 hooks: time bounds (see _timebox) and SSE comments dropped.
+_SYNC_HOOKS = {
+    "request": SYNC_HOOKS["request"],
+    "response": [drop_sse_comments, *SYNC_HOOKS["response"]],
+}
 
 
 def _client(
@@ -58,9 +67,9 @@ def _http_options(
     return types.HttpOptions(
         base_url=config.base_url,
         api_version=config.api_version or version,
-        timeout=max(1, round(config.timeout * 1000)),
+        timeout=max(1, round(config.read_timeout * 1000)),
         retry_options=types.HttpRetryOptions(attempts=1),  # persona_llm.reliability retries
-        client_args={"event_hooks": {"response": [drop_sse_comments]}},
+        client_args={"event_hooks": _SYNC_HOOKS},
         async_client_args={"event_hooks": hooks} if hooks else None,
     )
 

@@ -32,7 +32,8 @@ from persona_llm.errors import (
     ProviderUnavailableError,
     sanitize_exception,
 )
-from persona_llm.providers._errors import error_from_status
+from persona_llm.providers._errors import error_from_status, where_and_why
+from persona_llm.providers._timebox import SYNC_HOOKS, TimeBounds
 from persona_llm.providers.base import PerLoop, ProviderAdapter, check_dimensions
 from persona_llm.providers.openai import mapping as mapping
 from persona_llm.providers.openai import raw
@@ -60,7 +61,7 @@ def client_options(config: ProviderConfig) -> dict[str, Any]:
     return {
         "api_key": config.api_key,
         # Separate limits: a dead host fails fast, a slow model gets the full read timeout.
-        "timeout": openai.Timeout(config.timeout, connect=config.connect_timeout),
+        "timeout": openai.Timeout(config.read_timeout, connect=config.connect_timeout),
         # Retries are persona_llm.reliability's (LLM_MAX_RETRIES); the SDK must not multiply them.
         "max_retries": 0,
     }
@@ -69,7 +70,10 @@ def client_options(config: ProviderConfig) -> dict[str, Any]:
 def sync_client(config: ProviderConfig) -> openai.OpenAI:
     """The blocking SDK client (the container closes it on reset)."""
     # base_url None: the SDK's default (or its own OPENAI_BASE_URL lookup).
-    return openai.OpenAI(base_url=config.base_url, **client_options(config))
+    http_client = openai.DefaultHttpxClient(event_hooks=SYNC_HOOKS)  # see _timebox
+    return openai.OpenAI(
+        base_url=config.base_url, http_client=http_client, **client_options(config)
+    )
 
 
 def async_client(config: ProviderConfig) -> openai.AsyncOpenAI:
@@ -79,26 +83,6 @@ def async_client(config: ProviderConfig) -> openai.AsyncOpenAI:
 
 def _parameter_names(method: Callable[..., Any]) -> frozenset[str]:
     return frozenset(inspect.signature(method).parameters)
-
-
-def _where(exc: openai.APIConnectionError) -> str:
-    """``host:port`` of the request that failed (never the URL: it may carry a password)."""
-    try:
-        url = exc.request.url
-    except RuntimeError:  # an exception built without a request
-        return "an unknown address"
-    port = url.port or (443 if url.scheme == "https" else 80)
-    return f"{url.host}:{port}"
-
-
-def _cause(exc: BaseException) -> str:
-    """What the transport said (``[Errno 111] Connection refused``, a DNS or TLS failure)."""
-    cause = exc.__cause__ or exc.__context__
-    while cause is not None and not str(cause) and (cause.__cause__ or cause.__context__):
-        cause = cause.__cause__ or cause.__context__
-    if cause is None or not str(cause):
-        return str(exc) if cause is None else f"{type(cause).__name__} ({exc})"
-    return f"{type(cause).__name__}: {cause}"
 
 
 class OpenAIAdapter(ResponsesTransport, ProviderAdapter):
@@ -158,6 +142,7 @@ class OpenAIAdapter(ResponsesTransport, ProviderAdapter):
         self.embedding_batch_size = embedding_batch_size
         self._client = client
         self._async = PerLoop(async_client_factory)
+        self._bounds = TimeBounds(config, self.name)
         # Options the SDK methods do not take go into the body (extra_body) instead of
         # failing with a TypeError: OpenAI-compatible servers have parameters of their own.
         self._chat_params = _parameter_names(client.chat.completions.create)
@@ -190,7 +175,7 @@ class OpenAIAdapter(ResponsesTransport, ProviderAdapter):
         if self.api_for(model, request) == "responses":
             return self._respond(model, request)
         params = self._chat_kwargs(model, request)
-        with self._map_errors(model):
+        with self._map_errors(model), self._bounds.request(model):
             body = raw.completion_body(raw.post_chat(self._client, params))
             return mapping.from_openai_completion(body, provider=self.name, model=model)
 
@@ -200,7 +185,7 @@ class OpenAIAdapter(ResponsesTransport, ProviderAdapter):
         if self.api_for(model, request) == "responses":
             return await self._arespond(model, request)
         params = self._chat_kwargs(model, request)
-        with self._map_errors(model):
+        with self._map_errors(model), self._bounds.arequest(model):
             body = raw.completion_body(await raw.apost_chat(self._async.get(), params))
             return mapping.from_openai_completion(body, provider=self.name, model=model)
 
@@ -245,20 +230,22 @@ class OpenAIAdapter(ResponsesTransport, ProviderAdapter):
 
     def _stream(self, model: str, params: dict[str, Any]) -> Iterator[ChatChunk]:
         state = OpenAIStreamState(self.name, model)
+        timer = self._bounds.stream(model)
         with self._map_errors(model):
             create = self._client.chat.completions.with_streaming_response.create
-            with create(**params) as response:
-                for event in raw.chunk_events(response.http_response):
+            with timer.opened(create(**params)) as response:
+                for event in timer.events(raw.chunk_events(response.http_response)):
                     if chunk := state.feed(event):
                         yield chunk
         yield state.final_chunk()
 
     async def _astream(self, model: str, params: dict[str, Any]) -> AsyncIterator[ChatChunk]:
         state = OpenAIStreamState(self.name, model)
+        timer = self._bounds.astream(model)
         with self._map_errors(model):
             create = self._async.get().chat.completions.with_streaming_response.create
-            async with create(**params) as response:
-                async for event in raw.achunk_events(response.http_response):
+            async with timer.opened(create(**params)) as response:
+                async for event in timer.events(raw.achunk_events(response.http_response)):
                     if chunk := state.feed(event):
                         yield chunk
         yield state.final_chunk()
@@ -272,7 +259,7 @@ class OpenAIAdapter(ResponsesTransport, ProviderAdapter):
         result = Embeddings(usage=Usage())
         for batch in self._batches(texts):
             params = self._embedding_kwargs(model, batch, options)
-            with self._map_errors(model):
+            with self._map_errors(model), self._bounds.request(model):
                 response = self._client.embeddings.create(**params)
                 self._add_batch(result, response, params, model)
         return result
@@ -284,7 +271,7 @@ class OpenAIAdapter(ResponsesTransport, ProviderAdapter):
         result = Embeddings(usage=Usage())
         for batch in self._batches(texts):
             params = self._embedding_kwargs(model, batch, options)
-            with self._map_errors(model):
+            with self._map_errors(model), self._bounds.arequest(model):
                 response = await self._async.get().embeddings.create(**params)
                 self._add_batch(result, response, params, model)
         return result
@@ -351,8 +338,7 @@ class OpenAIAdapter(ResponsesTransport, ProviderAdapter):
             ) from sanitize_exception(exc, secrets)
         except openai.APIConnectionError as exc:
             raise APIConnectionError(
-                f"could not reach {self.name} at {_where(exc)}, or the connection dropped: "
-                f"{_cause(exc)}",
+                f"could not reach {self.name} at {where_and_why(exc)}",
                 **where,
             ) from sanitize_exception(exc, secrets)
         except openai.APIStatusError as exc:

@@ -16,6 +16,7 @@ from typing import Any, cast
 
 import openai
 
+from persona_llm.providers._timebox import TimeBounds
 from persona_llm.providers.base import PerLoop
 from persona_llm.providers.openai.mapping import UnsupportedParams
 from persona_llm.providers.openai.responses_select import Api, choose_api
@@ -34,6 +35,7 @@ class ResponsesTransport:
     _api_setting: str
     _compatible: bool
     _map_errors: Callable[[str], AbstractContextManager[None]]
+    _bounds: TimeBounds
 
     def api_for(self, model: str, request: ChatRequest) -> Api:
         """The transport this request takes (``chat`` or ``responses``; see `choose_api`)."""
@@ -57,13 +59,13 @@ class ResponsesTransport:
 
     def _respond(self, model: str, request: ChatRequest) -> ChatResponse:
         params = self._responses_kwargs(model, request)
-        with self._map_errors(model):
+        with self._map_errors(model), self._bounds.request(model):
             reply = self._client.responses.create(**params)
             return _from_responses(reply, self.name, model)
 
     async def _arespond(self, model: str, request: ChatRequest) -> ChatResponse:
         params = self._responses_kwargs(model, request)
-        with self._map_errors(model):
+        with self._map_errors(model), self._bounds.arequest(model):
             reply = await self._async.get().responses.create(**params)
             return _from_responses(reply, self.name, model)
 
@@ -77,20 +79,22 @@ class ResponsesTransport:
 
     def _events(self, model: str, params: dict[str, Any]) -> Iterator[ChatChunk]:
         state = _stream_state(self.name, model)
+        timer = self._bounds.stream(model)
         with self._map_errors(model):
-            response = self._client.responses.create(**params, stream=True)
+            response = timer.send(self._client.responses.create, **params, stream=True)
             with cast("openai.Stream[Any]", response) as events:
-                for event in events:
+                for event in timer.events(events):
                     if chunk := state.feed(event):
                         yield chunk
         yield state.final_chunk()
 
     async def _aevents(self, model: str, params: dict[str, Any]) -> AsyncIterator[ChatChunk]:
         state = _stream_state(self.name, model)
+        timer = self._bounds.astream(model)
         with self._map_errors(model):
-            response = await self._async.get().responses.create(**params, stream=True)
-            async with cast("openai.AsyncStream[Any]", response) as events:
-                async for event in events:
+            create = self._async.get().responses.create(**params, stream=True)
+            async with cast("openai.AsyncStream[Any]", await timer.send(create)) as events:
+                async for event in timer.events(events):
                     if chunk := state.feed(event):
                         yield chunk
         yield state.final_chunk()
