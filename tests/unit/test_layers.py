@@ -39,6 +39,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "_secrets",
             "log_redaction",
             "arguments",
+            "_deadline",
         ),
     ),
 ]
