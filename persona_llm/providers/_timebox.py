@@ -53,7 +53,9 @@ __all__ = ["SYNC_HOOKS", "AsyncStreamTimer", "StreamTimer", "TimeBounds"]
 
 T = TypeVar("T")
 
-_POLL = 0.1  # the watchdog looks at least this often while attempts are running
+# The watchdog looks at least this often. An attempt due later than its next look needs no
+# wake-up call, so back-to-back calls with the usual bounds (seconds) never wake it.
+_POLL = 1.0
 
 
 class _Attempt:
@@ -111,7 +113,7 @@ class _Watchdog:
         while True:
             self.wake.clear()
             now = time.monotonic()
-            nearest = now + (_POLL if self.live else 3600.0)
+            nearest = now + _POLL
             for attempt in list(self.live):  # list(): other threads add and discard
                 if not attempt.armed:
                     continue

@@ -37,7 +37,6 @@ def test_settings_configure_the_library(llm: Container) -> None:
 def test_a_web_request_has_a_deadline_by_default(llm: Container) -> None:
     # Under a web server's 30 s request timeout, retries and fallbacks included.
     assert llm.settings().llm_deadline == 25
-    assert llm.settings().reliability.deadline == 25
 
 
 def test_sync_view(client: Client, llm: Container) -> None:
