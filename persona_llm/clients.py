@@ -31,6 +31,7 @@ from persona_llm.arguments import (
 from persona_llm.errors import InvalidRequestError
 from persona_llm.features import structured
 from persona_llm.features.tools import ToolChoiceLike, ToolLike, to_tool_choice, to_tools
+from persona_llm.messages import to_messages
 from persona_llm.providers.base import ProviderAdapter
 from persona_llm.types import (
     Capabilities,
@@ -40,7 +41,6 @@ from persona_llm.types import (
     ChatResponse,
     MessageInput,
     Reasoning,
-    to_messages,
 )
 from persona_llm.usage.observability import log_client_created
 

@@ -21,23 +21,21 @@ conversation round-trips.
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal, TypeVar
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
-    ValidationError,
     field_validator,
     model_serializer,
     model_validator,
 )
 
 from persona_llm.content import ContentPart, MediaPart, TextPart, content_text, parse_content
+from persona_llm.tool_types import TOOL_CHOICE_MODES, Tool, ToolCall, ToolChoice
 
 __all__ = [
     "TOOL_CHOICE_MODES",
@@ -56,7 +54,6 @@ __all__ = [
     "ToolChoice",
     "Usage",
     "lookup_finish_reason",
-    "to_messages",
 ]
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -68,88 +65,6 @@ Reasoning = Literal["none", "low", "medium", "high"]
 """How much the model should reason before answering (see docs/content.md for the mapping)."""
 
 REASONING_LEVELS: tuple[str, ...] = ("none", "low", "medium", "high")
-
-ToolChoice = str
-"""A normalized tool choice: ``"auto"``, ``"none"``, ``"required"`` or the name of one tool."""
-
-TOOL_CHOICE_MODES = ("auto", "none", "required")
-"""The tool choices that are not a tool's name."""
-
-_TOOL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
-
-
-class ToolCall(BaseModel):
-    """A function call the model asked for, with its arguments parsed.
-
-    An OpenAI wire-format call (``{"id", "type": "function", "function": {"name",
-    "arguments": "<json>"}}``) is accepted too, so that assistant messages copied from
-    OpenAI code validate.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    name: str
-    arguments: dict[str, Any] = Field(default_factory=dict)
-    provider_data: dict[str, Any] = Field(default_factory=dict, repr=False)
-    """Opaque data a provider needs back on the next turn, keyed by provider name."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_openai_shape(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and isinstance(data.get("function"), Mapping):
-            function = data["function"]
-            arguments = function.get("arguments") or {}
-            if isinstance(arguments, str):
-                arguments = json.loads(arguments) if arguments.strip() else {}
-            return {"id": data.get("id"), "name": function.get("name"), "arguments": arguments}
-        return data
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ToolCall):
-            return NotImplemented
-        return (self.id, self.name, self.arguments) == (other.id, other.name, other.arguments)
-
-    __hash__ = None  # type: ignore[assignment]
-
-
-class Tool(BaseModel):
-    """A function the model may call: its name, description and JSON-schema parameters.
-
-    Build one from a Python function, a pydantic model or a schema dict with
-    `features.tools.tool`. `function` is the Python callable `run_tools` executes (None for
-    tools declared by schema only); it is left out of ``repr()`` and ``model_dump()``.
-    """
-
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
-
-    name: str
-    description: str = ""
-    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
-    strict: bool | None = None
-    """OpenAI's strict function calling (``None``: not sent); other providers ignore it."""
-    function: Callable[..., Any] | None = Field(default=None, repr=False, exclude=True)
-
-    @field_validator("name")
-    @classmethod
-    def _check_name(cls, name: str) -> str:
-        if not _TOOL_NAME.fullmatch(name):
-            raise ValueError(
-                f"tool name {name!r} is not valid: use 1-64 letters, digits, '_' or '-', "
-                "starting with a letter or '_' (what every provider accepts)"
-            )
-        if name in TOOL_CHOICE_MODES:
-            raise ValueError(f"tool name {name!r} is reserved for tool_choice; rename the tool")
-        return name
-
-    @field_validator("parameters")
-    @classmethod
-    def _check_parameters(cls, parameters: dict[str, Any]) -> dict[str, Any]:
-        if parameters.get("type", "object") != "object":
-            raise ValueError(
-                "tool parameters must be a JSON schema of type 'object' (the named arguments)"
-            )
-        return parameters
 
 
 class ChatMessage(BaseModel):
@@ -427,95 +342,3 @@ def lookup_finish_reason(
     if value is None:
         return None
     return table.get(value, "other")
-
-
-_PLAIN_ROLES = frozenset({"system", "user", "assistant"})
-_set_attribute = object.__setattr__
-M = TypeVar("M", bound=BaseModel)
-
-
-def filled(cls: type[M], fields: dict[str, Any], fields_set: set[str], like: Any = None) -> M:
-    """A `cls` instance holding `fields` (every field of the model), built without
-    validation as `BaseModel.model_construct` does, at a third of its cost.
-
-    For hot paths only, with values that are already valid: `to_messages` for plain dict
-    messages, `ObservedAdapter` for the priced copy of a reply. `like` lends its extra and
-    private attributes (a copy); without it they are empty.
-    """
-    built = cls.__new__(cls)
-    _set_attribute(built, "__dict__", fields)
-    _set_attribute(built, "__pydantic_fields_set__", fields_set)
-    _set_attribute(built, "__pydantic_extra__", getattr(like, "__pydantic_extra__", None))
-    _set_attribute(built, "__pydantic_private__", getattr(like, "__pydantic_private__", None))
-    return built
-
-
-def _plain_message(message: object) -> ChatMessage | None:
-    """The `ChatMessage` of ``{"role": "system" | "user" | "assistant", "content": str}``
-    built without running validation, or None for any other shape.
-
-    Such a dict always validates, to exactly this; every call sends at least one, so it is
-    `filled` directly. tests/unit/test_types.py checks it against `ChatMessage.model_validate`.
-    """
-    if type(message) is not dict or len(message) != 2:
-        return None
-    role, content = message.get("role"), message.get("content")
-    if role not in _PLAIN_ROLES or type(content) is not str:
-        return None
-    fields = {"role": role, "content": content, "tool_calls": (), "tool_call_id": None}
-    rest: dict[str, Any] = {"name": None, "is_error": False, "provider_data": {}}
-    return filled(ChatMessage, fields | rest, {"role", "content"})
-
-
-def to_messages(messages: Iterable[MessageInput]) -> tuple[ChatMessage, ...]:
-    """Validate messages given as `ChatMessage`s or dicts.
-
-    Raises:
-        InvalidRequestError: the list is empty, or a message is malformed (unknown role, no
-            content, a tool message without tool_call_id...); the message says the fix.
-    """
-    from persona_llm.errors import InvalidRequestError
-
-    if isinstance(messages, (str, bytes)):
-        raise InvalidRequestError(
-            "messages must be a list of messages, not a string: "
-            'pass [{"role": "user", "content": "..."}]'
-        )
-    if isinstance(messages, (Mapping, ChatMessage)):
-        raise InvalidRequestError(
-            "messages must be a list of messages, and this is one message: wrap it in a "
-            'list, [{"role": "user", "content": "..."}]'
-        )
-    if not isinstance(messages, Iterable):
-        raise InvalidRequestError(
-            f"messages must be a list of messages, got {type(messages).__name__}: "
-            'pass [{"role": "user", "content": "..."}]'
-        )
-    result: list[ChatMessage] = []
-    for index, message in enumerate(messages):
-        if isinstance(message, ChatMessage):
-            result.append(message)
-            continue
-        plain = _plain_message(message)
-        if plain is not None:
-            result.append(plain)
-            continue
-        try:
-            result.append(ChatMessage.model_validate(message))
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'message'}: "
-                + err["msg"].removeprefix("Value error, ")
-                for err in exc.errors()
-            )
-            raise InvalidRequestError(
-                f"messages[{index}] is not a valid chat message ({problems}); expected "
-                "{'role': 'system' | 'user' | 'assistant', 'content': str or parts}, an assistant "
-                "message with 'tool_calls', or {'role': 'tool', 'tool_call_id': str, "
-                "'content': str}"
-            ) from None
-    if not result:
-        raise InvalidRequestError(
-            "messages is empty: pass at least one message, e.g. [{'role': 'user', 'content': 'Hi'}]"
-        )
-    return tuple(result)

@@ -34,7 +34,8 @@ from pydantic import BaseModel, ValidationError
 from persona_llm.errors import ContentFilterError, InvalidRequestError, ResponseParseError
 from persona_llm.features.json_text import extract_json
 from persona_llm.features.strict_schema import response_format_for, strict_schema
-from persona_llm.types import ChatMessage, ChatResponse, MessageInput, to_messages
+from persona_llm.messages import to_messages
+from persona_llm.types import ChatMessage, ChatResponse, MessageInput
 
 if TYPE_CHECKING:
     from persona_llm.features.client import SupportsAsyncChat, SupportsChat

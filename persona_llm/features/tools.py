@@ -50,6 +50,7 @@ from persona_llm.features.tool_schema import (
     function_tool,
     model_tool,
 )
+from persona_llm.messages import to_messages
 from persona_llm.types import (
     TOOL_CHOICE_MODES,
     ChatMessage,
@@ -58,7 +59,6 @@ from persona_llm.types import (
     Tool,
     ToolCall,
     ToolChoice,
-    to_messages,
 )
 
 if TYPE_CHECKING:

@@ -34,9 +34,10 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 from persona_llm.errors import LLMError, redact
+from persona_llm.messages import filled
 from persona_llm.providers.base import ProviderAdapter
 from persona_llm.state.notes import CallNotes, annotate, noting_if, record_fields
-from persona_llm.types import Capabilities, ChatChunk, ChatRequest, ChatResponse, Usage, filled
+from persona_llm.types import Capabilities, ChatChunk, ChatRequest, ChatResponse, Usage
 from persona_llm.usage.observability import (
     CallInfo,
     ErrorEvent,

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from persona_llm import AudioPart, ChatMessage, DocumentPart, ImagePart, TextPart
 from persona_llm.content import describe_content, sniff_media_type
 from persona_llm.errors import InvalidRequestError
+from persona_llm.messages import to_messages
 from persona_llm.testing import media
-from persona_llm.types import to_messages
 
 PNG = media.png()
 PDF = media.pdf()

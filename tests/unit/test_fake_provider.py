@@ -8,9 +8,10 @@ import pytest
 
 from persona_llm import ChatResponse, InvalidRequestError, RateLimitError, ResponseParseError
 from persona_llm.clients import AsyncChatClient, ChatClient, EmbeddingClient
+from persona_llm.messages import to_messages
 from persona_llm.providers.fake import FakeProvider, FakeScriptExhaustedError, fake_vector
 from persona_llm.testing import FakeChatClient
-from persona_llm.types import ChatRequest, to_messages
+from persona_llm.types import ChatRequest
 
 HI = [{"role": "user", "content": "hi there"}]
 

@@ -32,6 +32,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "core",
         (
             "types",
+            "messages",
+            "tool_types",
             "content",
             "errors",
             "settings",

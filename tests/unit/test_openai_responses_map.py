@@ -12,6 +12,7 @@ from persona_llm.errors import (
     RateLimitError,
     ResponseParseError,
 )
+from persona_llm.messages import to_messages
 from persona_llm.providers.openai.responses_mapping import (
     ENCRYPTED_REASONING,
     from_responses,
@@ -19,7 +20,7 @@ from persona_llm.providers.openai.responses_mapping import (
     to_responses_params,
 )
 from persona_llm.testing import wire
-from persona_llm.types import ChatMessage, ChatRequest, Tool, ToolCall, Usage, to_messages
+from persona_llm.types import ChatMessage, ChatRequest, Tool, ToolCall, Usage
 
 WEATHER = Tool(
     name="get_weather",

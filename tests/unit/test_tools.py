@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from persona_llm import ChatMessage, ChatResponse, InvalidRequestError, ToolCall
 from persona_llm.features.tools import Tool, to_tool_choice, to_tools, tool
-from persona_llm.types import to_messages
+from persona_llm.messages import to_messages
 
 
 def get_weather(city: str, days: int = 1, unit: Optional[str] = None) -> str:  # noqa: UP045

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from persona_llm import ChatMessage, ChatResponse, InvalidRequestError, Usage
-from persona_llm.types import ChatRequest, to_messages
+from persona_llm.messages import to_messages
+from persona_llm.types import ChatRequest
 
 
 def test_dict_messages_are_accepted_and_validated() -> None:
