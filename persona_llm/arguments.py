@@ -254,22 +254,24 @@ def _check_sections(sections: Any, providers: Collection[str], where: dict[str, 
             )
 
 
-def options_for(options: Mapping[str, Any], provider: str) -> Mapping[str, Any]:
-    """`options` as `provider` should receive them: its ``provider_options`` section merged
-    in (it wins), the other providers' sections dropped."""
+def options_for(options: Mapping[str, Any], *sections: str) -> Mapping[str, Any]:
+    """`options` as a provider should receive them: the ``provider_options`` sections it
+    answers to merged in, in order (they win; Gemini on Vertex AI answers to ``gemini`` and
+    then ``vertex``), the other providers' sections dropped."""
     if "provider_options" not in options:
         return options
     merged = {k: v for k, v in options.items() if k != "provider_options"}
-    merged.update(options["provider_options"].get(provider) or {})
+    for section in sections:
+        merged.update(options["provider_options"].get(section) or {})
     return merged
 
 
-def request_for(request: ChatRequest, provider: str) -> ChatRequest:
-    """`request` as `provider` receives it (see `options_for`); itself when it has no
-    ``provider_options``."""
+def request_for(request: ChatRequest, *sections: str) -> ChatRequest:
+    """`request` as a provider answering to `sections` receives it (see `options_for`);
+    itself when it has no ``provider_options``."""
     if "provider_options" not in request.options:
         return request
-    return request.model_copy(update={"options": options_for(request.options, provider)})
+    return request.model_copy(update={"options": options_for(request.options, *sections)})
 
 
 _LIBRARY_ONLY = frozenset({"unsupported_params", "openai_api"})

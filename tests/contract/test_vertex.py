@@ -258,3 +258,19 @@ def test_the_container_serves_vertex_and_gemini_vertex(
     switched.gemini.sdk.override(di.Object(sync_client(config, FakeCredentials())))
     switched.chat_client().chat(HI)
     assert emu.last_request("gemini").path == PREFIX + "gemini-2.5-pro:generateContent"
+
+
+def test_provider_options_reach_vertex_under_gemini_and_vertex(
+    client: ChatClient, emu: ProviderEmulator
+) -> None:
+    """Vertex AI is Gemini behind another endpoint: both sections reach it, vertex's last."""
+    client.chat(
+        HI,
+        provider_options={
+            "gemini": {"top_k": 3, "seed": 1},
+            "vertex": {"seed": 7},
+            "anthropic": {"top_k": 99},
+        },
+    )
+    config = emu.last_request("gemini").json["generationConfig"]
+    assert (config["topK"], config["seed"]) == (3, 7)

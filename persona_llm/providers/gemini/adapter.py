@@ -140,6 +140,8 @@ class GeminiAdapter(ProviderAdapter):
         if not 1 <= embed_batch_size <= EMBED_BATCH_LIMIT:
             raise ValueError(f"embed_batch_size must be 1..{EMBED_BATCH_LIMIT}")
         self.config = config
+        # provider_options sections this adapter answers to: Vertex AI takes "gemini" and "vertex"
+        self._sections = ("gemini", "vertex") if config.vertex else ("gemini",)
         self.embed_batch_size = embed_batch_size
         self._client = client
         self._async = PerLoop(async_client_factory)
@@ -300,7 +302,7 @@ class GeminiAdapter(ProviderAdapter):
     ) -> tuple[_Contents, types.GenerateContentConfig]:
         try:
             contents, settings = to_gemini_request(
-                request_for(request, self.name), model, self.unsupported_params
+                request_for(request, *self._sections), model, self.unsupported_params
             )
         except InvalidRequestError as exc:  # e.g. a tool result without a tool name
             exc.model = model
