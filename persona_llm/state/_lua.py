@@ -7,26 +7,45 @@ integers.
 
 from __future__ import annotations
 
-__all__ = ["ACQUIRE", "ADJUST", "BREAKER_READY", "BREAKER_REPORT"]
+__all__ = ["ACQUIRE", "ADJUST", "BREAKER_READY", "BREAKER_REPORT", "SETTLE"]
 
 _NOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 """
 
+# Replace the amount a token took in a window (no-op once it left the window).
+_CORRECT = """
+local function correct(at, amounts, token, amount)
+  if redis.call('ZSCORE', at, token) then
+    local before = tonumber(redis.call('HGET', amounts, token) or '0')
+    redis.call('HSET', amounts, token, amount)
+    redis.call('HINCRBYFLOAT', amounts, '_sum', tonumber(amount) - before)
+  end
+end
+"""
+
 # KEYS: two per rule (the window's sorted set of tokens by time, and its hash of amounts
 # whose field '_sum' keeps their sum, so a call costs O(1) plus the entries that expire;
-# a lease rule uses only the first: tokens by expiry). ARGV: token, then per rule
-# kind ('w' or 'l'), limit, window or lease ttl, amount.
+# a lease rule uses only the first: tokens by expiry), then two per correction (a window's
+# set and hash). ARGV: token, the number of rules, per rule kind ('w' or 'l'), limit,
+# window or lease ttl, amount; then per correction the earlier token and its real amount.
+# Corrections go first, so the room they free counts for this call.
 ACQUIRE = (
     _NOW
+    + _CORRECT
     + """
 local token = ARGV[1]
-local rules = #KEYS / 2
+local rules = tonumber(ARGV[2])
+local base = 2 + 4 * rules
+for j = 1, #KEYS / 2 - rules do
+  local k = 2 * (rules + j)
+  correct(KEYS[k - 1], KEYS[k], ARGV[base + 2 * j - 1], ARGV[base + 2 * j])
+end
 for i = 1, rules do
   local at, amounts = KEYS[2 * i - 1], KEYS[2 * i]
-  local kind, limit = ARGV[4 * i - 2], tonumber(ARGV[4 * i - 1])
-  local span, amount = tonumber(ARGV[4 * i]), tonumber(ARGV[4 * i + 1])
+  local kind, limit = ARGV[4 * i - 1], tonumber(ARGV[4 * i])
+  local span, amount = tonumber(ARGV[4 * i + 1]), tonumber(ARGV[4 * i + 2])
   if kind == 'l' then
     redis.call('ZREMRANGEBYSCORE', at, '-inf', now)
     local used = redis.call('ZCARD', at)
@@ -65,7 +84,7 @@ for i = 1, rules do
 end
 for i = 1, rules do
   local at, amounts = KEYS[2 * i - 1], KEYS[2 * i]
-  local kind, span, amount = ARGV[4 * i - 2], tonumber(ARGV[4 * i]), ARGV[4 * i + 1]
+  local kind, span, amount = ARGV[4 * i - 1], tonumber(ARGV[4 * i + 1]), ARGV[4 * i + 2]
   local keep = math.ceil(span * 1000) + 1000
   if kind == 'l' then
     redis.call('ZADD', at, now + span, token)
@@ -83,14 +102,29 @@ return {1, '0', -1, '0'}
 )
 
 # KEYS: the window's sorted set and hash; ARGV: token, amount.
-ADJUST = """
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
-  local before = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-  redis.call('HINCRBYFLOAT', KEYS[2], '_sum', tonumber(ARGV[2]) - before)
+ADJUST = (
+    _CORRECT
+    + """
+correct(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
+return 1
+"""
+)
+
+# KEYS: two per correction (a window's set and hash), then one lease set per release.
+# ARGV: the number of corrections, per correction token and amount, per release the token.
+SETTLE = (
+    _CORRECT
+    + """
+local n = tonumber(ARGV[1])
+for j = 1, n do
+  correct(KEYS[2 * j - 1], KEYS[2 * j], ARGV[2 * j], ARGV[2 * j + 1])
+end
+for r = 1, #KEYS - 2 * n do
+  redis.call('ZREM', KEYS[2 * n + r], ARGV[2 * n + 1 + r])
 end
 return 1
 """
+)
 
 # KEYS: one hash per breaker (f: failures, o: open until, p: probe until); ARGV: probe ttl.
 BREAKER_READY = (

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -36,12 +37,21 @@ from persona_llm.errors import RateLimitError
 from persona_llm.state.config import LimitEntry
 from persona_llm.state.guard import StoreGuard
 from persona_llm.state.notes import current_notes
-from persona_llm.state.store import Admission, LeaseRule, Rule, StateStore, StoreError, WindowRule
+from persona_llm.state.store import (
+    Admission,
+    Correction,
+    LeaseRule,
+    Rule,
+    StateStore,
+    StoreError,
+    WindowRule,
+)
 from persona_llm.types import ChatRequest, Usage
 
 __all__ = ["DEFAULT_OUTPUT_TOKENS", "Estimate", "RateLimiter", "Reservation", "estimate_chat"]
 
 DEFAULT_OUTPUT_TOKENS = 512
+MAX_PENDING = 64  # held-back corrections sent on their own once this many wait
 _RESERVE = "reserve rate-limit capacity"
 
 
@@ -88,12 +98,16 @@ class Reservation:
     estimate: Estimate
     rules: list[tuple[str, Rule]] = field(default_factory=list)  # (unit, rule)
 
-    def _updates(self, usage: Usage | None, failed: bool) -> tuple[list[Any], list[str]]:
-        adjust: list[Any] = []
-        release: list[str] = []
+    def _updates(
+        self, usage: Usage | None, failed: bool
+    ) -> tuple[list[Correction], list[tuple[str, str]], bool]:
+        """The corrections, the leases to end, and whether every correction only shrinks."""
+        adjust: list[Correction] = []
+        release: list[tuple[str, str]] = []
+        shrinking = True
         for unit, rule in self.rules:
             if isinstance(rule, LeaseRule):
-                release.append(rule.key)
+                release.append((rule.key, self.token))
                 continue
             if unit == "rpm":
                 continue
@@ -104,32 +118,32 @@ class Reservation:
                 amount = {"otpm": 0}.get(unit, self.estimate.input_tokens)
             else:
                 continue  # no usage reported: keep the estimate
-            adjust.append((rule.key, amount))
-        return adjust, release
+            if amount != rule.amount:
+                adjust.append((rule.key, self.token, amount))
+                shrinking = shrinking and amount < rule.amount
+        return adjust, release, shrinking
 
     def settle(self, usage: Usage | None, *, failed: bool = False) -> None:
         """Replace the estimate with the real usage and end the lease (never raises)."""
-        adjust, release = self._updates(usage, failed)
+        adjust, release = self.limiter._outgoing(*self._updates(usage, failed))
+        if not adjust and not release:
+            return
         store, guard = self.limiter.store, self.limiter.guard
         try:
             guard.check()
-            for key, amount in adjust:
-                store.adjust(key, self.token, amount)
-            for key in release:
-                store.release(key, self.token)
+            store.settle(adjust, release)
         except StoreError as error:
             guard.note(error, "settle a rate-limit reservation")
 
     async def asettle(self, usage: Usage | None, *, failed: bool = False) -> None:
         """Asyncio twin of `settle`."""
-        adjust, release = self._updates(usage, failed)
+        adjust, release = self.limiter._outgoing(*self._updates(usage, failed))
+        if not adjust and not release:
+            return
         store, guard = self.limiter.store, self.limiter.guard
         try:
             guard.check()
-            for key, amount in adjust:
-                await store.aadjust(key, self.token, amount)
-            for key in release:
-                await store.arelease(key, self.token)
+            await store.asettle(adjust, release)
         except StoreError as error:
             guard.note(error, "settle a rate-limit reservation")
 
@@ -165,6 +179,28 @@ class RateLimiter:
         self.lease_ttl = lease_ttl
         self._clock, self._sleep, self._asleep = clock, sleep, asleep
         self._matching: dict[tuple[str, str], tuple[LimitEntry, ...]] = {}
+        self._pending: list[Correction] = []  # shrinking corrections held for the next acquire
+        self._pending_lock = threading.Lock()
+
+    def _outgoing(
+        self, adjust: list[Correction], release: list[tuple[str, str]], shrinking: bool
+    ) -> tuple[list[Correction], list[tuple[str, str]]]:
+        """What a settle sends now. On a store where that costs a round trip, corrections
+        that only shrink a reservation wait for this process's next `acquire` (until then
+        the window counts the larger estimate: stricter, never looser)."""
+        if not self.store.defers_corrections or not adjust:
+            return adjust, release
+        with self._pending_lock:
+            if shrinking and not release and len(self._pending) < MAX_PENDING:
+                self._pending += adjust
+                return [], []
+            held, self._pending = self._pending, []
+        return held + adjust, release
+
+    def _held(self) -> list[Correction]:
+        with self._pending_lock:
+            held, self._pending = self._pending, []
+        return held
 
     def limits_for(self, provider: str, model: str) -> tuple[LimitEntry, ...]:
         """The entries that apply to ``provider/model`` (cached)."""
@@ -227,7 +263,7 @@ class RateLimiter:
         while True:
             try:
                 self.guard.check()
-                admission = self.store.acquire(rules, reservation.token)
+                admission = self.store.acquire(rules, reservation.token, self._held())
             except StoreError as error:
                 self.guard.failed(error, _RESERVE, provider, model)
                 return None
@@ -250,7 +286,7 @@ class RateLimiter:
         while True:
             try:
                 self.guard.check()
-                admission = await self.store.aacquire(rules, reservation.token)
+                admission = await self.store.aacquire(rules, reservation.token, self._held())
             except StoreError as error:
                 self.guard.failed(error, _RESERVE, provider, model)
                 return None

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from persona_llm.state.store import (
     ADMITTED,
     Admission,
+    Correction,
     LeaseRule,
     Rule,
     StateStore,
@@ -89,8 +90,12 @@ class MemoryStore(StateStore):
 
     # -- rate limits --------------------------------------------------------------------
 
-    def acquire(self, rules: Sequence[Rule], token: str) -> Admission:
+    def acquire(
+        self, rules: Sequence[Rule], token: str, corrections: Sequence[Correction] = ()
+    ) -> Admission:
         """Take this call's share in every rule at once, or none of them."""
+        for key, done, amount in corrections:
+            self.adjust(key, done, amount)
         with self._lock:
             now = self._clock()
             for index, rule in enumerate(rules):

@@ -27,6 +27,7 @@ from persona_llm.state.config import redact_url
 from persona_llm.state.store import (
     ADMITTED,
     Admission,
+    Correction,
     LeaseRule,
     Rule,
     StateStore,
@@ -40,6 +41,7 @@ T = TypeVar("T")
 _SCRIPTS = {
     "acquire": _lua.ACQUIRE,
     "adjust": _lua.ADJUST,
+    "settle": _lua.SETTLE,
     "breaker_ready": _lua.BREAKER_READY,
     "breaker_report": _lua.BREAKER_REPORT,
 }
@@ -142,15 +144,22 @@ class RedisStore(StateStore):
 
     # -- rate limits --------------------------------------------------------------------
 
-    def _acquire_args(self, rules: Sequence[Rule], token: str) -> tuple[list[str], list[Any]]:
+    defers_corrections = True
+
+    def _acquire_args(
+        self, rules: Sequence[Rule], token: str, corrections: Sequence[Correction]
+    ) -> tuple[list[str], list[Any]]:
         keys: list[str] = []
-        args: list[Any] = [token]
+        args: list[Any] = [token, len(rules)]
         for rule in rules:
             keys += [self._k(rule.key), self._k(rule.key) + ":a"]
             if isinstance(rule, LeaseRule):
                 args += ["l", rule.limit, rule.ttl, 1]
             else:
                 args += ["w", rule.limit, rule.window, rule.amount]
+        for key, done, amount in corrections:
+            keys += [self._k(key), self._k(key) + ":a"]
+            args += [done, amount]
         return keys, args
 
     @staticmethod
@@ -159,17 +168,50 @@ class RedisStore(StateStore):
             return ADMITTED
         return Admission(False, float(reply[1]), int(reply[2]), float(reply[3]))
 
-    def acquire(self, rules: Sequence[Rule], token: str) -> Admission:
-        """Take this call's share in every rule at once, or none of them."""
-        keys, args = self._acquire_args(rules, token)
+    def acquire(
+        self, rules: Sequence[Rule], token: str, corrections: Sequence[Correction] = ()
+    ) -> Admission:
+        """Take this call's share in every rule at once, or none of them (one round trip,
+        `corrections` applied first)."""
+        keys, args = self._acquire_args(rules, token, corrections)
         with self._errors("acquire"):
             return self._admission(self._scripts["acquire"](keys=keys, args=args))
 
-    async def aacquire(self, rules: Sequence[Rule], token: str) -> Admission:
+    async def aacquire(
+        self, rules: Sequence[Rule], token: str, corrections: Sequence[Correction] = ()
+    ) -> Admission:
         """Asyncio twin of `acquire`."""
-        keys, args = self._acquire_args(rules, token)
+        keys, args = self._acquire_args(rules, token, corrections)
         reply = await self._arun("acquire", lambda c, s: s["acquire"](keys=keys, args=args))
         return self._admission(reply)
+
+    def _settle_args(
+        self, corrections: Sequence[Correction], releases: Sequence[tuple[str, str]]
+    ) -> tuple[list[str], list[Any]]:
+        keys: list[str] = []
+        args: list[Any] = [len(corrections)]
+        for key, token, amount in corrections:
+            keys += [self._k(key), self._k(key) + ":a"]
+            args += [token, amount]
+        for key, token in releases:
+            keys.append(self._k(key))
+            args.append(token)
+        return keys, args
+
+    def settle(
+        self, corrections: Sequence[Correction], releases: Sequence[tuple[str, str]]
+    ) -> None:
+        """Apply corrections and end leases in one round trip."""
+        keys, args = self._settle_args(corrections, releases)
+        with self._errors("settle"):
+            self._scripts["settle"](keys=keys, args=args)
+
+    async def asettle(
+        self, corrections: Sequence[Correction], releases: Sequence[tuple[str, str]]
+    ) -> None:
+        """Asyncio twin of `settle`."""
+        keys, args = self._settle_args(corrections, releases)
+        await self._arun("settle", lambda c, s: s["settle"](keys=keys, args=args))
 
     def adjust(self, key: str, token: str, amount: float) -> None:
         """Replace what the call `token` took in a window rule."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "Admission",
+    "Correction",
     "LeaseRule",
     "Rule",
     "StateStore",
@@ -59,6 +60,9 @@ class LeaseRule:
 
 
 Rule = WindowRule | LeaseRule
+
+#: ``(window key, token, real amount)``: what `StateStore.adjust` takes, batched.
+Correction = tuple[str, str, float]
 
 
 @dataclass(frozen=True)
@@ -105,8 +109,27 @@ class StateStore(ABC):
     # -- rate limits --------------------------------------------------------------------
 
     @abstractmethod
-    def acquire(self, rules: Sequence[Rule], token: str) -> Admission:
-        """Take this call's share in every rule at once, or none of them."""
+    def acquire(
+        self, rules: Sequence[Rule], token: str, corrections: Sequence[Correction] = ()
+    ) -> Admission:
+        """Take this call's share in every rule at once, or none of them.
+
+        `corrections` (earlier calls' real amounts, see `settle`) are applied first, in the
+        same atomic step, whether or not this call is admitted.
+        """
+
+    #: True when `settle` costs a round trip, so the limiter may hold back corrections that
+    #: only shrink a reservation and send them with its next `acquire`.
+    defers_corrections = False
+
+    def settle(
+        self, corrections: Sequence[Correction], releases: Sequence[tuple[str, str]]
+    ) -> None:
+        """Apply `corrections` and end the leases ``(key, token)`` of `releases` at once."""
+        for key, token, amount in corrections:
+            self.adjust(key, token, amount)
+        for key, token in releases:
+            self.release(key, token)
 
     @abstractmethod
     def adjust(self, key: str, token: str, amount: float) -> None:
@@ -161,9 +184,17 @@ class StateStore(ABC):
 
     # -- asyncio twins (the memory store never blocks, so it answers inline) ------------
 
-    async def aacquire(self, rules: Sequence[Rule], token: str) -> Admission:
+    async def aacquire(
+        self, rules: Sequence[Rule], token: str, corrections: Sequence[Correction] = ()
+    ) -> Admission:
         """Asyncio twin of `acquire`."""
-        return self.acquire(rules, token)
+        return self.acquire(rules, token, corrections)
+
+    async def asettle(
+        self, corrections: Sequence[Correction], releases: Sequence[tuple[str, str]]
+    ) -> None:
+        """Asyncio twin of `settle`."""
+        self.settle(corrections, releases)
 
     async def aadjust(self, key: str, token: str, amount: float) -> None:
         """Asyncio twin of `adjust`."""

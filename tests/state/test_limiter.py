@@ -193,3 +193,30 @@ def test_routes_are_limited_and_cached_too(container_with: Build) -> None:
     assert client.chat(user("a")).cached  # a hit takes no rate-limit room
     with pytest.raises(RateLimitError, match="fake/router-model=1rpm"):
         client.chat(user("b"))
+
+
+def test_on_redis_a_shrinking_correction_costs_no_round_trip_of_its_own(
+    limited: Build, request: pytest.FixtureRequest
+) -> None:
+    # The correction (estimate 86 tokens, real 4) waits for the next call's reserve: one
+    # script per call, not two. The limit still holds: 5 calls fit only if corrected.
+    container = limited("fake/*=100rpm,150tpm", llm_rate_window=30, llm_timeout=0.2)
+    store = container.state().store
+    if not store.defers_corrections:
+        pytest.skip("the memory store corrects inline, at no round-trip cost")
+    server: RedisServer = request.getfixturevalue("redis_server")
+    import redis
+
+    spy = redis.Redis.from_url(server.url)
+
+    def scripts_run() -> int:
+        stats = spy.info("commandstats")
+        return sum(int(stats.get(f"cmdstat_{c}", {}).get("calls", 0)) for c in ("evalsha", "eval"))
+
+    client = container.chat_client()
+    before = scripts_run()
+    for _ in range(5):
+        client.chat(user("one two"), max_tokens=80)
+    assert scripts_run() - before == 5
+    assert len(container.fake.adapter().calls) == 5
+    spy.close()

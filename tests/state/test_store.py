@@ -167,3 +167,17 @@ def test_keys_carry_the_prefix(backend: str, redis_store: StateStore, redis_serv
     prefix = redis_store._prefix  # type: ignore[attr-defined]
     assert redis_server.command("EXISTS", f"{prefix}k") == ":1"
     assert redis_server.command("EXISTS", "k") == ":0"
+
+
+def test_corrections_ride_on_the_next_acquire_before_its_check(store: StateStore) -> None:
+    assert store.acquire([window(100, amount=90)], "call").admitted
+    admitted = store.acquire([window(100, amount=20)], "next", [("w", "call", 10)])
+    assert admitted.admitted  # the correction freed 80 before "next" was checked
+    assert not store.acquire([window(100, amount=80)], "third").admitted  # 10 + 20 + 80
+
+
+def test_settle_corrects_and_releases_in_one_step(store: StateStore) -> None:
+    lease = LeaseRule("c", 1, ttl=60)
+    assert store.acquire([window(100, amount=90), lease], "call").admitted
+    store.settle([("w", "call", 10)], [("c", "call")])
+    assert store.acquire([window(100, amount=90), lease], "next").admitted
