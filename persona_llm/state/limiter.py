@@ -3,7 +3,10 @@
 Before a call, `RateLimiter.acquire` reserves one request and an **estimate** of its tokens
 in every limit that matches the target, atomically on the store; after the call,
 `Reservation.settle` replaces the estimate with the real `usage` and ends the in-flight
-lease. The estimate:
+lease. On a store where that costs a round trip (Redis), a correction that only shrinks
+a reservation is held and sent with this process's next `acquire` (applied first, in the
+same atomic script): one round trip per call, and a window that over-counts meanwhile
+(stricter, never looser). The estimate:
 
 * input tokens: the characters of every message text (and tool schema) divided by 4,
   plus 4 per message — about what OpenAI's tokenizers give for English text;
