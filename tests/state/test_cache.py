@@ -298,3 +298,15 @@ def test_cache_settings() -> None:
     assert CacheConfig.parse("redis", 5, True).ttl == 5
     with pytest.raises(ConfigurationError, match="LLM_CACHE"):
         CacheConfig.parse("disk", 1, False)
+
+
+def test_each_hit_is_a_reply_of_its_own(cached: Build) -> None:
+    # Hits on an entry seen before come from the decoded replies: a caller changing its
+    # reply must not change what the next hit returns.
+    client = cached().chat_client()
+    client.chat(user("hello there"))
+    first_hit = client.chat(user("hello there"))
+    first_hit.content = "changed by the caller"
+    second_hit = client.chat(user("hello there"))
+    assert second_hit.cached and second_hit is not first_hit
+    assert second_hit.content != "changed by the caller"
