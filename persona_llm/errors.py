@@ -148,7 +148,12 @@ def _scrubbed(value: Any, secrets: tuple[str, ...], seen: set[int], depth: int) 
         return {k: _scrubbed(v, secrets, seen, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         items = [_scrubbed(v, secrets, seen, depth + 1) for v in value]
-        return items if isinstance(value, list) else type(value)(items)
+        if isinstance(value, list):
+            return items
+        if all(new is old for new, old in zip(items, value, strict=True)):
+            return value  # nothing redacted: keep the tuple as it is (its type may need fields)
+        make = getattr(type(value), "_make", None)  # a namedtuple (aiohttp's ConnectionKey...)
+        return make(items) if make is not None else tuple(items)
     if _is_http_message(value):
         return None  # an HTTP request or response: its headers hold the key
     _scrub_attributes(value, secrets, seen, depth + 1)

@@ -1128,3 +1128,14 @@ async def test_stream_closed_early_closes_the_response_async(
             break
         del chunks  # the event loop finalizes the abandoned generator
     assert await asyncio.to_thread(server.client_hung_up)
+
+
+
+def test_aiohttp_is_installed_so_the_asyncio_tests_run_where_google_genai_would_use_it() -> None:
+    """google-genai sends asyncio calls through aiohttp whenever it is importable, unless it
+    is given a transport; the adapter gives it httpx2's. aiohttp is in the test extra so that
+    every asyncio test in this module (400 details, stream cleanup, connection errors) would
+    fail if the adapter let the SDK switch, as it did before."""
+    import aiohttp
+
+    assert aiohttp.ClientSession is not None

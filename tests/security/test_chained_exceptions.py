@@ -5,7 +5,7 @@ carries the provider's echo (as anthropic 2.x did with ``api_message``)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -107,3 +107,30 @@ def test_attributes_of_any_name_are_scrubbed() -> None:
     sanitize_exception(error, [KEY])
     assert_no_piece_of_the_key(error)
     assert error.brand_new_message == "echo [REDACTED]"
+
+
+class _Key(NamedTuple):
+    """A namedtuple like aiohttp's ConnectionKey: it cannot be rebuilt from one iterable."""
+
+    host: str
+    port: int
+    proxy: str | None
+
+
+class _TransportError(Exception):
+    def __init__(self, key: _Key, other: _Key) -> None:
+        super().__init__("cannot connect")
+        self.connection_key = key
+        self.clean_key = other
+
+
+def test_namedtuple_attributes_are_scrubbed_and_keep_their_type() -> None:
+    """aiohttp's connection errors carry a namedtuple; scrubbing one raised TypeError."""
+    leaky = _Key("127.0.0.1", 1, f"http://user:{KEY}@proxy")
+    clean = _Key("127.0.0.1", 1, None)
+    error = _TransportError(leaky, clean)
+    sanitize_exception(error, [KEY])
+    assert isinstance(error.connection_key, _Key)
+    assert KEY not in str(error.connection_key)
+    assert error.connection_key.proxy == "http://user:[REDACTED]@proxy"
+    assert error.clean_key is clean

@@ -10,6 +10,10 @@
   overrides any httpx timeout with it: ``config.read_timeout`` is used (the whole-attempt and
   stream bounds are `_timebox`'s), ``config.connect_timeout``
   cannot be applied separately. The SDK also sends it as ``X-Server-Timeout``.
+* The asyncio client always runs on httpx2, as the blocking one does: given an explicit
+  transport, google-genai does not switch to aiohttp when aiohttp is installed (it would
+  otherwise, and neither our time bounds, our stream cleanup nor its error details would
+  follow: aiohttp's 400s arrive without their JSON details).
 * The SDK's own retries are off (``HttpRetryOptions(attempts=1)``): retries are the library's
   policy (`persona_llm.reliability`), which honours Retry-After and logs each attempt.
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx2
 from google import genai
 from google.genai import types
 from google.genai.client import AsyncClient
@@ -70,7 +75,9 @@ def _http_options(
         timeout=max(1, round(config.read_timeout * 1000)),
         retry_options=types.HttpRetryOptions(attempts=1),  # persona_llm.reliability retries
         client_args={"event_hooks": _SYNC_HOOKS},
-        async_client_args={"event_hooks": hooks} if hooks else None,
+        async_client_args={"transport": httpx2.AsyncHTTPTransport(), "event_hooks": hooks}
+        if hooks
+        else None,
     )
 
 
