@@ -201,6 +201,8 @@ class RateLimiter:
         return held + adjust, release
 
     def _held(self) -> list[Correction]:
+        if not self._pending:  # the usual case on the memory store: no lock taken
+            return []
         with self._pending_lock:
             held, self._pending = self._pending, []
         return held
