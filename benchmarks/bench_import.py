@@ -23,6 +23,7 @@ from benchmarks import _clients as clients
 from benchmarks._common import REPO_ROOT, Row, bench_server, main_for, median
 
 IMPORT_MS_LIMIT, IMPORT_MB_LIMIT = 100.0, 25.0
+FIRST_CALL_MS_LIMIT = 40.0  # issue 20: the first reply from cold, over the raw SDK's
 
 # Fresh interpreters import as little as possible before measuring: anything the prelude
 # loads would not be charged to persona-llm. RSS comes from /proc (the peak RSS elsewhere).
@@ -180,8 +181,8 @@ def first_chat_rows(runs: int) -> list[Row]:
                     raw_ms,
                     "ms",
                     ratio=ours_ms / raw_ms,
-                    target=f"(ours) < +{IMPORT_MS_LIMIT:.0f} ms, < +{IMPORT_MB_LIMIT:.0f} MiB",
-                    met=ours_ms - raw_ms < IMPORT_MS_LIMIT and rss_gap < IMPORT_MB_LIMIT,
+                    target=f"≤ +{FIRST_CALL_MS_LIMIT:.0f} ms, < +{IMPORT_MB_LIMIT:.0f} MiB",
+                    met=ours_ms - raw_ms <= FIRST_CALL_MS_LIMIT and rss_gap < IMPORT_MB_LIMIT,
                     note=(
                         f"{ours_ms - raw_ms:+.0f} ms; bare SDK import alone {sdk_ms:.0f} ms; "
                         f"RSS {rss_gap:+.1f} MiB vs raw; median of {runs}"

@@ -1,17 +1,8 @@
-"""Tools the model may call: built from Python functions, pydantic models or schema dicts.
+"""Tools the model may call, and the loop that runs them.
 
-`tool` turns any of these into a `Tool` (name, description, JSON-schema parameters):
-
-* a plain function: the name is the function's, the description its docstring's summary, the
-  parameters come from the type hints (through pydantic, so ``Optional``, ``list[...]``,
-  ``Literal``, enums, dataclasses and pydantic models work) with each argument's description
-  from the Google-style ``Args:`` section; parameters with a default are optional;
-* a pydantic model class: its fields are the parameters, its docstring the description;
-* a dict: ``{"name", "description", "parameters"}`` (or Anthropic's ``input_schema``), or
-  OpenAI's ``{"type": "function", "function": {...}}``.
-
-``tool_choice`` is normalized by `to_tool_choice` to ``"auto"``, ``"none"``, ``"required"``
-(``"any"`` is accepted for it) or one tool's name.
+The definitions (`tool`, `to_tools`, `to_tool_choice`: a `Tool` from a Python function, a
+pydantic model or a schema dict) live in `persona_llm.features.tool_defs` and are re-exported
+here.
 
 `run_tools` / `arun_tools` run the loop: call the model with the tools, run the Python
 functions it asks for, send the results back, until it answers without tool calls (the

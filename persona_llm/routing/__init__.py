@@ -6,38 +6,5 @@ The names of ``persona_llm.routing`` before the move are re-exported here.
 
 from __future__ import annotations
 
-from persona_llm.routing.routes import (
-    ANSWER,
-    COMMUNITIES,
-    EMBEDDINGS,
-    EXTRACTION,
-    INSIGHTS,
-    JSON_TASKS,
-    RELATIONSHIPS,
-    WORKFLOW_TASKS,
-    Route,
-    RouteMember,
-    RouteTable,
-    Tiers,
-    check_capabilities,
-    check_task_name,
-    task_scope,
-)
-
-__all__ = [
-    "ANSWER",
-    "COMMUNITIES",
-    "EMBEDDINGS",
-    "EXTRACTION",
-    "INSIGHTS",
-    "JSON_TASKS",
-    "RELATIONSHIPS",
-    "WORKFLOW_TASKS",
-    "Route",
-    "RouteMember",
-    "RouteTable",
-    "Tiers",
-    "check_capabilities",
-    "check_task_name",
-    "task_scope",
-]
+from persona_llm.routing.routes import *  # noqa: F403
+from persona_llm.routing.routes import __all__ as __all__

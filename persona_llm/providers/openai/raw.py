@@ -29,7 +29,16 @@ from openai.types.chat import ChatCompletion
 
 from persona_llm.providers._raw import RawReply, SSELines, json_body, request_parts
 
-__all__ = ["achunk_events", "apost_chat", "chunk_events", "completion_body", "post_chat"]
+__all__ = [
+    "achunk_events",
+    "apost_chat",
+    "apost_responses",
+    "chunk_events",
+    "completion_body",
+    "post_chat",
+    "post_responses",
+    "responses_body",
+]
 
 _READ_ERRORS = (httpx2.RequestError, ssl.SSLError)
 
@@ -47,6 +56,27 @@ async def apost_chat(client: openai.AsyncOpenAI, params: dict[str, Any]) -> http
     return await client.post(
         "/chat/completions", body=body, cast_to=httpx2.Response, options=options
     )
+
+
+def post_responses(client: openai.OpenAI, params: dict[str, Any]) -> httpx2.Response:
+    """Send a Responses API request (``responses.create``'s keyword arguments) the same way."""
+    body, options = request_parts(params)
+    return client.post("/responses", body=body, cast_to=httpx2.Response, options=options)
+
+
+async def apost_responses(client: openai.AsyncOpenAI, params: dict[str, Any]) -> httpx2.Response:
+    """Asyncio twin of `post_responses`."""
+    body, options = request_parts(params)
+    return await client.post("/responses", body=body, cast_to=httpx2.Response, options=options)
+
+
+def responses_body(response: httpx2.Response) -> Any:
+    """A Responses API reply's JSON as a `RawReply` (``raw.output`` builds the SDK's
+    ``Response``), or what the SDK would have handed back for a body that is not an object."""
+    from openai.types.responses import Response  # with the Responses path only
+
+    body = json_body(response)
+    return RawReply(body, Response) if isinstance(body, dict) else body
 
 
 def completion_body(response: httpx2.Response) -> Any:

@@ -1,5 +1,6 @@
 """The Responses API half of the OpenAI adapter: which transport a request takes, and the
-thin I/O of ``client.responses.create`` (blocking, asyncio, streamed).
+thin I/O: replies through ``client.post("/responses")`` read as JSON (`raw`), streams through
+``client.responses.create(stream=True)``.
 
 Mixed into `persona_llm.providers.openai.adapter.OpenAIAdapter`, which provides the SDK
 clients, the error translation and the settings; the conversion is pure
@@ -12,12 +13,13 @@ import functools
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager
-from typing import Any, cast
+from typing import Any
 
 import openai
 
 from persona_llm.providers._timebox import TimeBounds
 from persona_llm.providers.base import PerLoop
+from persona_llm.providers.openai import raw
 from persona_llm.providers.openai.mapping import UnsupportedParams
 from persona_llm.providers.openai.responses_select import Api, choose_api
 from persona_llm.types import ChatChunk, ChatRequest, ChatResponse
@@ -60,14 +62,14 @@ class ResponsesTransport:
     def _respond(self, model: str, request: ChatRequest) -> ChatResponse:
         params = self._responses_kwargs(model, request)
         with self._map_errors(model), self._bounds.request(model):
-            reply = self._client.responses.create(**params)
+            reply = raw.responses_body(raw.post_responses(self._client, params))
             return _from_responses(reply, self.name, model)
 
     async def _arespond(self, model: str, request: ChatRequest) -> ChatResponse:
         params = self._responses_kwargs(model, request)
         with self._map_errors(model), self._bounds.arequest(model):
-            reply = await self._async.get().responses.create(**params)
-            return _from_responses(reply, self.name, model)
+            response = await raw.apost_responses(self._async.get(), params)
+            return _from_responses(raw.responses_body(response), self.name, model)
 
     def _response_events(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
         """The checked request's stream (sent when iteration starts), as `ChatChunk`s."""
@@ -81,9 +83,9 @@ class ResponsesTransport:
         state = _stream_state(self.name, model)
         timer = self._bounds.stream(model)
         with self._map_errors(model):
-            response = timer.send(self._client.responses.create, **params, stream=True)
-            with cast("openai.Stream[Any]", response) as events:
-                for event in timer.events(events):
+            create = self._client.responses.with_streaming_response.create
+            with timer.opened(create(**params, stream=True)) as response:
+                for event in timer.events(raw.chunk_events(response.http_response)):
                     if chunk := state.feed(event):
                         yield chunk
         yield state.final_chunk()
@@ -92,9 +94,9 @@ class ResponsesTransport:
         state = _stream_state(self.name, model)
         timer = self._bounds.astream(model)
         with self._map_errors(model):
-            create = self._async.get().responses.create(**params, stream=True)
-            async with cast("openai.AsyncStream[Any]", await timer.send(create)) as events:
-                async for event in timer.events(events):
+            create = self._async.get().responses.with_streaming_response.create
+            async with timer.opened(create(**params, stream=True)) as response:
+                async for event in timer.events(raw.achunk_events(response.http_response)):
                     if chunk := state.feed(event):
                         yield chunk
         yield state.final_chunk()
