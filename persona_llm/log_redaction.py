@@ -17,14 +17,18 @@ are emitted). To take it off::
 
 Records are rewritten where they are created, so the filter sits on each SDK and transport
 logger by name (`SDK_LOGGERS`) and on every logger below them that exists when it is
-installed.
+installed. A logger an SDK creates later (a module it imports on first use) is covered by the
+log-record factory, which `install` wraps: a record whose logger name falls under
+`SDK_LOGGERS` is redacted as it is made. The wrapper chains to the factory that was in place,
+and checks one string prefix for every other record, only for records that are emitted.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from persona_llm.errors import redact
 
@@ -73,14 +77,40 @@ class RedactingFilter(logging.Filter):
 _filter = RedactingFilter()
 _lock = threading.Lock()
 _state = {"enabled": True}
+_PREFIXES = tuple(f"{name}." for name in SDK_LOGGERS)
+
+
+class _RedactingFactory:
+    """Wraps the log-record factory: records of SDK loggers created after `install`."""
+
+    def __init__(self, inner: Callable[..., logging.LogRecord]) -> None:
+        self.inner = inner
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self.inner(*args, **kwargs)
+        name = record.name
+        if _state["enabled"] and (name in SDK_LOGGERS or name.startswith(_PREFIXES)):
+            _filter.filter(record)
+        return record
+
+
+def _wrap_factory() -> None:
+    current = logging.getLogRecordFactory()
+    if not isinstance(current, _RedactingFactory):
+        logging.setLogRecordFactory(_RedactingFactory(current))
+
+
+def _unwrap_factory() -> None:
+    current = logging.getLogRecordFactory()
+    if isinstance(current, _RedactingFactory):  # else someone wrapped it since: leave theirs
+        logging.setLogRecordFactory(current.inner)
 
 
 def _loggers() -> list[logging.Logger]:
-    prefixes = tuple(f"{name}." for name in SDK_LOGGERS)
     existing = [
         name
         for name, item in logging.root.manager.loggerDict.items()
-        if isinstance(item, logging.Logger) and name.startswith(prefixes)
+        if isinstance(item, logging.Logger) and name.startswith(_PREFIXES)
     ]
     return [logging.getLogger(name) for name in {*SDK_LOGGERS, *existing}]
 
@@ -90,6 +120,7 @@ def install(secrets: Iterable[str] = ()) -> RedactingFilter:
     with _lock:
         _state["enabled"] = True
         _filter.secrets = _filter.secrets | {s for s in secrets if s}
+        _wrap_factory()
         for logger in _loggers():
             if _filter not in logger.filters:
                 logger.addFilter(_filter)
@@ -108,5 +139,6 @@ def uninstall() -> None:
     with _lock:
         _state["enabled"] = False
         _filter.secrets = frozenset()
+        _unwrap_factory()
         for logger in _loggers():
             logger.removeFilter(_filter)

@@ -81,3 +81,35 @@ def test_the_filter_can_be_taken_off_and_put_back(
     finally:
         log_redaction.install()
     assert any(isinstance(f, log_redaction.RedactingFilter) for f in transport.filters)
+
+
+def test_a_logger_an_sdk_creates_after_install_is_redacted_too(
+    emu: ProviderEmulator, container_with: Callable[..., Container], debug_logs: io.StringIO
+) -> None:
+    container = container_with(llm_service="openai/gpt-4o-mini", **settings_for(emu, "openai", KEY))
+    container.chat_client()  # the adapter installs the filter
+    late = logging.getLogger("openai.resources.late_module_imported_on_first_use")
+    assert not late.filters  # created after install: no filter of its own
+    late.debug("response headers: %s", {"x-echo-key": KEY})
+    logs = debug_logs.getvalue()
+    assert "late_module_imported_on_first_use" in logs  # the record was logged
+    for i in range(len(KEY) - FRAGMENT + 1):
+        assert KEY[i : i + FRAGMENT] not in logs
+
+
+def test_uninstall_hands_back_the_previous_record_factory(
+    emu: ProviderEmulator, container_with: Callable[..., Container], debug_logs: io.StringIO
+) -> None:
+    before = logging.getLogRecordFactory()
+    container = container_with(llm_service="openai/gpt-4o-mini", **settings_for(emu, "openai", KEY))
+    container.chat_client()
+    log_redaction.uninstall()
+    try:
+        logging.getLogger("openai.some_later_module").debug("key %s", KEY)
+        assert KEY in debug_logs.getvalue()  # taken off means taken off
+        factory = logging.getLogRecordFactory()
+        assert factory is before or factory is getattr(before, "inner", None)
+    finally:
+        log_redaction.install()
+    logging.getLogger("other.app").debug("an app record %s", KEY)
+    assert debug_logs.getvalue().count(KEY) == 2  # records of other loggers are left alone
