@@ -70,7 +70,8 @@ class LimitedAdapter(AdapterWrapper):
         return response
 
     def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
-        """`stream`, admitted before the request is made; settled when it ends."""
+        """`stream`, admitted before the request is made; settled when it ends, and when
+        the caller abandons it (``close()``, or dropping it unfinished)."""
         held = self.limiter.acquire(self.name, model, estimate_chat(request), self._max_wait())
         try:
             chunks = self.adapter.stream(model, request)
@@ -78,7 +79,11 @@ class LimitedAdapter(AdapterWrapper):
             if held is not None:
                 held.settle(None, failed=True)
             raise
-        return chunks if held is None else _settled(chunks, held)
+        if held is None:
+            return chunks
+        settled = _settled(chunks, held)
+        next(settled)  # started: from now on closing or dropping it runs its `finally`
+        return settled  # type: ignore[return-value]  # the priming None is consumed
 
     def astream(self, model: str, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """Asyncio twin of `stream`: admitted when the first chunk is asked for."""
@@ -116,16 +121,24 @@ class LimitedAdapter(AdapterWrapper):
         return vectors
 
 
-def _settled(chunks: Iterator[ChatChunk], held: Reservation) -> Iterator[ChatChunk]:
+def _settled(chunks: Iterator[ChatChunk], held: Reservation) -> Iterator[ChatChunk | None]:
+    """`chunks`, then the reservation settled; the inner stream is closed (its HTTP response
+    with it) and the reservation settled however the iteration ends."""
     usage: Usage | None = None
     failed = True
     try:
+        yield None  # primed by `LimitedAdapter.stream`
         for chunk in chunks:
             usage = chunk.usage or usage
             yield chunk
         failed = False
     finally:
-        held.settle(usage, failed=failed and usage is None)
+        try:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        finally:
+            held.settle(usage, failed=failed and usage is None)
 
 
 async def _asettled(
@@ -135,11 +148,20 @@ async def _asettled(
     held = await owner.limiter.aacquire(owner.name, model, estimate, owner._max_wait())
     usage: Usage | None = None
     failed = True
+    chunks: AsyncIterator[ChatChunk] | None = None
     try:
-        async for chunk in owner.adapter.astream(model, request):
+        chunks = owner.adapter.astream(model, request)
+        async for chunk in chunks:
             usage = chunk.usage or usage
             yield chunk
         failed = False
     finally:
-        if held is not None:
-            await held.asettle(usage, failed=failed and usage is None)
+        try:
+            # An abandoned stream (break, aclose, garbage) closes the inner one now, not
+            # when the collector gets to it: its HTTP response and connection end here.
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        finally:
+            if held is not None:
+                await held.asettle(usage, failed=failed and usage is None)
