@@ -11,12 +11,10 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from dependency_injector import containers
-from dependency_injector import providers as di
-
+from persona_llm._di import containers, di
 from persona_llm.settings import OPENAI_COMPATIBLE
 
-__all__ = ["Kept", "Owned", "ProviderContainer", "lazy", "provider", "selectable"]
+__all__ = ["Kept", "Owned", "ProviderContainer", "lazy", "provider", "selectable", "when_enabled"]
 
 
 def lazy(path: str) -> Callable[..., Any]:
@@ -98,3 +96,13 @@ def selectable(adapters: di.Dict, compatible: Any) -> dict[str, Any]:
     provider `Dict`) and, for each OpenAI-compatible preset, the `compatible` container's."""
     named = {name: delegate.provides for name, delegate in adapters.kwargs.items()}
     return named | dict.fromkeys(OPENAI_COMPATIBLE, compatible.adapter)
+
+
+def when_enabled(config: Any, services: Callable[[], Any]) -> Any:
+    """`services()` (the container's `StateServices`) when a state feature is on, else None.
+
+    `config` is the `StateConfig`. With no shared store, rate limits or cache, the state
+    services would wrap nothing, so the adapters' builders get None and a first call imports
+    none of the state modules; keyed budgets still build them (``container.state``).
+    """
+    return services() if config.enabled else None

@@ -9,10 +9,8 @@ Tests override any level: ``container.chat_client``, ``container.openai.adapter`
 
 from __future__ import annotations
 
-from dependency_injector import containers
-from dependency_injector import providers as di
-
-from persona_llm._wiring import Kept, Owned, lazy, provider, selectable
+from persona_llm._di import containers, di
+from persona_llm._wiring import Kept, Owned, lazy, provider, selectable, when_enabled
 from persona_llm.clients import AsyncChatClient, AsyncEmbeddingClient, ChatClient, EmbeddingClient
 from persona_llm.settings import load_settings
 
@@ -42,14 +40,15 @@ class Container(containers.DeclarativeContainer):
     state_config = di.ThreadSafeSingleton(lazy("state.config.StateConfig.from_settings"), settings)
     state = Owned(lazy("state.build.state_services"), settings)
     keyed_usage = di.Factory(lazy("state.build.keyed_usage"), state)
+    wrapping = di.Callable(when_enabled, state_config, state.provider)  # None unless a feature is on
 
     # Reliability: retries around every target, then LLM_POOL and LLM_FALLBACKS
     reliability = di.ThreadSafeSingleton(lazy("reliability.config.ReliabilityConfig.from_settings"), settings)
     retry_policy = di.ThreadSafeSingleton(lazy("reliability.build.retry_policy"), reliability)
     chat_adapter = Owned(
-        lazy("reliability.build.chat_adapter"), settings, reliability, chat_service, adapters, retry_policy, state
+        lazy("reliability.build.chat_adapter"), settings, reliability, chat_service, adapters, retry_policy, wrapping
     )
-    embedding_adapter = Owned(lazy("reliability.build.embedding_adapter"), settings, embedding_service, retry_policy, state)
+    embedding_adapter = Owned(lazy("reliability.build.embedding_adapter"), settings, embedding_service, retry_policy, wrapping)
 
     # Usage, cost and observability: one record per facade call, around everything above
     prices = di.ThreadSafeSingleton(
@@ -78,7 +77,7 @@ class Container(containers.DeclarativeContainer):
     # Task routing (LLM_ROUTES): a client per distinct target list; unrouted tasks get chat_client
     router = Owned(
         lazy("routing.router.Router"), settings, adapters, retry_policy, observe.provider,
-        chat_client.provider, async_chat_client.provider, ChatClient, AsyncChatClient, state=state,
+        chat_client.provider, async_chat_client.provider, ChatClient, AsyncChatClient, state=wrapping,
     )
 
 

@@ -14,11 +14,14 @@ override the provider adapters (``container.openai.adapter``, ...) or route to `
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from persona_llm.clients import AsyncChatClient, AsyncEmbeddingClient, ChatClient, EmbeddingClient
 from persona_llm.containers import container
-from persona_llm.routing.routes import check_task_name
-from persona_llm.usage.table import UsageReport
-from persona_llm.usage.tracker import UsageTracker
+
+if TYPE_CHECKING:
+    from persona_llm.usage.table import UsageReport
+    from persona_llm.usage.tracker import UsageTracker
 
 __all__ = [
     "get_async_chat_client",
@@ -43,7 +46,7 @@ def get_chat_client(task: str | None = None) -> ChatClient:
         unrouted: ChatClient = container.chat_client()
         return unrouted
     if task is not None:
-        check_task_name(task)
+        _check_task_name(task)
     if container.chat_client.overridden:
         overridden: ChatClient = container.chat_client()
         return overridden
@@ -57,7 +60,7 @@ def get_async_chat_client(task: str | None = None) -> AsyncChatClient:
         unrouted: AsyncChatClient = container.async_chat_client()
         return unrouted
     if task is not None:
-        check_task_name(task)
+        _check_task_name(task)
     if container.async_chat_client.overridden:
         overridden: AsyncChatClient = container.async_chat_client()
         return overridden
@@ -78,6 +81,12 @@ def get_async_embedding_client() -> AsyncEmbeddingClient:
     _check_routes(container.async_embedding_client.overridden)
     client: AsyncEmbeddingClient = container.async_embedding_client()
     return client
+
+
+def _check_task_name(task: str) -> None:
+    from persona_llm.routing.routes import check_task_name  # a task's call needs routes
+
+    check_task_name(task)
 
 
 def _routes_checked() -> bool:

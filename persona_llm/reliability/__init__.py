@@ -16,12 +16,17 @@ can put any of them around any adapter (a fake, or a real one pointed at the emu
 
 from __future__ import annotations
 
-from persona_llm.reliability.balance import CircuitBreaker, PoolAdapter
-from persona_llm.reliability.config import PoolMember, ReliabilityConfig
-from persona_llm.reliability.failover import FailoverAdapter, FallbackAdapter, fails_over
-from persona_llm.reliability.policy import RetryPolicy
-from persona_llm.reliability.retry import RetryingAdapter, is_retryable
-from persona_llm.reliability.wrapper import AdapterWrapper, Target
+from typing import TYPE_CHECKING
+
+from persona_llm._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from persona_llm.reliability.balance import CircuitBreaker, PoolAdapter
+    from persona_llm.reliability.config import PoolMember, ReliabilityConfig
+    from persona_llm.reliability.failover import FailoverAdapter, FallbackAdapter, fails_over
+    from persona_llm.reliability.policy import RetryPolicy
+    from persona_llm.reliability.retry import RetryingAdapter, is_retryable
+    from persona_llm.reliability.wrapper import AdapterWrapper, Target
 
 __all__ = [
     "AdapterWrapper",
@@ -37,3 +42,22 @@ __all__ = [
     "fails_over",
     "is_retryable",
 ]
+
+# Imported on first use: a first call loads only the modules it needs.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "CircuitBreaker": "balance",
+        "PoolAdapter": "balance",
+        "PoolMember": "config",
+        "ReliabilityConfig": "config",
+        "FailoverAdapter": "failover",
+        "FallbackAdapter": "failover",
+        "fails_over": "failover",
+        "RetryPolicy": "policy",
+        "RetryingAdapter": "retry",
+        "is_retryable": "retry",
+        "AdapterWrapper": "wrapper",
+        "Target": "wrapper",
+    },
+)

@@ -32,8 +32,6 @@ from typing import TYPE_CHECKING, Any
 from persona_llm._services import routed_embedding_service
 from persona_llm.providers import adapter_class
 from persona_llm.providers.base import ProviderAdapter
-from persona_llm.reliability.balance import PoolAdapter
-from persona_llm.reliability.failover import FallbackAdapter
 from persona_llm.reliability.policy import RetryPolicy
 from persona_llm.reliability.retry import RetryingAdapter
 from persona_llm.reliability.wrapper import AdapterWrapper, Target
@@ -93,6 +91,8 @@ def _chat_stack(
 ) -> ProviderAdapter:
     first = Target(_retried(primary, settings.chat_provider, policy, state))
     if config.pool:
+        from persona_llm.reliability.balance import PoolAdapter  # imported when configured
+
         members = [Target(first.adapter, None, config.pool[0].weight)]
         members += [
             Target(
@@ -117,6 +117,8 @@ def _chat_stack(
         first = Target(pool)
     if not config.fallbacks:
         return first.adapter
+    from persona_llm.reliability.failover import FallbackAdapter
+
     chain = [first] + [
         Target(target_adapter(settings, target, adapters, policy, state), target.model)
         for target in config.fallbacks

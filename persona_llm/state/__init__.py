@@ -14,7 +14,23 @@ import it. Nothing here imports redis-py until a Redis store is configured.
 
 from __future__ import annotations
 
-from persona_llm.state.config import StateConfig, redact_url
-from persona_llm.state.store import StateStore, StoreError
+from typing import TYPE_CHECKING
+
+from persona_llm._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from persona_llm.state.config import StateConfig, redact_url
+    from persona_llm.state.store import StateStore, StoreError
 
 __all__ = ["StateConfig", "StateStore", "StoreError", "redact_url"]
+
+# Imported on first use: a first call loads only the modules it needs.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "StateConfig": "config",
+        "redact_url": "config",
+        "StateStore": "store",
+        "StoreError": "store",
+    },
+)

@@ -13,19 +13,24 @@ surface (``from persona_llm import usage_report``).
 
 from __future__ import annotations
 
-from persona_llm.usage.threads import ContextThreadPoolExecutor
-from persona_llm.usage.tracker import (
-    BudgetExceededError,
-    ModelStats,
-    UsageRecord,
-    UsageReport,
-    UsageScope,
-    UsageTracker,
-    active_scopes,
-    current_task,
-    track_usage,
-    usage_table,
-)
+from typing import TYPE_CHECKING
+
+from persona_llm._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from persona_llm.usage.threads import ContextThreadPoolExecutor
+    from persona_llm.usage.tracker import (
+        BudgetExceededError,
+        ModelStats,
+        UsageRecord,
+        UsageReport,
+        UsageScope,
+        UsageTracker,
+        active_scopes,
+        current_task,
+        track_usage,
+        usage_table,
+    )
 
 __all__ = [
     "BudgetExceededError",
@@ -40,3 +45,21 @@ __all__ = [
     "track_usage",
     "usage_table",
 ]
+
+# Imported on first use: a first call loads only the modules it needs.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "ContextThreadPoolExecutor": "threads",
+        "BudgetExceededError": "tracker",
+        "ModelStats": "tracker",
+        "UsageRecord": "tracker",
+        "UsageReport": "tracker",
+        "UsageScope": "tracker",
+        "UsageTracker": "tracker",
+        "active_scopes": "tracker",
+        "current_task": "tracker",
+        "track_usage": "tracker",
+        "usage_table": "tracker",
+    },
+)

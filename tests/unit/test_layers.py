@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("workflows", ("workflows",)),
     ("public surface", ("__init__", "facades")),
-    ("wiring", ("containers", "_wiring")),
+    ("wiring", ("containers", "_wiring", "_di")),
     ("clients", ("clients",)),  # built by the wiring; the router is handed their classes
     ("cross-cutting", ("usage", "reliability", "routing", "state")),
     ("features", ("features",)),
@@ -42,6 +42,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "log_redaction",
             "arguments",
             "_deadline",
+            "_lazy",
         ),
     ),
 ]
