@@ -8,99 +8,54 @@ wire format, the mapping and the errors are the same, and replies report provide
 The SDK clients are built by `persona_llm.providers.gemini.client` (`sync_client`,
 `async_client`, re-exported here for the container).
 
-Every SDK call runs inside `GeminiAdapter._map_errors`, which turns SDK, httpx2 and parse
-errors into the `LLMError` hierarchy, chained and with the key scrubbed.
+A chat call goes out on the wire path (`persona_llm.providers.gemini.wire`: the JSON body sent
+with the SDK's own transport, the reply mapped from its JSON) unless it carries SDK options or
+the installed google-genai is not one the wire path was tested with; then, and for streams and
+embeddings, the SDK's public methods are called.
+
+Every SDK call runs inside `persona_llm.providers.gemini.errors.GeminiErrors`, which turns
+SDK, httpx2 and parse errors into the `LLMError` hierarchy, chained and with the key scrubbed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import httpx2
 import pydantic
 from google import genai
-from google.genai import errors as genai_errors
 from google.genai import types
 from google.genai.client import AsyncClient
-from google.genai.errors import UnknownApiResponseError
 
 from persona_llm import log_redaction
 from persona_llm.arguments import request_for
-from persona_llm.errors import (
-    APIConnectionError,
-    InvalidRequestError,
-    LLMError,
-    LLMTimeoutError,
-    ProviderUnavailableError,
-    redact,
-    sanitize_exception,
-)
-from persona_llm.providers._errors import error_from_status
+from persona_llm.errors import InvalidRequestError, ProviderUnavailableError
 from persona_llm.providers._parts import check_parts, has_parts
 from persona_llm.providers._timebox import TimeBounds
 from persona_llm.providers.base import PerLoop, ProviderAdapter, check_dimensions
+from persona_llm.providers.gemini import wire as _wire
 from persona_llm.providers.gemini.client import DEFAULT_API_VERSION, async_client, sync_client
+from persona_llm.providers.gemini.errors import GeminiErrors
 from persona_llm.providers.gemini.mapping import (
     EMBED_BATCH_LIMIT,
     embedding_batches,
     from_gemini_embeddings,
     from_gemini_response,
-    gemini_error_fields,
     to_gemini_embed_config,
-    to_gemini_request,
 )
 from persona_llm.providers.gemini.parts import PART_RULES
-from persona_llm.providers.gemini.stream import (
-    GeminiStreamState,
-    next_event,
-)
-from persona_llm.providers.gemini.vertex import is_google_auth_error, vertex_access_error
+from persona_llm.providers.gemini.request import GeminiRequest, gemini_request
+from persona_llm.providers.gemini.stream import GeminiStreamState, next_event
 from persona_llm.settings import ProviderConfig
 from persona_llm.types import Capabilities, ChatChunk, ChatRequest, ChatResponse
 
 __all__ = ["DEFAULT_API_VERSION", "GeminiAdapter", "async_client", "sync_client"]
 
-# Raised while reading a reply (the SDK's JSON and pydantic parsing, or a reply missing what
-# we read from it): a malformed reply. Other ValueErrors are the SDK refusing a request.
-_PARSE_ERRORS = (json.JSONDecodeError, pydantic.ValidationError, UnknownApiResponseError)
-_MALFORMED = (*_PARSE_ERRORS, AttributeError, KeyError, TypeError)
-
-
-# What `_prepare` passes as `contents`: one `Content`, or the mapping's dicts.
+# What `_sdk_arguments` passes as `contents`: one `Content`, or the mapping's dicts.
 _Contents = types.Content | list[dict[str, Any]]
-
-
-def _scrub(value: Any, secrets: Sequence[str]) -> Any:
-    """`value` (a parsed error body) with every secret removed from its strings."""
-    if isinstance(value, str):
-        return redact(value, secrets)
-    if isinstance(value, dict):
-        return {key: _scrub(item, secrets) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_scrub(item, secrets) for item in value]
-    return value
-
-
-def _transport_error(exc: BaseException) -> type[LLMError] | None:
-    """Our class for an HTTP-library error, or None when `exc` is not one."""
-    # httpx2 is the SDK's default; httpx and aiohttp are used when installed and chosen.
-    libraries = [httpx2, sys.modules.get("httpx")]
-    for library in libraries:
-        if library is not None and isinstance(exc, library.TimeoutException):
-            return LLMTimeoutError
-        if library is not None and isinstance(exc, library.TransportError):
-            return APIConnectionError
-    if isinstance(exc, TimeoutError):
-        return LLMTimeoutError
-    aiohttp = sys.modules.get("aiohttp")
-    if aiohttp is not None and isinstance(exc, aiohttp.ClientError):
-        return APIConnectionError
-    return None
 
 
 class GeminiAdapter(ProviderAdapter):
@@ -111,6 +66,8 @@ class GeminiAdapter(ProviderAdapter):
         client: the blocking ``genai.Client``.
         async_client_factory: builds a new ``AsyncClient``; one is kept per event loop.
         embed_batch_size: texts per embedding request (1 to 100, the API's limit).
+        wire: send chat requests on the wire path when the SDK supports it (False: always
+            the SDK's public ``generate_content``; both give the same results).
     """
 
     name: str = "gemini"
@@ -134,6 +91,7 @@ class GeminiAdapter(ProviderAdapter):
         *,
         embed_batch_size: int = EMBED_BATCH_LIMIT,
         unsupported_params: str | None = None,
+        wire: bool = True,
     ) -> None:
         # A reasoning level the model cannot honour: LLM_UNSUPPORTED_PARAMS unless given.
         self.unsupported_params = unsupported_params or config.unsupported_params
@@ -146,6 +104,8 @@ class GeminiAdapter(ProviderAdapter):
         self._client = client
         self._async = PerLoop(async_client_factory)
         self._secrets = config.secrets
+        self._errors = GeminiErrors(config)
+        self.wire = wire and _wire.supported(client)
         log_redaction.install_for_provider(config.secrets)
         self._bounds = TimeBounds(config, self.name)
 
@@ -161,8 +121,13 @@ class GeminiAdapter(ProviderAdapter):
 
     def chat(self, model: str, request: ChatRequest) -> ChatResponse:
         """Send one ``generateContent`` request and normalize the reply."""
-        contents, settings = self._prepare(model, request)
-        with self._map_errors(model), self._bounds.request(model):
+        prepared = self._request(model, request)
+        body = self._wire_body(prepared)
+        if body is not None:
+            with self._errors.on(model), self._bounds.request(model):
+                return from_gemini_response(_wire.generate(self._client, model, body), model)
+        contents, settings = self._sdk_arguments(model, prepared)
+        with self._errors.on(model), self._bounds.request(model):
             reply = self._client.models.generate_content(
                 model=model, contents=contents, config=settings
             )
@@ -170,8 +135,14 @@ class GeminiAdapter(ProviderAdapter):
 
     async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
         """Asyncio twin of `chat`, on this event loop's own client."""
-        contents, settings = self._prepare(model, request)
-        with self._map_errors(model), self._bounds.arequest(model):
+        prepared = self._request(model, request)
+        body = self._wire_body(prepared)
+        if body is not None:
+            with self._errors.on(model), self._bounds.arequest(model):
+                reply = await _wire.agenerate(self._async.get(), model, body)
+                return from_gemini_response(reply, model)
+        contents, settings = self._sdk_arguments(model, prepared)
+        with self._errors.on(model), self._bounds.arequest(model):
             reply = await self._async.get().models.generate_content(
                 model=model, contents=contents, config=settings
             )
@@ -185,12 +156,12 @@ class GeminiAdapter(ProviderAdapter):
         Options are checked now; the request is sent when iteration starts. Closing the
         iterator early closes the HTTP response.
         """
-        contents, settings = self._prepare(model, request)
+        contents, settings = self._sdk_arguments(model, self._request(model, request))
         return self._stream(model, contents, settings)
 
     def astream(self, model: str, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """Asyncio twin of `stream`, on this event loop's own client."""
-        contents, settings = self._prepare(model, request)
+        contents, settings = self._sdk_arguments(model, self._request(model, request))
         return self._astream(model, contents, settings)
 
     def _stream(
@@ -198,7 +169,7 @@ class GeminiAdapter(ProviderAdapter):
     ) -> Iterator[ChatChunk]:
         state = GeminiStreamState(model)
         timer = self._bounds.stream(model)
-        with self._map_errors(model):
+        with self._errors.on(model):
             events = self._client.models.generate_content_stream(
                 model=model, contents=contents, config=settings
             )
@@ -216,7 +187,7 @@ class GeminiAdapter(ProviderAdapter):
         state = GeminiStreamState(model)
         opened: list[httpx2.Response] = []
         timer = self._bounds.astream(model)
-        with self._map_errors(model):
+        with self._errors.on(model):
             events = await timer.send(
                 self._async.get().models.generate_content_stream(
                     model=model, contents=contents, config=settings
@@ -251,7 +222,7 @@ class GeminiAdapter(ProviderAdapter):
         settings = self._embed_config(model, options)
         vectors: list[list[float]] = []
         for batch in embedding_batches(texts, self.embed_batch_size):
-            with self._map_errors(model), self._bounds.request(model):
+            with self._errors.on(model), self._bounds.request(model):
                 reply = self._client.models.embed_content(
                     model=model, contents=_embed_contents(batch), config=settings
                 )
@@ -266,7 +237,7 @@ class GeminiAdapter(ProviderAdapter):
         settings = self._embed_config(model, options)
         vectors: list[list[float]] = []
         for batch in embedding_batches(texts, self.embed_batch_size):
-            with self._map_errors(model), self._bounds.arequest(model):
+            with self._errors.on(model), self._bounds.arequest(model):
                 reply = await self._async.get().models.embed_content(
                     model=model, contents=_embed_contents(batch), config=settings
                 )
@@ -297,16 +268,25 @@ class GeminiAdapter(ProviderAdapter):
 
     # -- internals ------------------------------------------------------------------------
 
-    def _prepare(
-        self, model: str, request: ChatRequest
-    ) -> tuple[_Contents, types.GenerateContentConfig]:
+    def _request(self, model: str, request: ChatRequest) -> GeminiRequest:
         try:
-            contents, settings = to_gemini_request(
+            return gemini_request(
                 request_for(request, *self._sections), model, self.unsupported_params
             )
         except InvalidRequestError as exc:  # e.g. a tool result without a tool name
             exc.model = model
             raise
+
+    def _wire_body(self, prepared: GeminiRequest) -> dict[str, Any] | None:
+        """The JSON body to send on the wire path, or None for the SDK's public path."""
+        if not self.wire or prepared.sdk_options:
+            return None
+        return _wire.wire_body(prepared.contents, prepared.config, self.config.vertex)
+
+    def _sdk_arguments(
+        self, model: str, prepared: GeminiRequest
+    ) -> tuple[_Contents, types.GenerateContentConfig]:
+        contents, settings = prepared.contents, prepared.config
         try:
             # The shape is chosen for speed: google-genai validates `contents` against a wide
             # union, where one `Content` is its fastest shape and a list of `Content`
@@ -318,81 +298,14 @@ class GeminiAdapter(ProviderAdapter):
             )
             return sent, types.GenerateContentConfig(**settings)
         except pydantic.ValidationError as exc:
-            raise self._invalid_options(exc, model) from exc
+            raise self._errors.invalid_options(exc, model) from exc
 
     def _embed_config(self, model: str, options: dict[str, Any]) -> types.EmbedContentConfig:
         settings = to_gemini_embed_config(options, self.config.embedding_dimensions)
         try:
             return types.EmbedContentConfig(**settings)
         except pydantic.ValidationError as exc:
-            raise self._invalid_options(exc, model) from exc
-
-    def _invalid_options(self, exc: pydantic.ValidationError, model: str) -> InvalidRequestError:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or 'options'}: {error['msg']}"
-            for error in exc.errors()
-        )
-        return InvalidRequestError(
-            f"invalid Gemini options ({problems}); options are keyword arguments of "
-            "google.genai.types.GenerateContentConfig / EmbedContentConfig",
-            provider=self.name,
-            model=model,
-            secrets=self._secrets,
-        )
-
-    @contextlib.contextmanager
-    def _map_errors(self, model: str) -> Iterator[None]:
-        """Translate what an SDK call raises into our errors, chained and scrubbed."""
-        try:
-            yield
-        except LLMError:
-            raise
-        except genai_errors.APIError as exc:
-            error = self._status_error(exc, model)
-            sanitize_exception(exc, self._secrets)
-            exc.details = _scrub(exc.details, self._secrets)
-            raise error from exc
-        except Exception as exc:
-            raise self._other_error(exc, model) from sanitize_exception(exc, self._secrets)
-
-    def _status_error(self, exc: genai_errors.APIError, model: str) -> LLMError:
-        message, code, headers = gemini_error_fields(
-            exc.details,
-            exc.status,
-            str(exc.message or exc),
-            getattr(getattr(exc, "response", None), "headers", None),
-        )
-        if self.config.vertex and exc.code in (401, 403):
-            return vertex_access_error(exc.code, message, self.config, model)
-        return error_from_status(
-            exc.code,
-            message,
-            provider=self.name,
-            model=model,
-            code=code,
-            headers=headers,
-            secrets=self._secrets,
-        )
-
-    def _other_error(self, exc: Exception, model: str) -> LLMError:
-        where: dict[str, Any] = {"provider": self.name, "model": model, "secrets": self._secrets}
-        if self.config.vertex and is_google_auth_error(exc):
-            return vertex_access_error(None, f"{type(exc).__name__}: {exc}", self.config, model)
-        kind = _transport_error(exc)
-        if kind is not None:
-            what = (
-                f"no reply within {self.config.timeout:g}s"
-                if kind is LLMTimeoutError
-                else f"connection to {self.config.base_url or 'the Gemini API'} failed or dropped"
-            )
-            return kind(f"{what}: {type(exc).__name__}: {exc}", **where)
-        if isinstance(exc, _MALFORMED):
-            return ProviderUnavailableError(
-                f"malformed reply from gemini: {type(exc).__name__}: {exc}", **where
-            )
-        if isinstance(exc, ValueError):  # the SDK checks some options only while sending
-            return InvalidRequestError(f"the google-genai SDK rejected the request: {exc}", **where)
-        return LLMError(f"unexpected error from the google-genai SDK: {exc!r}", **where)
+            raise self._errors.invalid_options(exc, model) from exc
 
 
 def _embed_contents(texts: Sequence[str]) -> list[types.Content]:

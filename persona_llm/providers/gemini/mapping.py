@@ -1,58 +1,36 @@
-"""Pure conversions between our types and Gemini's (google-genai) request and reply shapes.
+"""Pure conversion of Gemini replies (and error bodies) into our types.
 
-Outbound, `to_gemini_request` builds plain dicts (``contents`` and the keyword arguments of
-``types.GenerateContentConfig``); the adapter turns them into SDK objects. Inbound, the
-functions read SDK reply objects by attribute only, so this module never imports the SDK
-and works on any object of the same shape.
+The reply functions read either form of a reply (`persona_llm.providers.gemini.fields`): the
+SDK's ``GenerateContentResponse`` on the SDK's path (streams, calls with SDK options) or the
+JSON body on the wire path (`persona_llm.providers.gemini.wire`), with the same rules. This
+module never imports the SDK. Requests are built by `persona_llm.providers.gemini.request`
+(re-exported here, where they used to live).
 
-Mapping rules (see DESIGN.md §2):
-
-* Every system message, joined with a blank line, becomes ``system_instruction``. When the
-  conversation holds nothing but system messages, their text is sent as the one user turn
-  instead (Gemini rejects an empty ``contents``), so it is never dropped.
-* ``assistant`` becomes ``model``; consecutive messages of one role are merged into one
-  content with one text part each, because Gemini wants the roles to alternate.
-* ``temperature``, ``max_output_tokens`` and ``stop_sequences`` are sent only when set.
-* JSON mode sets ``response_mime_type="application/json"``; an OpenAI-style ``json_schema``
-  also sends its ``schema`` as ``response_json_schema`` (plain JSON Schema; the SDK's
-  ``response_schema`` accepts only Google's OpenAPI subset).
-* ``request.options`` are keyword arguments of ``GenerateContentConfig`` (``top_p``,
-  ``seed``, ``thinking_config``, ``safety_settings``, ``tools``...); the named parameters
-  win over an option of the same name. Automatic function calling is off unless an option
-  turns it on: function calls come back as `ToolCall`s rather than being run by the SDK.
-* Tools, function calls (with their thought signatures) and function responses: see
-  `_gemini_tools`. The request's tools come first in ``tools``, then an option's
-  (``google_search`` and the like).
+* Reply text: every text part that is not a thought part, joined; thought parts are
+  `ChatResponse.reasoning`. A candidate without content or parts (``SAFETY``,
+  ``MAX_TOKENS``) is ``content=""`` with its finish reason.
+* ``finishReason`` ``STOP`` with function calls is ``tool_calls``; ``usageMetadata``'s
+  thinking tokens count as completion tokens.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from persona_llm.arguments import refuse_empty_text, sdk_options
 from persona_llm.errors import ContentFilterError, ProviderUnavailableError
 from persona_llm.providers._errors import looks_like_html
-from persona_llm.providers._parts import check_parts, has_parts
-from persona_llm.providers.gemini.parts import PART_RULES, to_gemini_parts
-from persona_llm.providers.gemini.reasoning import reasoning_text, text_signature, thinking_config
-from persona_llm.providers.gemini.tools import (
-    function_call_part,
-    function_response_part,
-    gemini_tool_calls,
-    to_gemini_tool_config,
-    to_gemini_tools,
+from persona_llm.providers.gemini.fields import get
+from persona_llm.providers.gemini.reasoning import reasoning_text, text_signature
+from persona_llm.providers.gemini.request import (
+    EMBED_BATCH_LIMIT,
+    embedding_batches,
+    to_gemini_contents,
+    to_gemini_embed_config,
+    to_gemini_request,
 )
-from persona_llm.types import (
-    ChatChunk,
-    ChatMessage,
-    ChatRequest,
-    ChatResponse,
-    FinishReason,
-    ToolCall,
-    Usage,
-    lookup_finish_reason,
-)
+from persona_llm.providers.gemini.tools import gemini_tool_calls
+from persona_llm.types import ChatChunk, ChatResponse, FinishReason, Usage, lookup_finish_reason
 
 __all__ = [
     "EMBED_BATCH_LIMIT",
@@ -75,11 +53,6 @@ __all__ = [
 
 PROVIDER = "gemini"
 
-EMBED_BATCH_LIMIT = 100
-"""Most texts one ``batchEmbedContents`` request may carry (the API's limit)."""
-
-_ROLES = {"user": "user", "assistant": "model"}
-
 _FINISH_REASONS: dict[str, FinishReason] = {
     "STOP": "stop",
     "MAX_TOKENS": "length",
@@ -89,136 +62,6 @@ _FINISH_REASONS: dict[str, FinishReason] = {
     "PROHIBITED_CONTENT": "content_filter",
     "SPII": "content_filter",
 }
-
-
-# -- requests ---------------------------------------------------------------------------
-
-
-def to_gemini_contents(
-    messages: Sequence[ChatMessage],
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Split messages into Gemini ``contents`` and the ``system_instruction`` text.
-
-    Returns:
-        The contents (``{"role": "user"|"model", "parts": [{"text": ...}, ...]}`` dicts,
-        roles alternating) and the joined system text, or None when there is none.
-    """
-    systems = [m.text for m in messages if m.role == "system"]
-    system = "\n\n".join(systems) if systems else None
-    contents: list[dict[str, Any]] = []
-    calls: dict[str, ToolCall] = {}  # the latest call of each id, for the tool results
-    for message in messages:
-        if message.role == "system":
-            continue
-        calls.update((call.id, call) for call in message.tool_calls)
-        role, parts = _turn(message, calls)
-        if contents and contents[-1]["role"] == role:
-            contents[-1]["parts"].extend(parts)
-        else:
-            contents.append({"role": role, "parts": parts})
-    if not contents and system is not None:
-        return [{"role": "user", "parts": [{"text": system}]}], None
-    return contents, system
-
-
-def _turn(message: ChatMessage, calls: Mapping[str, ToolCall]) -> tuple[str, list[Any]]:
-    if message.role == "tool":
-        call = calls.get(message.tool_call_id or "")
-        return "user", [function_response_part(message, call)]
-    parts: list[dict[str, Any]] = []
-    if type(message.content) is not str:
-        parts += to_gemini_parts(message.content)
-    elif message.content or not message.tool_calls:
-        parts.append({"text": message.content})
-    signature = message.provider_data.get("gemini", {}).get("text_signature")
-    if signature and parts and "text" in parts[0]:
-        parts[0] = {**parts[0], "thought_signature": signature}  # the SDK decodes base64
-    parts += [function_call_part(call) for call in message.tool_calls]
-    return _ROLES[message.role], parts
-
-
-def _json_settings(response_format: Mapping[str, Any] | None) -> dict[str, Any]:
-    if not response_format or response_format.get("type") not in {"json_object", "json_schema"}:
-        return {}
-    settings: dict[str, Any] = {"response_mime_type": "application/json"}
-    spec = response_format.get("json_schema")
-    if response_format.get("type") == "json_schema" and isinstance(spec, Mapping):
-        schema = spec.get("schema")
-        if schema is not None:
-            settings["response_json_schema"] = dict(schema)
-    return settings
-
-
-def _gemini_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """The call's options as ``GenerateContentConfig`` fields: ``n`` is ``candidate_count``,
-    ``extra_headers``/``extra_body`` go in ``http_options``, the library's own are dropped."""
-    result = sdk_options(options, "gemini", None)
-    if "n" in result:
-        result["candidate_count"] = result.pop("n")
-    http = {
-        field: result.pop(name)
-        for field, name in (("headers", "extra_headers"), ("extra_body", "extra_body"))
-        if name in result
-    }
-    if http:
-        result["http_options"] = {**(result.get("http_options") or {}), **http}
-    return result
-
-
-def to_gemini_request(
-    request: ChatRequest, model: str = "", unsupported_params: str = "error"
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The ``contents`` and ``GenerateContentConfig`` keyword arguments for `request`.
-
-    Raises:
-        InvalidRequestError: a part Gemini cannot take (`persona_llm.providers.gemini.parts`).
-    """
-    if has_parts(request.messages):
-        check_parts(request.messages, PART_RULES, model)
-    refuse_empty_text(request.messages, "gemini", model)
-    contents, system = to_gemini_contents(request.messages)
-    config: dict[str, Any] = {"automatic_function_calling": {"disable": True}}
-    options = dict(request.options)
-    policy = str(options.pop("unsupported_params", unsupported_params))
-    thinking = thinking_config(model, request.reasoning, policy)
-    if thinking is not None:
-        config["thinking_config"] = thinking  # an option of the same name wins
-    config.update(_gemini_options(options))
-    named: dict[str, Any] = {
-        "system_instruction": system,
-        "temperature": request.temperature,
-        "max_output_tokens": request.max_tokens,
-        "stop_sequences": list(request.stop) if request.stop else None,
-    }
-    config.update({key: value for key, value in named.items() if value is not None})
-    config.update(_json_settings(request.response_format))
-    if request.tools:
-        config["tools"] = [*to_gemini_tools(request.tools), *(config.get("tools") or [])]
-    if request.tool_choice is not None:
-        config["tool_config"] = to_gemini_tool_config(request.tool_choice)
-    return contents, config
-
-
-def to_gemini_embed_config(
-    options: Mapping[str, Any], default_dimensions: int | None
-) -> dict[str, Any]:
-    """``EmbedContentConfig`` keyword arguments from embedding options.
-
-    ``dimensions`` (OpenAI's name) becomes ``output_dimensionality``, falling back to the
-    configured default; every other option (``task_type``, ``title``...) is passed as is.
-    """
-    config = {key: value for key, value in options.items() if key != "dimensions"}
-    dimensions = options.get("dimensions") or default_dimensions
-    if dimensions and "output_dimensionality" not in config:
-        config["output_dimensionality"] = int(dimensions)
-    return config
-
-
-def embedding_batches(texts: Sequence[str], size: int = EMBED_BATCH_LIMIT) -> Iterator[list[str]]:
-    """Consecutive slices of at most `size` (at least 1) texts, in input order."""
-    size = max(1, size)
-    for start in range(0, len(texts), size):
-        yield list(texts[start : start + size])
 
 
 # -- replies ----------------------------------------------------------------------------
@@ -243,43 +86,42 @@ def gemini_usage(metadata: Any) -> Usage | None:
     """Normalize ``usageMetadata``; thinking tokens count as completion tokens."""
     if metadata is None:
         return None
-    thoughts = getattr(metadata, "thoughts_token_count", None) or 0
-    candidates = getattr(metadata, "candidates_token_count", None) or 0  # omitted when 0
+    thoughts = get(metadata, "thoughts_token_count", "thoughtsTokenCount") or 0
+    candidates = (
+        get(metadata, "candidates_token_count", "candidatesTokenCount") or 0
+    )  # omitted when 0
     return Usage(
-        prompt_tokens=getattr(metadata, "prompt_token_count", None) or 0,
+        prompt_tokens=get(metadata, "prompt_token_count", "promptTokenCount") or 0,
         completion_tokens=candidates + thoughts,
-        total_tokens=getattr(metadata, "total_token_count", None) or 0,
+        total_tokens=get(metadata, "total_token_count", "totalTokenCount") or 0,
         reasoning_tokens=thoughts,
-        cached_tokens=getattr(metadata, "cached_content_token_count", None) or 0,
+        cached_tokens=get(metadata, "cached_content_token_count", "cachedContentTokenCount") or 0,
     )
 
 
 def _parts(candidate: Any) -> list[Any]:
-    content = getattr(candidate, "content", None)
-    return list(getattr(content, "parts", None) or [])
+    content = get(candidate, "content", "content")
+    return list(get(content, "parts", "parts") or [])
 
 
 def candidate_parts(response: Any) -> list[Any]:
     """The parts of a reply's first candidate (``[]`` when it has none)."""
-    candidates = getattr(response, "candidates", None) or []
+    candidates = get(response, "candidates", "candidates") or []
     return _parts(candidates[0] if candidates else None)
 
 
 def _text(parts: Sequence[Any]) -> str:
     """The reply text: every text part that is not a thought part, joined."""
-    return "".join(
-        part.text
-        for part in parts
-        if getattr(part, "text", None) and not getattr(part, "thought", None)
-    )
+    texts = (get(part, "text", "text") for part in parts if not get(part, "thought", "thought"))
+    return "".join(text for text in texts if text)
 
 
 def _raise_if_prompt_blocked(response: Any, model: str) -> None:
-    feedback = getattr(response, "prompt_feedback", None)
-    reason = _value(getattr(feedback, "block_reason", None))
-    if reason is None or getattr(response, "candidates", None):
+    feedback = get(response, "prompt_feedback", "promptFeedback")
+    reason = _value(get(feedback, "block_reason", "blockReason"))
+    if reason is None or get(response, "candidates", "candidates"):
         return
-    detail = getattr(feedback, "block_reason_message", None)
+    detail = get(feedback, "block_reason_message", "blockReasonMessage")
     raise ContentFilterError(
         f"Gemini's safety system blocked the prompt (blockReason {reason}"
         + (f": {detail})" if detail else ")"),
@@ -302,11 +144,11 @@ def from_gemini_response(response: Any, model: str) -> ChatResponse:
             an answer, and reading it as "" would hide the failure.
     """
     _raise_if_prompt_blocked(response, model)
-    candidates = getattr(response, "candidates", None) or []
+    candidates = get(response, "candidates", "candidates") or []
     candidate = candidates[0] if candidates else None
     if candidate is None or (
-        getattr(candidate, "content", None) is None
-        and getattr(candidate, "finish_reason", None) is None
+        get(candidate, "content", "content") is None
+        and get(candidate, "finish_reason", "finishReason") is None
     ):
         raise ProviderUnavailableError(
             "malformed reply from gemini: no candidate with content or a finish reason",
@@ -324,12 +166,12 @@ def _from_candidate(response: Any, candidate: Any, model: str) -> ChatResponse:
     tool_calls = gemini_tool_calls(parts)
     return ChatResponse(
         content=_text(parts),
-        model=getattr(response, "model_version", None) or model,
+        model=get(response, "model_version", "modelVersion") or model,
         provider=PROVIDER,
         finish_reason=gemini_finish_reason(
-            getattr(candidate, "finish_reason", None), bool(tool_calls)
+            get(candidate, "finish_reason", "finishReason"), bool(tool_calls)
         ),
-        usage=gemini_usage(getattr(response, "usage_metadata", None)),
+        usage=gemini_usage(get(response, "usage_metadata", "usageMetadata")),
         tool_calls=tool_calls,
         reasoning=reasoning_text(parts),
         provider_data=text_signature(parts),
@@ -344,13 +186,13 @@ def from_gemini_chunk(response: Any, model: str) -> ChatChunk:
     provisional counts on earlier events.
     """
     _raise_if_prompt_blocked(response, model)
-    candidates = getattr(response, "candidates", None) or []
+    candidates = get(response, "candidates", "candidates") or []
     candidate = candidates[0] if candidates else None
     parts = _parts(candidate)
     finish = gemini_finish_reason(
-        getattr(candidate, "finish_reason", None), bool(gemini_tool_calls(parts))
+        get(candidate, "finish_reason", "finishReason"), bool(gemini_tool_calls(parts))
     )
-    usage = gemini_usage(getattr(response, "usage_metadata", None)) if finish else None
+    usage = gemini_usage(get(response, "usage_metadata", "usageMetadata")) if finish else None
     return ChatChunk(
         delta=_text(parts),
         finish_reason=finish,

@@ -18,13 +18,13 @@ A thought signature on a reply's text part (Gemini sends them when thinking) is 
 
 from __future__ import annotations
 
-import base64
 import logging
 import re
 from collections.abc import Sequence
 from typing import Any
 
 from persona_llm.errors import InvalidRequestError
+from persona_llm.providers.gemini.fields import get, signature_text
 
 __all__ = ["reasoning_text", "text_signature", "thinking_config"]
 
@@ -73,16 +73,23 @@ def thinking_config(model: str, level: str | None, policy: str) -> dict[str, Any
 
 def reasoning_text(parts: Sequence[Any]) -> str | None:
     """The thought summaries of a reply's parts, joined (None when there are none)."""
-    texts = [part.text for part in parts if getattr(part, "thought", None) and part.text]
+    texts = [
+        text
+        for part in parts
+        if get(part, "thought", "thought") and (text := get(part, "text", "text"))
+    ]
     return "".join(texts) if texts else None
 
 
 def text_signature(parts: Sequence[Any]) -> dict[str, Any]:
     """``{"gemini": {"text_signature": ...}}`` when a text part carries a thought signature."""
     for part in parts:
-        signature = getattr(part, "thought_signature", None)
-        if signature and getattr(part, "text", None) and not getattr(part, "thought", None):
-            if isinstance(signature, (bytes, bytearray)):
-                signature = base64.b64encode(bytes(signature)).decode("ascii")
-            return {"gemini": {"text_signature": str(signature)}}
+        signature = get(part, "thought_signature", "thoughtSignature")
+        if (
+            signature
+            and get(part, "text", "text")
+            and not get(part, "thought", "thought")
+            and (text := signature_text(signature))
+        ):
+            return {"gemini": {"text_signature": text}}
     return {}

@@ -2,7 +2,8 @@
 
 Part of the Gemini mapping (`_gemini_map`), kept apart to keep modules small. Outbound values
 are plain dicts with google-genai's field names (the adapter validates them into SDK
-objects); inbound parts are read by attribute. No SDK import, no I/O.
+objects); inbound parts are read from the SDK's model or the JSON body alike
+(`persona_llm.providers.gemini.fields`). No SDK import, no I/O.
 
 * Tools are one ``Tool`` with a ``function_declarations`` entry each, parameters sent as
   plain JSON Schema (``parameters_json_schema``; ``parameters`` takes only Google's OpenAPI
@@ -22,11 +23,11 @@ objects); inbound parts are read by attribute. No SDK import, no I/O.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from typing import Any
 
 from persona_llm.errors import InvalidRequestError
+from persona_llm.providers.gemini.fields import get, signature_text
 from persona_llm.types import ChatMessage, Tool, ToolCall
 
 __all__ = [
@@ -59,35 +60,27 @@ def to_gemini_tool_config(choice: str) -> dict[str, Any]:
     return {"function_calling_config": {"mode": "ANY", "allowed_function_names": [choice]}}
 
 
-def _signature_text(raw: Any) -> str | None:
-    if raw is None:
-        return None
-    if isinstance(raw, (bytes, bytearray)):
-        return base64.b64encode(bytes(raw)).decode("ascii")
-    return str(raw)
-
-
 def gemini_tool_calls(parts: Sequence[Any], start: int = 0) -> list[ToolCall]:
     """`ToolCall`s for the ``function_call`` parts; `start` is the index of the first one
     in the reply (a stream's later events continue the count)."""
     calls: list[ToolCall] = []
     for part in parts:
-        function_call = getattr(part, "function_call", None)
+        function_call = get(part, "function_call", "functionCall")
         if function_call is None:
             continue
-        name = getattr(function_call, "name", None) or ""
-        given_id = getattr(function_call, "id", None)
+        name = get(function_call, "name", "name") or ""
+        given_id = get(function_call, "id", "id")
         data: dict[str, Any] = {}
         if given_id:
             data["id"] = given_id
-        signature = _signature_text(getattr(part, "thought_signature", None))
+        signature = signature_text(get(part, "thought_signature", "thoughtSignature"))
         if signature:
             data["thought_signature"] = signature
         calls.append(
             ToolCall(
                 id=given_id or f"call_{start + len(calls)}_{name}",
                 name=name,
-                arguments=dict(getattr(function_call, "args", None) or {}),
+                arguments=dict(get(function_call, "args", "args") or {}),
                 provider_data={"gemini": data} if data else {},
             )
         )
