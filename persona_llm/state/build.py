@@ -53,6 +53,7 @@ class StateServices:
         self.timeout = timeout
         self.store = store if store is not None else make_store(config)
         self.guard = StoreGuard(self.store.url, config.on_error)
+        self.store.late_error = self.guard.note
         self.keyed = KeyedUsage(self.store, self.guard)
         self.limiter = (
             RateLimiter(self.store, self.guard, config.limits, window=config.window)

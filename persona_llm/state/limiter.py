@@ -3,10 +3,11 @@
 Before a call, `RateLimiter.acquire` reserves one request and an **estimate** of its tokens
 in every limit that matches the target, atomically on the store; after the call,
 `Reservation.settle` replaces the estimate with the real `usage` and ends the in-flight
-lease. On a store where that costs a round trip (Redis), a correction that only shrinks
-a reservation is held and sent with this process's next `acquire` (applied first, in the
-same atomic script): one round trip per call, and a window that over-counts meanwhile
-(stricter, never looser). The estimate:
+lease. On a store where a settle of its own costs more than riding on the next reserve
+(Redis), a correction that only shrinks a reservation is held and sent with this process's
+next `acquire` (applied first, in the same atomic script), and the window over-counts
+meanwhile (stricter, never looser); the rest is sent by the Redis store without waiting
+for its reply. A limited call waits for one round trip. The estimate:
 
 * input tokens: the characters of every message text (and tool schema) divided by 4,
   plus 4 per message — about what OpenAI's tokenizers give for English text;
@@ -28,10 +29,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import random
 import threading
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -182,6 +183,7 @@ class RateLimiter:
         self.lease_ttl = lease_ttl
         self._clock, self._sleep, self._asleep = clock, sleep, asleep
         self._matching: dict[tuple[str, str], tuple[LimitEntry, ...]] = {}
+        self._skeletons: dict[LimitEntry, tuple[tuple[str, Rule], ...]] = {}
         self._pending: list[Correction] = []  # shrinking corrections held for the next acquire
         self._pending_lock = threading.Lock()
 
@@ -217,23 +219,36 @@ class RateLimiter:
             )
         return found
 
+    def _skeleton(self, entry: LimitEntry) -> tuple[tuple[str, Rule], ...]:
+        """The rules of `entry`, built once: request and lease rules as they are sent,
+        token rules with the amount that `_rules` fills in per call."""
+        found = self._skeletons.get(entry)
+        if found is None:
+            rules: list[tuple[str, Rule]] = []
+            for unit in ("rpm", "tpm", "itpm", "otpm"):
+                limit = getattr(entry, unit)
+                if limit is not None:
+                    key = f"rl:{entry.pattern}:{unit}"
+                    rules.append((unit, WindowRule(key, limit, self.window, 1)))
+            if entry.concurrent is not None:
+                key = f"rl:{entry.pattern}:concurrent"
+                rules.append(("concurrent", LeaseRule(key, entry.concurrent, self.lease_ttl)))
+            found = self._skeletons[entry] = tuple(rules)
+        return found
+
     def _rules(self, entries: Sequence[LimitEntry], estimate: Estimate) -> list[tuple[str, Rule]]:
         rules: list[tuple[str, Rule]] = []
         amounts = {
-            "rpm": 1,
             "tpm": estimate.total,
             "itpm": estimate.input_tokens,
             "otpm": estimate.output_tokens,
         }
         for entry in entries:
-            for unit, amount in amounts.items():
-                limit = getattr(entry, unit)
-                if limit is not None:
-                    key = f"rl:{entry.pattern}:{unit}"
-                    rules.append((unit, WindowRule(key, limit, self.window, amount)))
-            if entry.concurrent is not None:
-                key = f"rl:{entry.pattern}:concurrent"
-                rules.append(("concurrent", LeaseRule(key, entry.concurrent, self.lease_ttl)))
+            for unit, rule in self._skeleton(entry):
+                amount = amounts.get(unit)
+                if amount is not None:
+                    rule = WindowRule(rule.key, rule.limit, self.window, amount)
+                rules.append((unit, rule))
         return rules
 
     def _plan(
@@ -242,7 +257,8 @@ class RateLimiter:
         entries = list(self.limits_for(provider, model))
         if not entries:
             return None, entries
-        reservation = Reservation(self, uuid.uuid4().hex, estimate)
+        # 96 random bits name the call in the store (cheaper than a uuid4, fork-safe)
+        reservation = Reservation(self, os.urandom(12).hex(), estimate)
         reservation.rules = self._rules(entries, estimate)
         return reservation, entries
 

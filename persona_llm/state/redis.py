@@ -8,7 +8,9 @@ and opens new connections in the child, so a pool is never shared across process
 Every command has the short timeout ``LLM_STATE_TIMEOUT`` for connecting and answering, and
 is tried once more only when a pooled connection turned out to be closed (Redis restarted);
 every failure becomes a `StoreError` whose message shows the URL with its password
-redacted. Atomic operations run as Lua scripts (`persona_llm.state._lua`) or ``MULTI``.
+redacted. Atomic operations run as Lua scripts (`persona_llm.state._lua`) or ``MULTI``. The
+two scripts of a limited call, reserve and settle, go over connections of their own
+(`persona_llm.state._wire`): one round trip for the reserve, a settle sent without waiting.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, TypeVar
 
 from persona_llm.errors import ConfigurationError
 from persona_llm.state import _lua
+from persona_llm.state._wire import AsyncWire, Wire
 from persona_llm.state.config import redact_url
 from persona_llm.state.store import (
     ADMITTED,
@@ -45,6 +48,7 @@ _SCRIPTS = {
     "breaker_ready": _lua.BREAKER_READY,
     "breaker_report": _lua.BREAKER_REPORT,
 }
+_WIRED = {"acquire": _lua.ACQUIRE, "settle": _lua.SETTLE}  # a limited call's two scripts
 
 
 def _import_redis() -> Any:
@@ -77,7 +81,8 @@ class RedisStore(StateStore):
         self._lock = threading.Lock()
         self._client = self._redis.Redis.from_url(url, **self._options(self._redis))
         self._scripts = {name: self._client.register_script(s) for name, s in _SCRIPTS.items()}
-        self._async: weakref.WeakKeyDictionary[Any, tuple[Any, dict[str, Any]]] = (
+        self._wire = Wire(self._client, _WIRED, self._redis.exceptions, self._late)
+        self._async: weakref.WeakKeyDictionary[Any, tuple[Any, dict[str, Any], AsyncWire]] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -117,8 +122,17 @@ class RedisStore(StateStore):
                 f"{redact_url(str(exc))}"
             ) from None
 
-    def _aclient(self) -> tuple[Any, dict[str, Any]]:
-        """The asyncio client of the running event loop, and its scripts."""
+    def _late(self, error: BaseException) -> None:
+        """A fired settle failed (seen when its reply was read): count and log it."""
+        failure = StoreError(
+            f"state store {self.url} failed on settle: {type(error).__name__}: "
+            f"{redact_url(str(error))}"
+        )
+        if self.late_error is not None:
+            self.late_error(failure, "settle a rate-limit reservation")
+
+    def _aclient(self) -> tuple[Any, dict[str, Any], AsyncWire]:
+        """The asyncio client of the running event loop, its scripts and its wire."""
         loop = asyncio.get_running_loop()
         with self._lock:
             found = self._async.get(loop)
@@ -128,11 +142,12 @@ class RedisStore(StateStore):
                 options = self._options(self._redis, asyncio=True)
                 client = redis.asyncio.Redis.from_url(self._url, **options)
                 scripts = {name: client.register_script(s) for name, s in _SCRIPTS.items()}
-                found = self._async[loop] = (client, scripts)
+                wire = AsyncWire(client, _WIRED, self._redis.exceptions, self._late)
+                found = self._async[loop] = (client, scripts, wire)
         return found
 
     async def _arun(self, what: str, call: Callable[[Any, dict[str, Any]], Awaitable[T]]) -> T:
-        client, scripts = self._aclient()
+        client, scripts, _ = self._aclient()
         with self._errors(what):
             try:
                 return await asyncio.wait_for(call(client, scripts), self._timeout * 2 + 0.05)
@@ -175,14 +190,15 @@ class RedisStore(StateStore):
         `corrections` applied first)."""
         keys, args = self._acquire_args(rules, token, corrections)
         with self._errors("acquire"):
-            return self._admission(self._scripts["acquire"](keys=keys, args=args))
+            return self._admission(self._wire.call("acquire", keys, args))
 
     async def aacquire(
         self, rules: Sequence[Rule], token: str, corrections: Sequence[Correction] = ()
     ) -> Admission:
         """Asyncio twin of `acquire`."""
         keys, args = self._acquire_args(rules, token, corrections)
-        reply = await self._arun("acquire", lambda c, s: s["acquire"](keys=keys, args=args))
+        wire = self._aclient()[2]
+        reply = await self._arun("acquire", lambda c, s: wire.call("acquire", keys, args))
         return self._admission(reply)
 
     def _settle_args(
@@ -201,17 +217,19 @@ class RedisStore(StateStore):
     def settle(
         self, corrections: Sequence[Correction], releases: Sequence[tuple[str, str]]
     ) -> None:
-        """Apply corrections and end leases in one round trip."""
+        """Apply corrections and end leases in one script, sent without waiting for its
+        reply (see `persona_llm.state._wire`): the call pays a write, not a round trip."""
         keys, args = self._settle_args(corrections, releases)
         with self._errors("settle"):
-            self._scripts["settle"](keys=keys, args=args)
+            self._wire.fire("settle", keys, args)
 
     async def asettle(
         self, corrections: Sequence[Correction], releases: Sequence[tuple[str, str]]
     ) -> None:
         """Asyncio twin of `settle`."""
         keys, args = self._settle_args(corrections, releases)
-        await self._arun("settle", lambda c, s: s["settle"](keys=keys, args=args))
+        wire = self._aclient()[2]
+        await self._arun("settle", lambda c, s: wire.fire("settle", keys, args))
 
     def adjust(self, key: str, token: str, amount: float) -> None:
         """Replace what the call `token` took in a window rule."""
@@ -349,6 +367,7 @@ class RedisStore(StateStore):
 
     def close(self) -> None:
         """Close the blocking pool (asyncio clients close with their event loop)."""
+        self._wire.close()
         self._client.close()
 
     async def aclose(self) -> None:
@@ -356,4 +375,5 @@ class RedisStore(StateStore):
         with self._lock:
             found = self._async.pop(asyncio.get_running_loop(), None)
         if found is not None:
+            await found[2].close()
             await found[0].aclose()

@@ -1,0 +1,284 @@
+"""The rate limiter's scripts on Redis, without redis-py's per-command work.
+
+A limited call has two store operations: the reserve before it (its answer decides whether
+the call goes) and the settle after it (corrections and lease releases, whose answer
+nobody needs). Both run the scripts of `persona_llm.state._lua` over connections of their
+own (`Wire` / `AsyncWire`):
+
+* the command's bytes are packed here in one pass (no Script object, no per-argument
+  encoder dispatch; a reserve is sent as ``EVALSHA``, and as ``EVAL`` once when Redis says
+  ``NOSCRIPT`` after a restart);
+* a settle is **fired**: written to the socket and not waited for. Redis runs it as soon as
+  it reads it; its reply is read the next time that connection is used, before that
+  command's own reply (Redis answers a connection's commands in order). A settle thus
+  costs the call a write, not a round trip, and nothing waits in the process (nothing to
+  flush at exit). A settle is sent as ``EVAL`` (the script's text), so it never depends on
+  the script cache.
+
+A failure of a fired settle is seen late (when its reply is read): it goes to the `late`
+callback, which counts and logs it like any store failure. The connections are the wire's
+own, not the client pool's, whose other users would read a reply that is not theirs; they
+are made with the client's settings (timeouts, TLS, password) and dropped after a
+``fork()`` (the parent's sockets are left to the parent).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+__all__ = ["AsyncWire", "Wire", "pack"]
+
+MAX_UNREAD = 32  # replies of fired settles a connection may hold before they are read
+
+
+def pack(*args: Any) -> bytes:
+    """One command in the Redis protocol (RESP): an array of bulk strings."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        if isinstance(arg, str):
+            arg = arg.encode()
+        elif isinstance(arg, float):
+            arg = repr(arg).encode()
+        elif not isinstance(arg, bytes):
+            arg = str(arg).encode()
+        parts.append(b"$%d\r\n%b\r\n" % (len(arg), arg))
+    return b"".join(parts)
+
+
+class _Scripts:
+    """The scripts' bodies and hashes, and the commands that run them."""
+
+    def __init__(self, scripts: Mapping[str, str]) -> None:
+        self.body = {name: text.encode() for name, text in scripts.items()}
+        self.sha = {name: hashlib.sha1(body).hexdigest() for name, body in self.body.items()}
+
+    def evalsha(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> bytes:
+        return pack(b"EVALSHA", self.sha[name], len(keys), *keys, *args)
+
+    def eval(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> bytes:
+        return pack(b"EVAL", self.body[name], len(keys), *keys, *args)
+
+
+class _Link:
+    """One connection and how many fired commands' replies it has not read yet."""
+
+    __slots__ = ("conn", "unread")
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.unread = 0
+
+
+Late = Callable[[BaseException], None]
+
+
+class _Base:
+    """What both twins share: the scripts, the free connections, the fork check."""
+
+    def __init__(self, client: Any, scripts: Mapping[str, str], errors: Any, late: Late) -> None:
+        pool = client.connection_pool
+        self._connection_class = pool.connection_class
+        self._connection_kwargs = dict(pool.connection_kwargs)
+        self._scripts = _Scripts(scripts)
+        self._errors = errors  # redis.exceptions
+        self._late = late
+        self._free: list[_Link] = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def _new(self) -> _Link:
+        return _Link(self._connection_class(**self._connection_kwargs))
+
+    def _pop(self) -> _Link | None:
+        if self._pid != os.getpid():  # forked: the parent's connections are the parent's
+            self._pid, self._free, self._lock = os.getpid(), [], threading.Lock()
+        with self._lock:
+            return self._free.pop() if self._free else None
+
+    def _push(self, link: _Link) -> None:
+        with self._lock:
+            self._free.append(link)
+
+
+class AsyncWire(_Base):
+    """The reserve and settle scripts over connections of one event loop.
+
+    Args:
+        client: the redis-py client whose settings the connections take.
+        scripts: name -> Lua source.
+        errors: the ``redis.exceptions`` module.
+        late: called with the failure of a fired command, when its reply is read.
+    """
+
+    async def _readable(self, conn: Any) -> bool:
+        peek = getattr(conn, "can_read", None) or conn.can_read_destructive  # renamed in 8.0
+        return bool(await peek())
+
+    # unasync: source wire
+    async def _read_unread(self, link: _Link) -> None:
+        while link.unread:
+            link.unread -= 1
+            try:
+                await link.conn.read_response()
+            except self._errors.ResponseError as error:  # in band: the connection is fine
+                self._late(error)
+
+    async def _drop(self, link: _Link, error: BaseException) -> None:
+        lost, link.unread = link.unread, 0
+        await link.conn.disconnect()
+        if lost:
+            self._late(error)
+
+    async def call(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """Run script `name` and return its reply (one round trip)."""
+        command = self._scripts.evalsha(name, keys, args)
+        reused = self._pop()
+        link = reused or self._new()
+        while True:
+            try:
+                await link.conn.send_packed_command([command], check_health=False)
+                await self._read_unread(link)
+                reply = await link.conn.read_response()
+            except self._errors.NoScriptError:
+                command = self._scripts.eval(name, keys, args)
+                continue
+            except self._errors.ResponseError:
+                self._push(link)
+                raise
+            except BaseException as error:
+                await self._drop(link, error)
+                if reused is None or not isinstance(error, self._errors.ConnectionError):
+                    raise
+                reused, link = None, self._new()  # a pooled connection Redis had closed
+                continue
+            self._push(link)
+            return reply
+
+    async def fire(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> None:
+        """Send script `name` without waiting for its reply (read on the next use)."""
+        command = self._scripts.eval(name, keys, args)
+        link = self._pop()
+        if link is not None and not link.unread and await self._stale(link):
+            link = None
+        link = link or self._new()
+        try:
+            await link.conn.send_packed_command([command], check_health=False)
+            link.unread += 1
+            if link.unread >= MAX_UNREAD:
+                await self._read_unread(link)
+        except BaseException as error:
+            await self._drop(link, error)
+            raise
+        self._push(link)
+
+    async def _stale(self, link: _Link) -> bool:
+        """Whether an idle connection was closed by Redis (a write to it would be lost)."""
+        try:
+            if not await self._readable(link.conn):
+                return False
+        except (self._errors.RedisError, OSError):
+            pass
+        await link.conn.disconnect()
+        return True
+
+    async def close(self) -> None:
+        """Read what is unread (failures reported) and close the connections."""
+        links, self._free = self._free, []
+        for link in links:
+            try:
+                await self._read_unread(link)
+            except (self._errors.RedisError, OSError) as error:
+                self._late(error)
+            await link.conn.disconnect()
+
+    # unasync: end
+
+
+class Wire(_Base):
+    """Blocking twin of `AsyncWire` (one per process, its connections shared by threads)."""
+
+    def _readable(self, conn: Any) -> bool:
+        return bool(conn.can_read(timeout=0))
+
+    # unasync: generated wire (do not edit: scripts/unasync.py writes it)
+    def _read_unread(self, link: _Link) -> None:
+        while link.unread:
+            link.unread -= 1
+            try:
+                link.conn.read_response()
+            except self._errors.ResponseError as error:  # in band: the connection is fine
+                self._late(error)
+
+    def _drop(self, link: _Link, error: BaseException) -> None:
+        lost, link.unread = link.unread, 0
+        link.conn.disconnect()
+        if lost:
+            self._late(error)
+
+    def call(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """Run script `name` and return its reply (one round trip)."""
+        command = self._scripts.evalsha(name, keys, args)
+        reused = self._pop()
+        link = reused or self._new()
+        while True:
+            try:
+                link.conn.send_packed_command([command], check_health=False)
+                self._read_unread(link)
+                reply = link.conn.read_response()
+            except self._errors.NoScriptError:
+                command = self._scripts.eval(name, keys, args)
+                continue
+            except self._errors.ResponseError:
+                self._push(link)
+                raise
+            except BaseException as error:
+                self._drop(link, error)
+                if reused is None or not isinstance(error, self._errors.ConnectionError):
+                    raise
+                reused, link = None, self._new()  # a pooled connection Redis had closed
+                continue
+            self._push(link)
+            return reply
+
+    def fire(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> None:
+        """Send script `name` without waiting for its reply (read on the next use)."""
+        command = self._scripts.eval(name, keys, args)
+        link = self._pop()
+        if link is not None and not link.unread and self._stale(link):
+            link = None
+        link = link or self._new()
+        try:
+            link.conn.send_packed_command([command], check_health=False)
+            link.unread += 1
+            if link.unread >= MAX_UNREAD:
+                self._read_unread(link)
+        except BaseException as error:
+            self._drop(link, error)
+            raise
+        self._push(link)
+
+    def _stale(self, link: _Link) -> bool:
+        """Whether an idle connection was closed by Redis (a write to it would be lost)."""
+        try:
+            if not self._readable(link.conn):
+                return False
+        except (self._errors.RedisError, OSError):
+            pass
+        link.conn.disconnect()
+        return True
+
+    def close(self) -> None:
+        """Read what is unread (failures reported) and close the connections."""
+        links, self._free = self._free, []
+        for link in links:
+            try:
+                self._read_unread(link)
+            except (self._errors.RedisError, OSError) as error:
+                self._late(error)
+            link.conn.disconnect()
+
+    # unasync: end
