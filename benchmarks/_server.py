@@ -130,6 +130,21 @@ _ROUTES: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+def _header_lines(headers: dict[str, str]) -> str:
+    return "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+
+
+# What the providers send on every reply: OpenAI's six rate-limit headers, Azure's two,
+# Anthropic's twelve (plenty left: they tighten nothing, a limited call reads them).
+_RATE_HEADERS = {
+    "openai": _header_lines(wire.openai_rate_headers()),
+    "azure": _header_lines(
+        {"x-ratelimit-remaining-requests": "499", "x-ratelimit-remaining-tokens": "199950"}
+    ),
+    "anthropic": _header_lines(wire.anthropic_rate_headers(reset_in=60)),
+}
+
+
 def _route(path: str) -> str | None:
     for pattern, name in _ROUTES:
         if pattern.match(path):
@@ -180,7 +195,9 @@ class _Connection(asyncio.Protocol):
         while (request := self._take_request()) is not None:
             method, target, body = request
             status, payload, content_type = _answer(method, target, body)
-            reply = _head(status, len(payload), content_type) + payload
+            provider = (_route(target.partition("?")[0]) or "").partition("-")[0]
+            extra = _RATE_HEADERS.get(provider, "")
+            reply = _head(status, len(payload), content_type, extra) + payload
             latency = _state["latency"]
             if latency > 0:
                 asyncio.get_running_loop().call_later(latency, self._write, reply)
@@ -230,7 +247,7 @@ class _Connection(asyncio.Protocol):
             position = line_end + 2 + size + 2
 
 
-def _head(status: int, length: int, content_type: str = _JSON) -> bytes:
+def _head(status: int, length: int, content_type: str = _JSON, extra: str = "") -> bytes:
     reason = "OK" if status == 200 else "Not Found"
     return (
         f"HTTP/1.1 {status} {reason}\r\n"
@@ -238,6 +255,7 @@ def _head(status: int, length: int, content_type: str = _JSON) -> bytes:
         f"Content-Length: {length}\r\n"
         "x-request-id: req_bench\r\n"
         "request-id: req_bench\r\n"
+        f"{extra}"
         "\r\n"
     ).encode()
 

@@ -23,6 +23,7 @@ from persona_llm.errors import (
     ProviderUnavailableError,
     RateLimitError,
 )
+from persona_llm.providers._rate_headers import note
 
 __all__ = ["error_from_status", "looks_like_html", "retry_after_seconds", "where_and_why"]
 
@@ -71,8 +72,11 @@ def error_from_status(
         message: the provider's error message (redacted here).
         code: the provider's machine-readable code or reason (e.g. ``content_filter``,
             ``API_KEY_INVALID``), which can override what the status alone says.
-        headers: response headers, read for ``Retry-After``.
+        headers: response headers, read for ``Retry-After`` (and kept for the rate
+            limiter when it collects them: a 429 says which limit ran out).
     """
+    if headers is not None:
+        note(headers)
     if looks_like_html(message):
         message = f"the provider (or a proxy in front of it) answered an HTML page, status {status}"
     kwargs: dict[str, Any] = {

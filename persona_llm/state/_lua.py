@@ -7,7 +7,7 @@ integers.
 
 from __future__ import annotations
 
-__all__ = ["ACQUIRE", "ADJUST", "BREAKER_READY", "BREAKER_REPORT", "SETTLE"]
+__all__ = ["ACQUIRE", "ADJUST", "BREAKER_READY", "BREAKER_REPORT", "HOLD", "SETTLE"]
 
 _NOW = """
 local t = redis.call('TIME')
@@ -25,15 +25,29 @@ local function correct(at, amounts, token, amount)
 end
 """
 
+# What a call takes from the provider's limit `name` (a hold rule's ARGV: tokens, input
+# tokens, output tokens; requests and a 429's retry-after take one call).
+_NEED = """
+local function need(name, tokens, input, output)
+  if name == 'tokens' then return tokens end
+  if name == 'input-tokens' then return input end
+  if name == 'output-tokens' then return output end
+  return 1
+end
+"""
+
 # KEYS: two per rule (the window's sorted set of tokens by time, and its hash of amounts
 # whose field '_sum' keeps their sum, so a call costs O(1) plus the entries that expire;
-# a lease rule uses only the first: tokens by expiry), then two per correction (a window's
-# set and hash). ARGV: token, the number of rules, per rule kind ('w' or 'l'), limit,
-# window or lease ttl, amount; then per correction the earlier token and its real amount.
-# Corrections go first, so the room they free counts for this call.
+# a lease rule uses only the first: tokens by expiry; a hold rule only the first: the
+# provider's limits, 'u:<name>' until and 'r:<name>' remaining), then two per correction (a
+# window's set and hash). ARGV: token, the number of rules, per rule kind ('w', 'l' or 'h'),
+# limit, window or lease ttl, amount (a hold: its tokens, input and output tokens); then per
+# correction the earlier token and its real amount. Corrections go first, so the room they
+# free counts for this call. A refusal by a hold names the provider's limit (5th value).
 ACQUIRE = (
     _NOW
     + _CORRECT
+    + _NEED
     + """
 local token = ARGV[1]
 local rules = tonumber(ARGV[2])
@@ -46,7 +60,19 @@ for i = 1, rules do
   local at, amounts = KEYS[2 * i - 1], KEYS[2 * i]
   local kind, limit = ARGV[4 * i - 1], tonumber(ARGV[4 * i])
   local span, amount = tonumber(ARGV[4 * i + 1]), tonumber(ARGV[4 * i + 2])
-  if kind == 'l' then
+  if kind == 'h' then
+    local held = redis.call('HGETALL', at)
+    for j = 1, #held, 2 do
+      local field = held[j]
+      if string.sub(field, 1, 2) == 'u:' and tonumber(held[j + 1]) > now then
+        local name = string.sub(field, 3)
+        local left = tonumber(redis.call('HGET', at, 'r:' .. name) or '0')
+        if left < need(name, limit, span, amount) then
+          return {0, tostring(tonumber(held[j + 1]) - now), i - 1, tostring(left), name}
+        end
+      end
+    end
+  elseif kind == 'l' then
     redis.call('ZREMRANGEBYSCORE', at, '-inf', now)
     local used = redis.call('ZCARD', at)
     if used + 1 > limit then return {0, '0.05', i - 1, tostring(used)} end
@@ -86,7 +112,17 @@ for i = 1, rules do
   local at, amounts = KEYS[2 * i - 1], KEYS[2 * i]
   local kind, span, amount = ARGV[4 * i - 1], tonumber(ARGV[4 * i + 1]), ARGV[4 * i + 2]
   local keep = math.ceil(span * 1000) + 1000
-  if kind == 'l' then
+  if kind == 'h' then
+    local held = redis.call('HGETALL', at)
+    for j = 1, #held, 2 do
+      local field = held[j]
+      if string.sub(field, 1, 2) == 'u:' and tonumber(held[j + 1]) > now then
+        local name = string.sub(field, 3)
+        local taken = need(name, tonumber(ARGV[4 * i]), span, tonumber(amount))
+        redis.call('HINCRBYFLOAT', at, 'r:' .. name, -taken)
+      end
+    end
+  elseif kind == 'l' then
     redis.call('ZADD', at, now + span, token)
     redis.call('PEXPIRE', at, keep)
   else
@@ -98,6 +134,24 @@ for i = 1, rules do
   end
 end
 return {1, '0', -1, '0'}
+"""
+)
+
+# KEYS: a target's hold hash; ARGV: per provider limit its name, remaining and seconds
+# until its reset. Each replaces that limit's earlier hold; the hash lives until the last
+# reset.
+HOLD = (
+    _NOW
+    + """
+local key = KEYS[1]
+local keep = 0
+for j = 1, #ARGV, 3 do
+  local name, seconds = ARGV[j], tonumber(ARGV[j + 2])
+  redis.call('HSET', key, 'u:' .. name, tostring(now + seconds), 'r:' .. name, ARGV[j + 1])
+  keep = math.max(keep, math.ceil(seconds * 1000) + 1000)
+end
+if redis.call('PTTL', key) < keep then redis.call('PEXPIRE', key, keep) end
+return 1
 """
 )
 

@@ -4,6 +4,11 @@ It sits inside the retry wrapper (each attempt sent is one request counted) and 
 failover wrappers, so a local `RateLimitError` hands the call to the next target as a
 provider's 429 does. The wait is bounded by the call's deadline (``LLM_DEADLINE``, the
 enclosing wrappers' deadline when one runs, else ``LLM_TIMEOUT``).
+
+While an admitted call runs, the adapters hand the headers of its replies (a stream's as it
+starts, an error's too) to `persona_llm.providers._rate_headers.collecting`; the
+reservation's `observe` turns the provider's rate-limit headers into holds. Calls of targets
+without limits collect nothing.
 """
 
 from __future__ import annotations
@@ -11,10 +16,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
+from persona_llm.providers._rate_headers import collecting
 from persona_llm.providers.base import ProviderAdapter
 from persona_llm.reliability.policy import RetryPolicy, start_deadline, time_left
 from persona_llm.reliability.wrapper import AdapterWrapper
-from persona_llm.state.limiter import RateLimiter, Reservation, estimate_chat, estimate_texts
+from persona_llm.state.estimate import estimate_chat, estimate_texts
+from persona_llm.state.limiter import RateLimiter, Reservation
 from persona_llm.types import ChatChunk, ChatRequest, ChatResponse, Usage
 
 __all__ = ["LimitedAdapter"]
@@ -47,12 +54,15 @@ class LimitedAdapter(AdapterWrapper):
         held = self.limiter.acquire(self.name, model, estimate_chat(request), self._max_wait())
         if held is None:
             return self.adapter.chat(model, request)
-        try:
-            response = self.adapter.chat(model, request)
-        except BaseException:
-            held.settle(None, failed=True)
-            raise
+        with collecting() as replies:
+            try:
+                response = self.adapter.chat(model, request)
+            except BaseException as error:
+                held.settle(None, failed=True)
+                held.observe(replies, error)
+                raise
         held.settle(response.usage)
+        held.observe(replies)
         return response
 
     async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
@@ -61,12 +71,15 @@ class LimitedAdapter(AdapterWrapper):
         held = await self.limiter.aacquire(self.name, model, estimate, self._max_wait())
         if held is None:
             return await self.adapter.achat(model, request)
-        try:
-            response = await self.adapter.achat(model, request)
-        except BaseException:
-            await held.asettle(None, failed=True)
-            raise
+        with collecting() as replies:
+            try:
+                response = await self.adapter.achat(model, request)
+            except BaseException as error:
+                await held.asettle(None, failed=True)
+                await held.aobserve(replies, error)
+                raise
         await held.asettle(response.usage)
+        await held.aobserve(replies)
         return response
 
     def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
@@ -96,12 +109,15 @@ class LimitedAdapter(AdapterWrapper):
         held = self.limiter.acquire(self.name, model, estimate_texts(texts), self._max_wait())
         if held is None:
             return self.adapter.embeddings(model, texts, options)
-        try:
-            vectors = self.adapter.embeddings(model, texts, options)
-        except BaseException:
-            held.settle(None, failed=True)
-            raise
+        with collecting() as replies:
+            try:
+                vectors = self.adapter.embeddings(model, texts, options)
+            except BaseException as error:
+                held.settle(None, failed=True)
+                held.observe(replies, error)
+                raise
         held.settle(getattr(vectors, "usage", None))
+        held.observe(replies)
         return vectors
 
     async def aembeddings(
@@ -112,25 +128,40 @@ class LimitedAdapter(AdapterWrapper):
         held = await self.limiter.aacquire(self.name, model, estimate, self._max_wait())
         if held is None:
             return await self.adapter.aembeddings(model, texts, options)
-        try:
-            vectors = await self.adapter.aembeddings(model, texts, options)
-        except BaseException:
-            await held.asettle(None, failed=True)
-            raise
+        with collecting() as replies:
+            try:
+                vectors = await self.adapter.aembeddings(model, texts, options)
+            except BaseException as error:
+                await held.asettle(None, failed=True)
+                await held.aobserve(replies, error)
+                raise
         await held.asettle(getattr(vectors, "usage", None))
+        await held.aobserve(replies)
         return vectors
+
+
+_END: Any = object()
 
 
 def _settled(chunks: Iterator[ChatChunk], held: Reservation) -> Iterator[ChatChunk | None]:
     """`chunks`, then the reservation settled; the inner stream is closed (its HTTP response
-    with it) and the reservation settled however the iteration ends."""
+    with it) and the reservation settled however the iteration ends. The provider's headers
+    arrive with the first chunk: they are observed then, not at the end of the stream."""
     usage: Usage | None = None
     failed = True
     try:
         yield None  # primed by `LimitedAdapter.stream`
-        for chunk in chunks:
+        with collecting() as replies:
+            try:
+                chunk = next(chunks, _END)
+            except BaseException as error:
+                held.observe(replies, error)
+                raise
+        held.observe(replies)
+        while chunk is not _END:
             usage = chunk.usage or usage
             yield chunk
+            chunk = next(chunks, _END)
         failed = False
     finally:
         try:
@@ -151,9 +182,14 @@ async def _asettled(
     chunks: AsyncIterator[ChatChunk] | None = None
     try:
         chunks = owner.adapter.astream(model, request)
-        async for chunk in chunks:
+        if held is not None:
+            chunk = await _afirst(chunks, held)
+        else:
+            chunk = await anext(chunks, _END)
+        while chunk is not _END:
             usage = chunk.usage or usage
             yield chunk
+            chunk = await anext(chunks, _END)
         failed = False
     finally:
         try:
@@ -165,3 +201,15 @@ async def _asettled(
         finally:
             if held is not None:
                 await held.asettle(usage, failed=failed and usage is None)
+
+
+async def _afirst(chunks: AsyncIterator[ChatChunk], held: Reservation) -> Any:
+    """The first chunk (or `_END`), the provider's headers that came with it observed."""
+    with collecting() as replies:
+        try:
+            chunk = await anext(chunks, _END)
+        except BaseException as error:
+            await held.aobserve(replies, error)
+            raise
+    await held.aobserve(replies)
+    return chunk

@@ -7,12 +7,8 @@ lease. On a store where a settle of its own costs more than riding on the next r
 (Redis), a correction that only shrinks a reservation is held and sent with this process's
 next `acquire` (applied first, in the same atomic script), and the window over-counts
 meanwhile (stricter, never looser); the rest is sent by the Redis store without waiting
-for its reply. A limited call waits for one round trip. The estimate:
-
-* input tokens: the characters of every message text (and tool schema) divided by 4,
-  plus 4 per message — about what OpenAI's tokenizers give for English text;
-* output tokens: the call's ``max_tokens``, else 512 (`DEFAULT_OUTPUT_TOKENS`);
-* embeddings: the texts' characters divided by 4, no output.
+for its reply. A limited call waits for one round trip. The estimate: see
+`persona_llm.state.estimate`.
 
 A call that finds no room **waits** (sleeping, not spinning) until the limit has room, for
 at most what is left of its deadline (``LLM_DEADLINE``, else ``LLM_TIMEOUT``). When the
@@ -23,12 +19,20 @@ fails over to the next target; the retry wrapper does not retry it (it already w
 
 Windows slide: a limit of N per minute admits at most N calls in **any** 60-second
 stretch, across all workers (the store keeps each call's time, not a per-minute counter).
+
+The provider's own limits tighten ours (OpenAI and Azure ``x-ratelimit-remaining-*``,
+Anthropic ``anthropic-ratelimit-*``, a 429's ``retry-after``; Gemini sends none): when a
+limited call's reply says that less remains of a provider limit than that call needed,
+`Reservation.observe` puts a **hold** on the target (``provider/model``) in the store, until
+the reset the provider gave (see `persona_llm.state.holds`). Every worker's next `acquire`
+checks the holds first: a call that needs more than remains waits for the reset within its
+deadline, else raises the same local `RateLimitError`, naming the provider's limit. Only
+targets that ``LLM_RATE_LIMITS`` limits read or obey the headers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import random
 import threading
@@ -39,58 +43,41 @@ from typing import Any
 
 from persona_llm.errors import RateLimitError
 from persona_llm.state.config import LimitEntry
+from persona_llm.state.estimate import (
+    DEFAULT_OUTPUT_TOKENS,
+    Estimate,
+    estimate_chat,
+    estimate_texts,
+)
 from persona_llm.state.guard import StoreGuard
+from persona_llm.state.holds import NO_RESET_HOLD, held_back, hold_rule, holds_from
 from persona_llm.state.notes import current_notes
 from persona_llm.state.store import (
     Admission,
     Correction,
+    HoldRule,
     LeaseRule,
     Rule,
     StateStore,
     StoreError,
     WindowRule,
 )
-from persona_llm.types import ChatRequest, Usage
+from persona_llm.types import Usage
 
-__all__ = ["DEFAULT_OUTPUT_TOKENS", "Estimate", "RateLimiter", "Reservation", "estimate_chat"]
+__all__ = [
+    "DEFAULT_OUTPUT_TOKENS",
+    "NO_RESET_HOLD",
+    "Estimate",
+    "RateLimiter",
+    "Reservation",
+    "estimate_chat",
+    "estimate_texts",
+]
 
-DEFAULT_OUTPUT_TOKENS = 512
+
 MAX_PENDING = 64  # held-back corrections sent on their own once this many wait
 _RESERVE = "reserve rate-limit capacity"
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """Tokens a call is expected to use, before it is sent."""
-
-    input_tokens: int
-    output_tokens: int
-
-    @property
-    def total(self) -> int:
-        """Input plus output."""
-        return self.input_tokens + self.output_tokens
-
-
-def _text_of(content: Any) -> int:
-    if isinstance(content, str):
-        return len(content)
-    if isinstance(content, (list, tuple)):
-        return sum(_text_of(getattr(p, "text", None) or "") for p in content)
-    return 0
-
-
-def estimate_chat(request: ChatRequest) -> Estimate:
-    """The token estimate of a chat request (see the module docstring)."""
-    chars = sum(_text_of(m.content) for m in request.messages)
-    chars += sum(len(str(tool.parameters)) + len(tool.description or "") for tool in request.tools)
-    output = request.max_tokens or DEFAULT_OUTPUT_TOKENS
-    return Estimate(math.ceil(chars / 4) + 4 * len(request.messages), output)
-
-
-def estimate_texts(texts: Sequence[str]) -> Estimate:
-    """The token estimate of an embeddings call."""
-    return Estimate(math.ceil(sum(len(t) for t in texts) / 4), 0)
+_HOLD = "hold calls by the provider's rate limits"
 
 
 @dataclass
@@ -113,7 +100,7 @@ class Reservation:
             if isinstance(rule, LeaseRule):
                 release.append((rule.key, self.token))
                 continue
-            if unit == "rpm":
+            if isinstance(rule, HoldRule) or unit == "rpm":
                 continue
             if usage is not None:
                 real = {"tpm": usage.total_tokens, "itpm": usage.prompt_tokens}
@@ -151,6 +138,36 @@ class Reservation:
         except StoreError as error:
             guard.note(error, "settle a rate-limit reservation")
 
+    def _hold_rule(self) -> HoldRule:
+        rule = self.rules[0][1]  # `RateLimiter._plan` puts it first
+        assert isinstance(rule, HoldRule)
+        return rule
+
+    def observe(self, replies: Sequence[Any], error: BaseException | None = None) -> None:
+        """Hold the target's calls by what the provider's rate-limit headers in `replies`
+        (the headers of the call's replies) and a 429's ``retry-after`` say (never raises)."""
+        holds = holds_from(self._hold_rule(), replies, error)
+        if not holds:
+            return
+        store, guard = self.limiter.store, self.limiter.guard
+        try:
+            guard.check()
+            store.hold(self._hold_rule().key, holds)
+        except StoreError as failure:
+            guard.note(failure, _HOLD)
+
+    async def aobserve(self, replies: Sequence[Any], error: BaseException | None = None) -> None:
+        """Asyncio twin of `observe`."""
+        holds = holds_from(self._hold_rule(), replies, error)
+        if not holds:
+            return
+        store, guard = self.limiter.store, self.limiter.guard
+        try:
+            guard.check()
+            await store.ahold(self._hold_rule().key, holds)
+        except StoreError as failure:
+            guard.note(failure, _HOLD)
+
 
 class RateLimiter:
     """Reserves capacity for calls in the limits of ``LLM_RATE_LIMITS``.
@@ -183,7 +200,7 @@ class RateLimiter:
         self.lease_ttl = lease_ttl
         self._clock, self._sleep, self._asleep = clock, sleep, asleep
         self._matching: dict[tuple[str, str], tuple[LimitEntry, ...]] = {}
-        self._skeletons: dict[LimitEntry, tuple[tuple[str, Rule], ...]] = {}
+        self._skeletons: dict[LimitEntry, tuple[tuple[str, WindowRule | LeaseRule], ...]] = {}
         self._pending: list[Correction] = []  # shrinking corrections held for the next acquire
         self._pending_lock = threading.Lock()
 
@@ -219,12 +236,12 @@ class RateLimiter:
             )
         return found
 
-    def _skeleton(self, entry: LimitEntry) -> tuple[tuple[str, Rule], ...]:
+    def _skeleton(self, entry: LimitEntry) -> tuple[tuple[str, WindowRule | LeaseRule], ...]:
         """The rules of `entry`, built once: request and lease rules as they are sent,
         token rules with the amount that `_rules` fills in per call."""
         found = self._skeletons.get(entry)
         if found is None:
-            rules: list[tuple[str, Rule]] = []
+            rules: list[tuple[str, WindowRule | LeaseRule]] = []
             for unit in ("rpm", "tpm", "itpm", "otpm"):
                 limit = getattr(entry, unit)
                 if limit is not None:
@@ -244,11 +261,11 @@ class RateLimiter:
             "otpm": estimate.output_tokens,
         }
         for entry in entries:
-            for unit, rule in self._skeleton(entry):
+            for unit, basic in self._skeleton(entry):
                 amount = amounts.get(unit)
                 if amount is not None:
-                    rule = WindowRule(rule.key, rule.limit, self.window, amount)
-                rules.append((unit, rule))
+                    basic = WindowRule(basic.key, basic.limit, self.window, amount)
+                rules.append((unit, basic))
         return rules
 
     def _plan(
@@ -259,7 +276,8 @@ class RateLimiter:
             return None, entries
         # 96 random bits name the call in the store (cheaper than a uuid4, fork-safe)
         reservation = Reservation(self, os.urandom(12).hex(), estimate)
-        reservation.rules = self._rules(entries, estimate)
+        hold = hold_rule(provider, model, estimate)
+        reservation.rules = [("hold", hold), *self._rules(entries, estimate)]
         return reservation, entries
 
     def _next_wait(
@@ -334,6 +352,9 @@ class RateLimiter:
         started: float,
     ) -> RateLimitError:
         unit, rule = reservation.rules[admission.rule]
+        if isinstance(rule, HoldRule):
+            self._note_refusal(f"{provider} {admission.hold}", started)
+            return held_back(admission, max_wait, rule, provider, model)
         entry = next(e for e in entries if rule.key.startswith(f"rl:{e.pattern}:"))
         limit = rule.limit
         if isinstance(rule, LeaseRule):
@@ -348,10 +369,7 @@ class RateLimiter:
             why = f"no room within the call's {max_wait:g} s deadline"
             retry_after = round(admission.wait, 3)
         label = f"{entry.pattern}={limit:g}{unit}"
-        notes = current_notes()
-        if notes is not None:
-            notes.limited = label
-            notes.waited_s += self._clock() - started
+        self._note_refusal(label, started)
         return RateLimitError(
             f"local rate limit (LLM_RATE_LIMITS {label}) for {provider}/{model}: {used}; "
             f"{why}"
@@ -362,3 +380,9 @@ class RateLimiter:
             provider=provider,
             model=model,
         )
+
+    def _note_refusal(self, label: str, started: float) -> None:
+        notes = current_notes()
+        if notes is not None:
+            notes.limited = label
+            notes.waited_s += self._clock() - started

@@ -18,6 +18,8 @@ from persona_llm.state.store import (
     ADMITTED,
     Admission,
     Correction,
+    Hold,
+    HoldRule,
     LeaseRule,
     Rule,
     StateStore,
@@ -79,6 +81,7 @@ class MemoryStore(StateStore):
         self._leases: dict[str, dict[str, float]] = {}  # key: {token: expires}
         self._breakers: dict[str, _Breaker] = {}
         self._values: dict[str, _Expiring] = {}
+        self._holds: dict[str, dict[str, list[float]]] = {}  # key: {limit: [until, remaining]}
 
     @property
     def url(self) -> str:
@@ -99,11 +102,20 @@ class MemoryStore(StateStore):
         with self._lock:
             now = self._clock()
             for index, rule in enumerate(rules):
+                if isinstance(rule, HoldRule):
+                    held = self._held(rule, now)
+                    if held is not None:
+                        return Admission(False, held[1], index, held[2], held[0])
+                    continue
                 refused = self._check(rule, now)
                 if refused is not None:
                     return Admission(False, refused[0], index, refused[1])
             for rule in rules:
-                if isinstance(rule, WindowRule):
+                if isinstance(rule, HoldRule):
+                    for name, hold in self._holds.get(rule.key, {}).items():
+                        if hold[0] > now:
+                            hold[1] -= rule.need(name)
+                elif isinstance(rule, WindowRule):
                     window = self._windows.setdefault(rule.key, _Window())
                     window.entries[token] = (now, rule.amount)
                     window.total += rule.amount
@@ -111,7 +123,27 @@ class MemoryStore(StateStore):
                     self._leases.setdefault(rule.key, {})[token] = now + rule.ttl
         return ADMITTED
 
-    def _check(self, rule: Rule, now: float) -> tuple[float, float] | None:
+    def _held(self, rule: HoldRule, now: float) -> tuple[str, float, float] | None:
+        """None when no live hold of `rule` refuses the call, else (limit, wait, remaining)."""
+        holds = self._holds.get(rule.key)
+        if not holds:
+            return None
+        for name, (until, remaining) in list(holds.items()):
+            if until <= now:
+                del holds[name]
+            elif remaining < rule.need(name):
+                return name, until - now, remaining
+        return None
+
+    def hold(self, key: str, holds: Sequence[Hold]) -> None:
+        """Hold calls of `key` by the provider's limits until their resets."""
+        with self._lock:
+            now = self._clock()
+            found = self._holds.setdefault(key, {})
+            for name, remaining, seconds in holds:
+                found[name] = [now + seconds, remaining]
+
+    def _check(self, rule: WindowRule | LeaseRule, now: float) -> tuple[float, float] | None:
         """None when `rule` has room, else (wait, used)."""
         if isinstance(rule, LeaseRule):
             leases = self._leases.setdefault(rule.key, {})

@@ -31,6 +31,8 @@ from persona_llm.state.store import (
     ADMITTED,
     Admission,
     Correction,
+    Hold,
+    HoldRule,
     LeaseRule,
     Rule,
     StateStore,
@@ -44,6 +46,7 @@ T = TypeVar("T")
 _SCRIPTS = {
     "acquire": _lua.ACQUIRE,
     "adjust": _lua.ADJUST,
+    "hold": _lua.HOLD,
     "settle": _lua.SETTLE,
     "breaker_ready": _lua.BREAKER_READY,
     "breaker_report": _lua.BREAKER_REPORT,
@@ -168,7 +171,9 @@ class RedisStore(StateStore):
         args: list[Any] = [token, len(rules)]
         for rule in rules:
             keys += [self._k(rule.key), self._k(rule.key) + ":a"]
-            if isinstance(rule, LeaseRule):
+            if isinstance(rule, HoldRule):
+                args += ["h", rule.tokens, rule.input_tokens, rule.output_tokens]
+            elif isinstance(rule, LeaseRule):
                 args += ["l", rule.limit, rule.ttl, 1]
             else:
                 args += ["w", rule.limit, rule.window, rule.amount]
@@ -181,7 +186,9 @@ class RedisStore(StateStore):
     def _admission(reply: Any) -> Admission:
         if int(reply[0]) == 1:
             return ADMITTED
-        return Admission(False, float(reply[1]), int(reply[2]), float(reply[3]))
+        hold = reply[4] if len(reply) > 4 else b""
+        hold = hold.decode() if isinstance(hold, bytes) else str(hold)
+        return Admission(False, float(reply[1]), int(reply[2]), float(reply[3]), hold)
 
     def acquire(
         self, rules: Sequence[Rule], token: str, corrections: Sequence[Correction] = ()
@@ -230,6 +237,17 @@ class RedisStore(StateStore):
         keys, args = self._settle_args(corrections, releases)
         wire = self._aclient()[2]
         await self._arun("settle", lambda c, s: wire.fire("settle", keys, args))
+
+    def hold(self, key: str, holds: Sequence[Hold]) -> None:
+        """Hold calls of `key` by the provider's limits until their resets (one script)."""
+        args = [value for hold in holds for value in hold]
+        with self._errors("hold"):
+            self._scripts["hold"](keys=[self._k(key)], args=args)
+
+    async def ahold(self, key: str, holds: Sequence[Hold]) -> None:
+        """Asyncio twin of `hold`."""
+        args = [value for hold in holds for value in hold]
+        await self._arun("hold", lambda c, s: s["hold"](keys=[self._k(key)], args=args))
 
     def adjust(self, key: str, token: str, amount: float) -> None:
         """Replace what the call `token` took in a window rule."""

@@ -23,6 +23,8 @@ from typing import NamedTuple
 __all__ = [
     "Admission",
     "Correction",
+    "Hold",
+    "HoldRule",
     "LeaseRule",
     "Rule",
     "StateStore",
@@ -58,8 +60,34 @@ class LeaseRule(NamedTuple):
     ttl: float
 
 
+class HoldRule(NamedTuple):
+    """The provider's own limits, as its rate-limit headers last said (`StateStore.hold`).
+
+    While a hold of `key` lasts (until its reset), a call is admitted only when what the
+    provider said remains covers what the call needs, and that need is taken from it:
+    1 for ``requests`` (and ``retry-after``, a 429's hold), `tokens` for ``tokens``,
+    `input_tokens` for ``input-tokens``, `output_tokens` for ``output-tokens``.
+    """
+
+    key: str
+    tokens: float
+    input_tokens: float
+    output_tokens: float
+
+    def need(self, name: str) -> float:
+        """What this call takes from the hold `name`."""
+        if name == "tokens":
+            return self.tokens
+        if name == "input-tokens":
+            return self.input_tokens
+        return self.output_tokens if name == "output-tokens" else 1.0
+
+
 # NamedTuples, not frozen dataclasses: a limited call builds some, at a third of the cost.
-Rule = WindowRule | LeaseRule
+Rule = WindowRule | LeaseRule | HoldRule
+
+#: ``(limit name, remaining, seconds until reset)``: what `StateStore.hold` takes.
+Hold = tuple[str, float, float]
 
 #: ``(window key, token, real amount)``: what `StateStore.adjust` takes, batched.
 Correction = tuple[str, str, float]
@@ -74,13 +102,15 @@ class Admission:
         wait: when not admitted, seconds until the blocking rule may have room
             (-1: the call alone is larger than the limit, it never fits).
         rule: index of the blocking rule (-1 when admitted).
-        used: what the blocking rule had used when it refused.
+        used: what the blocking rule had used when it refused (a hold: what remains).
+        hold: the name of the provider's limit when a `HoldRule` refused.
     """
 
     admitted: bool
     wait: float = 0.0
     rule: int = -1
     used: float = 0.0
+    hold: str = ""
 
 
 ADMITTED = Admission(True)
@@ -135,6 +165,12 @@ class StateStore(ABC):
             self.adjust(key, token, amount)
         for key, token in releases:
             self.release(key, token)
+
+    @abstractmethod
+    def hold(self, key: str, holds: Sequence[Hold]) -> None:
+        """Hold calls of `key` (its `HoldRule`) by the provider's limits: each
+        ``(name, remaining, seconds)`` replaces that limit's earlier hold, and lasts until its
+        reset, `seconds` from now."""
 
     @abstractmethod
     def adjust(self, key: str, token: str, amount: float) -> None:
@@ -200,6 +236,10 @@ class StateStore(ABC):
     ) -> None:
         """Asyncio twin of `settle`."""
         self.settle(corrections, releases)
+
+    async def ahold(self, key: str, holds: Sequence[Hold]) -> None:
+        """Asyncio twin of `hold`."""
+        self.hold(key, holds)
 
     async def aadjust(self, key: str, token: str, amount: float) -> None:
         """Asyncio twin of `adjust`."""

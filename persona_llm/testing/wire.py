@@ -13,6 +13,9 @@ dicts in ``Reply`` for the emulator, or feed them straight to response-mapping t
                                                   "INVALID_ARGUMENT", "API_KEY_INVALID"),
                                 status=400))
 
+Rate-limit headers for any reply: ``Reply(body, headers=wire.openai_rate_headers(
+remaining_requests=0, reset_requests="2s"))`` (`anthropic_rate_headers` for Anthropic).
+
 Damaged replies for fault tests (`without_field`, `without_events`, `with_comments`,
 `html_page`) are built from the realistic ones.
 """
@@ -47,6 +50,11 @@ from persona_llm.testing._wire_openai import (
     openai_error,
     openai_usage,
 )
+from persona_llm.testing._wire_ratelimits import (
+    anthropic_rate_headers,
+    go_duration,
+    openai_rate_headers,
+)
 from persona_llm.testing._wire_responses import (
     openai_response,
     openai_response_events,
@@ -58,6 +66,7 @@ __all__ = [
     "anthropic_error",
     "anthropic_events",
     "anthropic_message",
+    "anthropic_rate_headers",
     "azure_content_filter_error",
     "fake_vector",
     "gemini_embedding",
@@ -65,11 +74,13 @@ __all__ = [
     "gemini_error",
     "gemini_events",
     "gemini_response",
+    "go_duration",
     "html_page",
     "openai_chat",
     "openai_chunks",
     "openai_embeddings",
     "openai_error",
+    "openai_rate_headers",
     "openai_response",
     "openai_response_events",
     "openai_usage",

@@ -24,6 +24,7 @@ import httpx2
 from anthropic._data import DEPRECATED_MODELS, MODELS_TO_WARN_WITH_THINKING_ENABLED
 from anthropic.types import Message
 
+from persona_llm.providers._rate_headers import note
 from persona_llm.providers._raw import RawReply, SSELines, json_body, request_parts
 
 __all__ = ["aevents", "apost_message", "events", "message_body", "post_message"]
@@ -70,7 +71,9 @@ def post_message(client: anthropic.Anthropic, kwargs: dict[str, Any]) -> httpx2.
     """Send a Messages request (``create``'s keyword arguments) and return the HTTP response,
     its body read; an error status raises the SDK's exception as ``create`` does."""
     body, options = _request(kwargs)
-    return client.post("/v1/messages", body=body, cast_to=httpx2.Response, options=options)
+    response = client.post("/v1/messages", body=body, cast_to=httpx2.Response, options=options)
+    note(response.headers)  # for the rate limiter, when it collects them
+    return response
 
 
 async def apost_message(
@@ -78,7 +81,11 @@ async def apost_message(
 ) -> httpx2.Response:
     """Asyncio twin of `post_message`."""
     body, options = _request(kwargs)
-    return await client.post("/v1/messages", body=body, cast_to=httpx2.Response, options=options)
+    response = await client.post(
+        "/v1/messages", body=body, cast_to=httpx2.Response, options=options
+    )
+    note(response.headers)
+    return response
 
 
 def message_body(response: httpx2.Response) -> Any:
@@ -90,6 +97,7 @@ def message_body(response: httpx2.Response) -> Any:
 
 def events(response: httpx2.Response, client: anthropic.Anthropic) -> Iterator[Any]:
     """The JSON data of each stream event, in order."""
+    note(response.headers)  # the stream's own headers, as it starts
     lines = SSELines()
     source = response.iter_lines()
     while True:
@@ -111,6 +119,7 @@ async def aevents(
     response: httpx2.Response, client: anthropic.AsyncAnthropic
 ) -> AsyncIterator[Any]:
     """Asyncio twin of `events`."""
+    note(response.headers)  # the stream's own headers, as it starts
     lines = SSELines()
     source = response.aiter_lines()
     while True:

@@ -27,6 +27,7 @@ import httpx2
 import openai
 from openai.types.chat import ChatCompletion
 
+from persona_llm.providers._rate_headers import note
 from persona_llm.providers._raw import RawReply, SSELines, json_body, request_parts
 
 __all__ = [
@@ -47,27 +48,35 @@ def post_chat(client: openai.OpenAI, params: dict[str, Any]) -> httpx2.Response:
     """Send a Chat Completions request (``create``'s keyword arguments) and return the HTTP
     response, its body read; an error status raises the SDK's exception as ``create`` does."""
     body, options = request_parts(params)
-    return client.post("/chat/completions", body=body, cast_to=httpx2.Response, options=options)
+    response = client.post("/chat/completions", body=body, cast_to=httpx2.Response, options=options)
+    note(response.headers)  # for the rate limiter, when it collects them
+    return response
 
 
 async def apost_chat(client: openai.AsyncOpenAI, params: dict[str, Any]) -> httpx2.Response:
     """Asyncio twin of `post_chat`."""
     body, options = request_parts(params)
-    return await client.post(
+    response = await client.post(
         "/chat/completions", body=body, cast_to=httpx2.Response, options=options
     )
+    note(response.headers)
+    return response
 
 
 def post_responses(client: openai.OpenAI, params: dict[str, Any]) -> httpx2.Response:
     """Send a Responses API request (``responses.create``'s keyword arguments) the same way."""
     body, options = request_parts(params)
-    return client.post("/responses", body=body, cast_to=httpx2.Response, options=options)
+    response = client.post("/responses", body=body, cast_to=httpx2.Response, options=options)
+    note(response.headers)
+    return response
 
 
 async def apost_responses(client: openai.AsyncOpenAI, params: dict[str, Any]) -> httpx2.Response:
     """Asyncio twin of `post_responses`."""
     body, options = request_parts(params)
-    return await client.post("/responses", body=body, cast_to=httpx2.Response, options=options)
+    response = await client.post("/responses", body=body, cast_to=httpx2.Response, options=options)
+    note(response.headers)
+    return response
 
 
 def responses_body(response: httpx2.Response) -> Any:
@@ -88,6 +97,7 @@ def completion_body(response: httpx2.Response) -> Any:
 
 def chunk_events(response: httpx2.Response) -> Iterator[Any]:
     """The JSON data of each ``chat.completion.chunk`` event, until ``[DONE]`` or the end."""
+    note(response.headers)  # the stream's own headers, as it starts
     lines = SSELines()
     try:
         for line in response.iter_lines():
@@ -103,6 +113,7 @@ def chunk_events(response: httpx2.Response) -> Iterator[Any]:
 
 async def achunk_events(response: httpx2.Response) -> AsyncIterator[Any]:
     """Asyncio twin of `chunk_events`."""
+    note(response.headers)  # the stream's own headers, as it starts
     lines = SSELines()
     try:
         async for line in response.aiter_lines():

@@ -1,0 +1,73 @@
+"""Holds: the providers' own rate limits, as their headers say, tightening ours.
+
+When a limited call's replies say that less remains of a provider limit than the call
+needed (OpenAI and Azure ``x-ratelimit-remaining-*``, Anthropic ``anthropic-ratelimit-*``;
+Gemini sends none) or the provider answered 429 with ``retry-after``, the target
+(``provider/model``) is held in the store until the provider's reset (`NO_RESET_HOLD`
+seconds when it gave none: Azure sends no reset). Every worker's next reservation checks
+the holds first (`persona_llm.state.store.HoldRule`): a call that needs more than remains
+waits for the reset within its deadline, else raises `held_back`'s `RateLimitError`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from persona_llm.errors import RateLimitError
+from persona_llm.providers._rate_headers import NO_RESET_HOLD, provider_limits
+from persona_llm.state.estimate import Estimate
+from persona_llm.state.store import Admission, Hold, HoldRule
+
+__all__ = ["NO_RESET_HOLD", "held_back", "hold_rule", "holds_from"]
+
+logger = logging.getLogger("persona_llm.state")
+
+
+def hold_rule(provider: str, model: str, estimate: Estimate) -> HoldRule:
+    """The hold check of one call of ``provider/model``."""
+    return HoldRule(
+        f"rl:hold:{provider}/{model}",
+        estimate.total,
+        estimate.input_tokens,
+        estimate.output_tokens,
+    )
+
+
+def holds_from(rule: HoldRule, replies: Sequence[Any], error: BaseException | None) -> list[Hold]:
+    """The provider limits that the call's replies say have less left than it needed."""
+    holds: list[Hold] = []
+    for limit in provider_limits(replies) if replies else ():
+        seconds = NO_RESET_HOLD if limit.reset is None else limit.reset
+        if limit.remaining < rule.need(limit.name) and seconds > 0:
+            holds.append((limit.name, limit.remaining, seconds))
+    if isinstance(error, RateLimitError) and not error.local and error.retry_after:
+        holds.append(("retry-after", 0.0, error.retry_after))
+    if holds:
+        logger.debug("the provider's rate limits hold %s: %s", rule.key, holds)
+    return holds
+
+
+def held_back(
+    admission: Admission, max_wait: float, rule: HoldRule, provider: str, model: str
+) -> RateLimitError:
+    """The local refusal when a provider's limit (a hold) has no room in time."""
+    name, retry_after = admission.hold, round(admission.wait, 3)
+    if name == "retry-after":
+        said = f"{provider} answered 429 with retry-after"
+    else:
+        said = (
+            f"{provider}'s rate-limit headers said {admission.used:g} {name} remaining, "
+            f"this call needs {rule.need(name):g}"
+        )
+    return RateLimitError(
+        f"local rate limit ({provider}'s own {name} limit) for {provider}/{model}: {said}; "
+        f"no room within the call's {max_wait:g} s deadline; room again in "
+        f"{retry_after:g} s, at the provider's reset (not a provider 429: no request was "
+        "sent; held because LLM_RATE_LIMITS limits this target)",
+        retry_after=retry_after,
+        local=True,
+        provider=provider,
+        model=model,
+    )
