@@ -148,6 +148,7 @@ class Settings(BaseSettings):
     llm_cache: str = "off"
     llm_cache_ttl: float = Field(default=86400.0, ge=0)
     llm_cache_incomplete: bool = False
+    llm_cache_local_ttl: float = Field(default=5.0, ge=0)
 
     @model_validator(mode="after")
     def _check_secrets(self) -> Settings:

@@ -2,7 +2,8 @@
 
 `Settings.state` builds a `StateConfig` from ``LLM_STATE``, ``LLM_STATE_PREFIX``,
 ``LLM_STATE_TIMEOUT``, ``LLM_STATE_ON_ERROR``, ``LLM_RATE_LIMITS``, ``LLM_RATE_WINDOW``,
-``LLM_CACHE``, ``LLM_CACHE_TTL`` and ``LLM_CACHE_INCOMPLETE``; nothing here connects.
+``LLM_CACHE``, ``LLM_CACHE_TTL``, ``LLM_CACHE_INCOMPLETE`` and ``LLM_CACHE_LOCAL_TTL``;
+nothing here connects.
 
 ``LLM_RATE_LIMITS`` is a ``;``-separated list of ``pattern=limit,limit...``::
 
@@ -116,18 +117,21 @@ class CacheConfig:
     path: str | None = None
     ttl: float | None = 86400.0
     incomplete: bool = False
+    local_ttl: float = 5.0  # LLM_CACHE_LOCAL_TTL: Redis replies kept per process, seconds
 
     @classmethod
-    def parse(cls, text: str, ttl: float | None, incomplete: bool) -> CacheConfig:
+    def parse(
+        cls, text: str, ttl: float | None, incomplete: bool, local_ttl: float = 5.0
+    ) -> CacheConfig:
         """Raises `ConfigurationError` for an unknown value."""
         value = text.strip()
         ttl = ttl or None
         if value.lower() in ("", "off", "none", "false", "0"):
             return cls("off")
         if value.lower() in ("memory", "redis"):
-            return cls(value.lower(), None, ttl, incomplete)  # type: ignore[arg-type]
+            return cls(value.lower(), None, ttl, incomplete, local_ttl)  # type: ignore[arg-type]
         if value.lower().startswith("sqlite:///") and len(value) > len("sqlite:///"):
-            return cls("sqlite", value[len("sqlite:///") :], ttl, incomplete)
+            return cls("sqlite", value[len("sqlite:///") :], ttl, incomplete, local_ttl)
         raise ConfigurationError(
             f"LLM_CACHE={value!r} is not understood; use off, memory, sqlite:///path.db "
             "or redis (the LLM_STATE store)"
@@ -157,7 +161,10 @@ class StateConfig:
             limits=parse_rate_limits(settings.llm_rate_limits),
             window=settings.llm_rate_window,
             cache=CacheConfig.parse(
-                settings.llm_cache, settings.llm_cache_ttl, settings.llm_cache_incomplete
+                settings.llm_cache,
+                settings.llm_cache_ttl,
+                settings.llm_cache_incomplete,
+                settings.llm_cache_local_ttl,
             ),
         )
 
