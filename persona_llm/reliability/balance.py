@@ -24,13 +24,14 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from persona_llm.errors import LLMError, ProviderUnavailableError
 from persona_llm.reliability.failover import FailoverAdapter
 from persona_llm.reliability.policy import RetryPolicy
 from persona_llm.reliability.wrapper import Target
+from persona_llm.types import ChatChunk, ChatRequest
 
 if TYPE_CHECKING:
     from persona_llm.state.breaker import SharedBreakers
@@ -136,6 +137,32 @@ class PoolAdapter(FailoverAdapter):
 
     def _plan_shared(self, model: str, shared: SharedBreakers) -> list[Target]:
         waits = shared.ready([t.label(model) for t in self.targets], self.name, model)
+        return self._plan_ready(model, waits)
+
+    async def _aplan(self, model: str) -> list[Target]:
+        """Asyncio twin of `_plan`: the shared breakers read without blocking the loop."""
+        if self.shared is None:
+            return self._plan(model)
+        labels = [t.label(model) for t in self.targets]
+        return self._plan_ready(model, await self.shared.aready(labels, self.name, model))
+
+    def astream(self, model: str, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        """The stream of the first member whose first chunk arrives (with shared breakers,
+        planned when the first chunk is asked for: the read is the store's asyncio one)."""
+        if self.shared is None:
+            return super().astream(model, request)
+        return self._astream_shared(model, request)
+
+    async def _astream_shared(self, model: str, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        plan = self._able(await self._aplan(model), model, request)
+        chunks = self._astream(model, request, plan, self._aopen(plan, model, request))
+        try:
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]  # an async generator
+
+    def _plan_ready(self, model: str, waits: list[float]) -> list[Target]:
         ready = [i for i, wait in enumerate(waits) if wait < 0]
         if not ready:
             raise self._all_out(model, min(waits))
@@ -164,18 +191,35 @@ class PoolAdapter(FailoverAdapter):
         if back:
             logger.info("%s answered again: back in rotation", target.label(model))
 
+    async def _asucceeded(self, target: Target, model: str) -> None:
+        if self.shared is None:
+            self._succeeded(target, model)
+        elif await self.shared.areport(target.label(model), ok=True):
+            logger.info("%s answered again: back in rotation", target.label(model))
+
     def _failed(self, target: Target, model: str, error: LLMError) -> None:
         if getattr(error, "local", False):
             return  # our own rate limit refused it: the member did not fail
-        index = self._index(target)
         if self.shared is not None:
             opened = self.shared.report(target.label(model), ok=False)
-            count, cooldown = self.shared.threshold, self.shared.cooldown
-        else:
-            with self._lock:
-                breaker = self._breakers[index]
-                opened = breaker.failed()
-            count, cooldown = breaker.consecutive, breaker.cooldown
+            self._opened(opened, target, model, error, self.shared.threshold)
+            return
+        with self._lock:
+            breaker = self._breakers[self._index(target)]
+            opened = breaker.failed()
+        self._opened(opened, target, model, error, breaker.consecutive)
+
+    async def _afailed(self, target: Target, model: str, error: LLMError) -> None:
+        if self.shared is None or getattr(error, "local", False):
+            self._failed(target, model, error)
+            return
+        opened = await self.shared.areport(target.label(model), ok=False)
+        self._opened(opened, target, model, error, self.shared.threshold)
+
+    def _opened(
+        self, opened: bool, target: Target, model: str, error: LLMError, count: int
+    ) -> None:
+        cooldown = self.shared.cooldown if self.shared is not None else self._breakers[0].cooldown
         if opened:
             logger.warning(
                 "%s failed %d times in a row: out of rotation for %g s",

@@ -70,14 +70,17 @@ class _Call:
         self.failures: list[LLMError] = []
         self.deadline = start_deadline(owner.policy)
 
-    def failed(self, index: int, error: LLMError) -> None:
-        """Record that ``plan[index]`` failed; raise unless the next target is to be tried."""
-        target = self.plan[index]
-        if not _fails_over_inside(target.adapter):
+    def check(self, index: int, error: LLMError) -> None:
+        """Raise `error` (with this call's failures) unless it fails over; the owner's
+        `_failed` hook is told of it next, then `failed`."""
+        if not _fails_over_inside(self.plan[index].adapter):
             _forget_summary(error)  # a plain target's error: no failures of its own
         if not fails_over(error):
             raise self.summary(error)
-        self.owner._failed(target, self.model, error)
+
+    def failed(self, index: int, error: LLMError) -> None:
+        """Record that ``plan[index]`` failed; raise unless the next target is to be tried."""
+        target = self.plan[index]
         self.failures.append(error)
         left = time_left(self.owner.policy, self.deadline)
         if index + 1 >= len(self.plan) or (left is not None and left <= 0):
@@ -166,6 +169,21 @@ class FailoverAdapter(ProviderAdapter):
     def _failed(self, target: Target, model: str, error: LLMError) -> None:
         """Called when `target` failed with an error that fails over."""
 
+    # The asyncio calls' hooks: a subclass whose hooks do I/O (the pool's breakers in a
+    # shared store) overrides these so that the event loop is never blocked.
+
+    async def _aplan(self, model: str) -> list[Target]:
+        """Asyncio twin of `_plan`."""
+        return self._plan(model)
+
+    async def _asucceeded(self, target: Target, model: str) -> None:
+        """Asyncio twin of `_succeeded`."""
+        self._succeeded(target, model)
+
+    async def _afailed(self, target: Target, model: str, error: LLMError) -> None:
+        """Asyncio twin of `_failed`."""
+        self._failed(target, model, error)
+
     def check_request(self, model: str, request: ChatRequest) -> None:
         """Raise the first target's refusal if no target can take `request`."""
         self._able(self.targets, model, request)
@@ -194,19 +212,24 @@ class FailoverAdapter(ProviderAdapter):
     # unasync: source failover.calls
     async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
         """The reply of the first target that answers."""
-        plan = self._able(self._plan(model), model, request)
+        plan = self._able(await self._aplan(model), model, request)
         return await self._arun(model, plan, lambda t, m: t.adapter.achat(m, request))
 
     def astream(self, model: str, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """The stream of the first target whose first chunk arrives."""
         plan = self._able(self._plan(model), model, request)
+        return self._astream(model, request, plan, self._aopen(plan, model, request))
+
+    def _aopen(
+        self, plan: list[Target], model: str, request: ChatRequest
+    ) -> AsyncIterator[ChatChunk]:
+        """The first target's stream; an error that fails over is raised when it is read."""
         try:
-            first = plan[0].adapter.astream(plan[0].model_for(model), request)
+            return plan[0].adapter.astream(plan[0].model_for(model), request)
         except LLMError as error:
             if not fails_over(error):
                 raise
-            first = failing_async_iterator(error)
-        return self._astream(model, request, plan, first)
+            return failing_async_iterator(error)
 
     async def aembeddings(
         self, model: str, texts: Sequence[str], options: dict[str, Any]
@@ -229,13 +252,16 @@ class FailoverAdapter(ProviderAdapter):
     def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
         """The stream of the first target whose first chunk arrives."""
         plan = self._able(self._plan(model), model, request)
+        return self._stream(model, request, plan, self._open(plan, model, request))
+
+    def _open(self, plan: list[Target], model: str, request: ChatRequest) -> Iterator[ChatChunk]:
+        """The first target's stream; an error that fails over is raised when it is read."""
         try:
-            first = plan[0].adapter.stream(plan[0].model_for(model), request)
+            return plan[0].adapter.stream(plan[0].model_for(model), request)
         except LLMError as error:
             if not fails_over(error):
                 raise
-            first = failing_iterator(error)
-        return self._stream(model, request, plan, first)
+            return failing_iterator(error)
 
     def embeddings(
         self, model: str, texts: Sequence[str], options: dict[str, Any]
@@ -269,9 +295,11 @@ class FailoverAdapter(ProviderAdapter):
                 with deadline_scope(attempt.deadline, self.policy.clock):
                     result = await call(target, target.model_for(model))
             except LLMError as error:
+                attempt.check(index, error)
+                await self._afailed(target, model, error)
                 attempt.failed(index, error)
                 continue
-            self._succeeded(target, model)
+            await self._asucceeded(target, model)
             return result
         raise AssertionError("unreachable: the last failure raises")  # pragma: no cover
 
@@ -313,6 +341,8 @@ class FailoverAdapter(ProviderAdapter):
                 with deadline_scope(attempt.deadline, self.policy.clock):
                     result = call(target, target.model_for(model))
             except LLMError as error:
+                attempt.check(index, error)
+                self._failed(target, model, error)
                 attempt.failed(index, error)
                 continue
             self._succeeded(target, model)

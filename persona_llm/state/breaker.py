@@ -8,7 +8,9 @@ through as the half-open probe; the others keep skipping the member until the pr
 succeeds (closed: back in rotation) or fails (open for another cool-down), or until
 `probe_ttl` seconds pass without an answer (the prober died).
 
-The blocking read also serves asyncio calls: it is one short store round trip.
+Asyncio calls read and report through the store's asyncio interface (`aready`,
+`areport`): a slow store never blocks the event loop, only the call that waits for it
+(at most ``LLM_STATE_TIMEOUT``, then ``LLM_STATE_ON_ERROR`` decides).
 """
 
 from __future__ import annotations
@@ -73,6 +75,29 @@ class SharedBreakers:
                 lambda: self.store.breaker_report(
                     self._key(label), ok, self.threshold, self.cooldown
                 ),
+            )
+        except StoreError as error:
+            self.guard.note(error, "update a circuit breaker")
+            return False
+
+    async def aready(self, labels: Sequence[str], provider: str, model: str) -> list[float]:
+        """Asyncio twin of `ready`."""
+        keys = [self._key(label) for label in labels]
+        try:
+            self.guard.check()
+            return await self.store.abreaker_ready(keys, self.probe_ttl)
+        except StoreError as error:
+            self.guard.failed(error, "read the circuit breakers", provider, model)
+            return [-1.0] * len(labels)
+
+    async def areport(self, label: str, ok: bool) -> bool:
+        """Asyncio twin of `report`."""
+        if ok and self.threshold == 0:
+            return False
+        try:
+            self.guard.check()
+            return await self.store.abreaker_report(
+                self._key(label), ok, self.threshold, self.cooldown
             )
         except StoreError as error:
             self.guard.note(error, "update a circuit breaker")
