@@ -19,7 +19,6 @@ tests and, with options, one set difference.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -176,6 +175,8 @@ def check_chat_arguments(
 
 
 def _suggestion(name: str, known: Iterable[str]) -> str:
+    import difflib  # only to suggest a name for a typo
+
     close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
     return f"; did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else ""
 

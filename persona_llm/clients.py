@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -29,8 +29,6 @@ from persona_llm.arguments import (
     check_texts,
 )
 from persona_llm.errors import InvalidRequestError
-from persona_llm.features import structured
-from persona_llm.features.tools import ToolChoiceLike, ToolLike, to_tool_choice, to_tools
 from persona_llm.messages import to_messages
 from persona_llm.providers.base import ProviderAdapter
 from persona_llm.types import (
@@ -41,8 +39,14 @@ from persona_llm.types import (
     ChatResponse,
     MessageInput,
     Reasoning,
+    Tool,
+    ToolChoice,
 )
 from persona_llm.usage.observability import log_client_created
+
+if TYPE_CHECKING:  # imported on first use: JSON mode and tools only
+    from persona_llm.features import structured
+    from persona_llm.features.tools import ToolChoiceLike, ToolLike
 
 __all__ = ["AsyncChatClient", "AsyncEmbeddingClient", "ChatClient", "EmbeddingClient"]
 
@@ -127,11 +131,7 @@ class _ClientBase:
             if kind != "text" and not self.capabilities.json_mode:
                 raise self._invalid(f"the {self.provider} provider has no JSON mode")
         stops = (stop,) if isinstance(stop, str) else (tuple(stop) if stop is not None else None)
-        try:
-            tool_list = to_tools(tools)
-            choice = to_tool_choice(tool_choice, tool_list)
-        except InvalidRequestError as exc:
-            raise self._invalid(exc.message) from None
+        tool_list, choice = self._tools(tools, tool_choice)
         if tool_list and not self.capabilities.tools:
             raise self._invalid(
                 f"the {self.provider} provider does not support tool calling; "
@@ -178,7 +178,11 @@ class _ClientBase:
                 max_reasks=max_reasks,
                 response_model=response_model,
             )
-        output = structured.output_spec(response_format, response_model)
+        output = None
+        if response_format is not None or response_model is not None:
+            from persona_llm.features import structured  # JSON mode only
+
+            output = structured.output_spec(response_format, response_model)
         request = self._request(
             messages,
             temperature,
@@ -192,6 +196,20 @@ class _ClientBase:
             cache_prompt=cache_prompt,
         )
         return request, output
+
+    def _tools(
+        self, tools: Iterable[ToolLike] | None, tool_choice: ToolChoiceLike | None
+    ) -> tuple[tuple[Tool, ...], ToolChoice | None]:
+        """The normalized tools and tool choice (the tool modules load on first use)."""
+        if tools is None and tool_choice is None:
+            return (), None
+        from persona_llm.features.tools import to_tool_choice, to_tools
+
+        try:
+            tool_list = to_tools(tools)
+            return tool_list, to_tool_choice(tool_choice, tool_list)
+        except InvalidRequestError as exc:
+            raise self._invalid(exc.message) from None
 
     @staticmethod
     def _stop_for_tool_calls(request: ChatRequest, response: ChatResponse) -> ChatResponse:
@@ -304,6 +322,8 @@ class AsyncChatClient(_AsyncClosing, _ClientBase):
             return self._stop_for_tool_calls(request, response)
 
         try:
+            from persona_llm.features import structured
+
             return await structured.acomplete(
                 send, request.messages, output.validate, max_reasks=max_reasks
             )
@@ -417,6 +437,8 @@ class ChatClient(_ClientBase):
             return self._stop_for_tool_calls(request, response)
 
         try:
+            from persona_llm.features import structured
+
             return structured.complete(
                 send, request.messages, output.validate, max_reasks=max_reasks
             )

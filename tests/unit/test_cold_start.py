@@ -83,6 +83,9 @@ def test_a_first_call_imports_no_unconfigured_feature() -> None:
         "persona_llm.state.budgets",
         "persona_llm.reliability.balance",
         "persona_llm.reliability.failover",
+        "persona_llm.features.structured",
+        "persona_llm.features.tool",
+        "difflib",
     ) == []
 
 
