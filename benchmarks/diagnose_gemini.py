@@ -1,16 +1,21 @@
-"""Why Gemini's ``chat()`` costs more than the raw call: the shape of ``contents``.
+"""Where a Gemini call's time goes: the shape of ``contents``, and the SDK's conversions.
 
     python -m benchmarks.diagnose_gemini
 
 The same one-turn (and three-turn) request sent with the bare google-genai client, passing
 ``contents`` in each shape the SDK accepts; same wire body every time. google-genai
 validates its ``contents`` argument against a wide ``Union`` (``ContentListUnion``); a list
-of ``types.Content`` *objects* is the slowest shape to validate, and it is the shape
-``GeminiAdapter._prepare`` passes (``[types.Content.model_validate(c) for c in contents]``).
+of ``types.Content`` *objects* is the slowest shape to validate. The last rows send the
+same JSON body with the SDK's own transport (``client._api_client.request``) and parse the
+reply with ``json.loads``, as ``GeminiAdapter`` does on its wire path
+(`persona_llm.providers.gemini.wire`): what is left of a call once the SDK's request
+conversion and response model are skipped. ``GeminiAdapter`` takes the public path with
+one ``types.Content`` (one turn) or the dicts (several) when a call has SDK options.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -33,13 +38,25 @@ def shapes(client: Any) -> dict[str, Callable[[], Any]]:
     def send(contents: Any) -> Callable[[], Any]:
         return lambda: generate(model=model, contents=contents, config=config)
 
+    api = client._api_client
+    system = {"parts": [{"text": clients.SYSTEM}], "role": "user"}
+
+    def wire(contents: list[dict[str, Any]]) -> Callable[[], Any]:
+        def call() -> Any:
+            body = {"contents": contents, "systemInstruction": system, "generationConfig": {}}
+            return json.loads(api.request("post", f"models/{model}:generateContent", body).body)
+
+        return call
+
     return {
         "1 turn: str (what a raw user writes)": send(clients.USER),
         "1 turn: types.Content": send(objects[2]),
         "1 turn: [dict]": send(dicts[2:]),
-        "1 turn: [types.Content] (what GeminiAdapter sends)": send(objects[2:]),
+        "1 turn: [types.Content]": send(objects[2:]),
         "3 turns: [dict]": send(dicts),
-        "3 turns: [types.Content] (what GeminiAdapter sends)": send(objects),
+        "3 turns: [types.Content]": send(objects),
+        "1 turn: wire path, _api_client.request + json.loads (GeminiAdapter)": wire(dicts[2:]),
+        "3 turns: wire path, _api_client.request + json.loads (GeminiAdapter)": wire(dicts),
     }
 
 
