@@ -217,7 +217,9 @@ class ChatResponse(BaseModel):
     adapters map the body directly, without the SDK's models): ``reply.raw["usage"]`` is free,
     and reading an attribute (``reply.raw.choices[0].message``, ``reply.raw.model_dump()``)
     builds the SDK's own model once, on that first read (tens of microseconds, what the SDK
-    would have spent on every call). From Gemini it is the SDK's response object.
+    would have spent on every call). From Gemini it is the reply's JSON as well (builds the
+    SDK's ``GenerateContentResponse`` on the first attribute read), or the SDK's response object
+    for a call with SDK options or a continued reply.
     `cached` is True when the reply came from the response cache (``LLM_CACHE``): its
     `usage` is the original call's, its `cost_usd` 0.
     """
