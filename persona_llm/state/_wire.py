@@ -1,9 +1,9 @@
-"""The rate limiter's scripts on Redis, without redis-py's per-command work.
+"""The store commands on a call's path, without redis-py's per-command work.
 
 A limited call has two store operations: the reserve before it (its answer decides whether
 the call goes) and the settle after it (corrections and lease releases, whose answer
-nobody needs). Both run the scripts of `persona_llm.state._lua` over connections of their
-own (`Wire` / `AsyncWire`):
+nobody needs); a cached call reads its entry (``MGET``). They run over connections of
+their own (`Wire` / `AsyncWire`):
 
 * the command's bytes are packed here in one pass (no Script object, no per-argument
   encoder dispatch; a reserve is sent as ``EVALSHA``, and as ``EVAL`` once when Redis says
@@ -136,6 +136,15 @@ class AsyncWire(_Base):
     async def call(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """Run script `name` and return its reply (one round trip)."""
         command = self._scripts.evalsha(name, keys, args)
+        return await self._exchange(command, lambda: self._scripts.eval(name, keys, args))
+
+    async def command(self, *args: Any) -> Any:
+        """Send one command (``MGET``...) and return its reply (one round trip)."""
+        return await self._exchange(pack(*args), None)
+
+    async def _exchange(self, command: bytes, again: Callable[[], bytes] | None) -> Any:
+        """Send `command`, read what earlier fires left unread, then its reply; `again`
+        makes the command to send instead when Redis lost the script (``NOSCRIPT``)."""
         reused = self._pop()
         link = reused or self._new()
         while True:
@@ -143,10 +152,10 @@ class AsyncWire(_Base):
                 await link.conn.send_packed_command([command], check_health=False)
                 await self._read_unread(link)
                 reply = await link.conn.read_response()
-            except self._errors.NoScriptError:
-                command = self._scripts.eval(name, keys, args)
-                continue
-            except self._errors.ResponseError:
+            except self._errors.ResponseError as error:  # in band: the connection is fine
+                if isinstance(error, self._errors.NoScriptError) and again is not None:
+                    command, again = again(), None
+                    continue
                 self._push(link)
                 raise
             except BaseException as error:
@@ -222,6 +231,15 @@ class Wire(_Base):
     def call(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """Run script `name` and return its reply (one round trip)."""
         command = self._scripts.evalsha(name, keys, args)
+        return self._exchange(command, lambda: self._scripts.eval(name, keys, args))
+
+    def command(self, *args: Any) -> Any:
+        """Send one command (``MGET``...) and return its reply (one round trip)."""
+        return self._exchange(pack(*args), None)
+
+    def _exchange(self, command: bytes, again: Callable[[], bytes] | None) -> Any:
+        """Send `command`, read what earlier fires left unread, then its reply; `again`
+        makes the command to send instead when Redis lost the script (``NOSCRIPT``)."""
         reused = self._pop()
         link = reused or self._new()
         while True:
@@ -229,10 +247,10 @@ class Wire(_Base):
                 link.conn.send_packed_command([command], check_health=False)
                 self._read_unread(link)
                 reply = link.conn.read_response()
-            except self._errors.NoScriptError:
-                command = self._scripts.eval(name, keys, args)
-                continue
-            except self._errors.ResponseError:
+            except self._errors.ResponseError as error:  # in band: the connection is fine
+                if isinstance(error, self._errors.NoScriptError) and again is not None:
+                    command, again = again(), None
+                    continue
                 self._push(link)
                 raise
             except BaseException as error:

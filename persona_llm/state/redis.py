@@ -9,8 +9,9 @@ Every command has the short timeout ``LLM_STATE_TIMEOUT`` for connecting and ans
 is tried once more only when a pooled connection turned out to be closed (Redis restarted);
 every failure becomes a `StoreError` whose message shows the URL with its password
 redacted. Atomic operations run as Lua scripts (`persona_llm.state._lua`) or ``MULTI``. The
-two scripts of a limited call, reserve and settle, go over connections of their own
-(`persona_llm.state._wire`): one round trip for the reserve, a settle sent without waiting.
+two scripts of a limited call, reserve and settle, and a cache read go over connections of
+their own (`persona_llm.state._wire`): one round trip for the reserve, a settle sent without
+waiting, one round trip for the read.
 """
 
 from __future__ import annotations
@@ -341,15 +342,16 @@ class RedisStore(StateStore):
         """The stored values (None where missing or expired)."""
         if not keys:
             return []
-        with self._errors("get"):
-            return list(self._client.mget([self._k(k) for k in keys]))
+        with self._errors("get"):  # a cache hit's one round trip, on the wire's connections
+            return list(self._wire.command(b"MGET", *[self._k(k) for k in keys]))
 
     async def aget_many(self, keys: Sequence[str]) -> list[bytes | None]:
         """Asyncio twin of `get_many`."""
         if not keys:
             return []
         full = [self._k(k) for k in keys]
-        return list(await self._arun("get", lambda c, s: c.mget(full)))
+        wire = self._aclient()[2]
+        return list(await self._arun("get", lambda c, s: wire.command(b"MGET", *full)))
 
     def _set_pipeline(self, pipe: Any, items: Mapping[str, bytes], ttl: float | None) -> Any:
         for key, value in items.items():
