@@ -24,6 +24,7 @@ are made with the client's settings (timeouts, TLS, password) and dropped after 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import threading
@@ -115,6 +116,11 @@ class AsyncWire(_Base):
     """
 
     async def _readable(self, conn: Any) -> bool:
+        # The stream sees Redis's close only once the loop has run the socket's read
+        # callback: give the loop two turns (one was enough on asyncio's own loop; a test
+        # restarts Redis under an idle connection and checks that the settle arrives).
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
         peek = getattr(conn, "can_read", None) or conn.can_read_destructive  # renamed in 8.0
         return bool(await peek())
 

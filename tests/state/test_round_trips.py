@@ -208,3 +208,20 @@ def test_a_store_forked_with_unread_replies_starts_clean_in_the_child(
     process.join(10)
     assert result.get(timeout=1) is True
     assert redis_store.acquire([lease], "parent-again").admitted  # parent's replies in order
+
+
+async def test_an_asyncio_settle_after_a_restart_reaches_the_new_server(
+    own_server: Callable[..., RedisServer],
+) -> None:
+    server = own_server()
+    ours = RedisStore(server.url, prefix="p:", timeout=1.0)
+    other = RedisStore(server.url, prefix="p:", timeout=1.0)
+    lease = LeaseRule("c", 1, ttl=60)
+    assert (await ours.aacquire([lease], "a")).admitted
+    server.kill()
+    server.start()
+    assert other.acquire([lease], "a").admitted
+    await ours.asettle([], [("c", "a")])
+    assert other.acquire([lease], "b").admitted
+    await ours.aclose()
+    other.close()
