@@ -73,14 +73,23 @@ class ProviderLimit:
     Attributes:
         name: ``requests``, ``tokens``, ``input-tokens`` or ``output-tokens``.
         remaining: what the provider said is left.
-        reset: seconds until it is replenished (None: the provider did not say).
+        reset: seconds until it is fully replenished (None: the provider did not say).
         header: the remaining header's name, for messages.
+        limit: the limit itself (None: not sent, or not a number).
     """
 
     name: str
     remaining: float
     reset: float | None
     header: str
+    limit: float | None = None
+
+    def refill_rate(self) -> float:
+        """Units a second the provider gives back, when its limit refills evenly until the
+        reset (both OpenAI and Anthropic replenish continuously); 0 when unknown."""
+        if self.limit is None or self.reset is None or self.reset <= 0:
+            return 0.0
+        return max(self.limit - self.remaining, 0.0) / self.reset
 
 
 def parse_duration(text: str) -> float:
@@ -127,9 +136,19 @@ def provider_limits(
 
 def _limits(values: dict[str, str], now: float) -> Iterator[ProviderLimit]:
     for name in ("requests", "tokens", "input-tokens", "output-tokens"):
-        for remaining_key, reset_key, read_reset in (
-            (f"{_OPENAI}remaining-{name}", f"{_OPENAI}reset-{name}", parse_duration),
-            (f"{_ANTHROPIC}{name}-remaining", f"{_ANTHROPIC}{name}-reset", None),
+        for remaining_key, reset_key, limit_key, read_reset in (
+            (
+                f"{_OPENAI}remaining-{name}",
+                f"{_OPENAI}reset-{name}",
+                f"{_OPENAI}limit-{name}",
+                parse_duration,
+            ),
+            (
+                f"{_ANTHROPIC}{name}-remaining",
+                f"{_ANTHROPIC}{name}-reset",
+                f"{_ANTHROPIC}{name}-limit",
+                None,
+            ),
         ):
             if remaining_key not in values:
                 continue
@@ -153,4 +172,14 @@ def _limits(values: dict[str, str], now: float) -> Iterator[ProviderLimit]:
                 )
                 continue
             if remaining >= 0 and (reset is None or reset >= 0):
-                yield ProviderLimit(name, remaining, reset, remaining_key)
+                limit = _number(values.get(limit_key))
+                yield ProviderLimit(name, remaining, reset, remaining_key, limit)
+
+
+def _number(text: str | None) -> float | None:
+    """A limit header's value, None when absent or not a positive number."""
+    try:
+        value = float(text) if text is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and value > 0 and value != float("inf") else None

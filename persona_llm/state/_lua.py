@@ -39,7 +39,8 @@ end
 # KEYS: two per rule (the window's sorted set of tokens by time, and its hash of amounts
 # whose field '_sum' keeps their sum, so a call costs O(1) plus the entries that expire;
 # a lease rule uses only the first: tokens by expiry; a hold rule only the first: the
-# provider's limits, 'u:<name>' until and 'r:<name>' remaining), then two per correction (a
+# provider's limits: 'u:<name>' until, 'r:<name>' remaining at time 'a:<name>', refilling
+# 'v:<name>' a second, see HOLD), then two per correction (a
 # window's set and hash). ARGV: token, the number of rules, per rule kind ('w', 'l' or 'h'),
 # limit, window or lease ttl, amount (a hold: its tokens, input and output tokens); then per
 # correction the earlier token and its real amount. Corrections go first, so the room they
@@ -62,13 +63,20 @@ for i = 1, rules do
   local span, amount = tonumber(ARGV[4 * i + 1]), tonumber(ARGV[4 * i + 2])
   if kind == 'h' then
     local held = redis.call('HGETALL', at)
-    for j = 1, #held, 2 do
-      local field = held[j]
-      if string.sub(field, 1, 2) == 'u:' and tonumber(held[j + 1]) > now then
+    local f = {}
+    for j = 1, #held, 2 do f[held[j]] = held[j + 1] end
+    for field, value in pairs(f) do
+      local ends = tonumber(value)
+      if string.sub(field, 1, 2) == 'u:' and ends > now then
         local name = string.sub(field, 3)
-        local left = tonumber(redis.call('HGET', at, 'r:' .. name) or '0')
-        if left < need(name, limit, span, amount) then
-          return {0, tostring(tonumber(held[j + 1]) - now), i - 1, tostring(left), name}
+        local rate = tonumber(f['v:' .. name] or '0')
+        local left = tonumber(f['r:' .. name] or '0')
+          + rate * (now - tonumber(f['a:' .. name] or tostring(now)))
+        local n = need(name, limit, span, amount)
+        if left < n then
+          local wait = ends - now
+          if rate > 0 and (n - left) / rate < wait then wait = (n - left) / rate end
+          return {0, tostring(wait), i - 1, tostring(left), name}
         end
       end
     end
@@ -137,17 +145,18 @@ return {1, '0', -1, '0'}
 """
 )
 
-# KEYS: a target's hold hash; ARGV: per provider limit its name, remaining and seconds
-# until its reset. Each replaces that limit's earlier hold; the hash lives until the last
-# reset.
+# KEYS: a target's hold hash; ARGV: per provider limit its name, remaining, seconds until
+# its full reset and units refilled a second. Each replaces that limit's earlier hold
+# ('u:' until, 'r:' remaining at time 'a:', 'v:' rate); the hash lives until the last reset.
 HOLD = (
     _NOW
     + """
 local key = KEYS[1]
 local keep = 0
-for j = 1, #ARGV, 3 do
+for j = 1, #ARGV, 4 do
   local name, seconds = ARGV[j], tonumber(ARGV[j + 2])
-  redis.call('HSET', key, 'u:' .. name, tostring(now + seconds), 'r:' .. name, ARGV[j + 1])
+  redis.call('HSET', key, 'u:' .. name, tostring(now + seconds), 'r:' .. name, ARGV[j + 1],
+    'a:' .. name, tostring(now), 'v:' .. name, ARGV[j + 3])
   keep = math.max(keep, math.ceil(seconds * 1000) + 1000)
 end
 if redis.call('PTTL', key) < keep then redis.call('PEXPIRE', key, keep) end

@@ -4,9 +4,14 @@ When a limited call's replies say that less remains of a provider limit than the
 needed (OpenAI and Azure ``x-ratelimit-remaining-*``, Anthropic ``anthropic-ratelimit-*``;
 Gemini sends none) or the provider answered 429 with ``retry-after``, the target
 (``provider/model``) is held in the store until the provider's reset (`NO_RESET_HOLD`
-seconds when it gave none: Azure sends no reset). Every worker's next reservation checks
-the holds first (`persona_llm.state.store.HoldRule`): a call that needs more than remains
-waits for the reset within its deadline, else raises `held_back`'s `RateLimitError`.
+seconds when it gave none: Azure sends no reset). Both providers refill their limits
+continuously and their reset is when the limit is *full* again, so when the reply also
+gave the limit itself, the hold refills evenly meanwhile (``(limit - remaining) / reset``
+units a second): at 0 of 50 requests left and a 60 s reset, a request comes back every
+1.2 s, not after 60 s. Every worker's next reservation checks the holds first
+(`persona_llm.state.store.HoldRule`): a call that needs more than is left waits until
+enough has refilled (at the latest the reset) within its deadline, else raises
+`held_back`'s `RateLimitError`.
 """
 
 from __future__ import annotations
@@ -41,9 +46,9 @@ def holds_from(rule: HoldRule, replies: Sequence[Any], error: BaseException | No
     for limit in provider_limits(replies) if replies else ():
         seconds = NO_RESET_HOLD if limit.reset is None else limit.reset
         if limit.remaining < rule.need(limit.name) and seconds > 0:
-            holds.append((limit.name, limit.remaining, seconds))
+            holds.append((limit.name, limit.remaining, seconds, limit.refill_rate()))
     if isinstance(error, RateLimitError) and not error.local and error.retry_after:
-        holds.append(("retry-after", 0.0, error.retry_after))
+        holds.append(("retry-after", 0.0, error.retry_after, 0.0))
     if holds:
         logger.debug("the provider's rate limits hold %s: %s", rule.key, holds)
     return holds
@@ -58,13 +63,13 @@ def held_back(
         said = f"{provider} answered 429 with retry-after"
     else:
         said = (
-            f"{provider}'s rate-limit headers said {admission.used:g} {name} remaining, "
+            f"{provider}'s rate-limit headers leave {round(admission.used, 2):g} {name} now, "
             f"this call needs {rule.need(name):g}"
         )
     return RateLimitError(
         f"local rate limit ({provider}'s own {name} limit) for {provider}/{model}: {said}; "
         f"no room within the call's {max_wait:g} s deadline; room again in "
-        f"{retry_after:g} s, at the provider's reset (not a provider 429: no request was "
+        f"{retry_after:g} s, as the provider refills (not a provider 429: no request was "
         "sent; held because LLM_RATE_LIMITS limits this target)",
         retry_after=retry_after,
         local=True,

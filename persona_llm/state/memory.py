@@ -81,7 +81,8 @@ class MemoryStore(StateStore):
         self._leases: dict[str, dict[str, float]] = {}  # key: {token: expires}
         self._breakers: dict[str, _Breaker] = {}
         self._values: dict[str, _Expiring] = {}
-        self._holds: dict[str, dict[str, list[float]]] = {}  # key: {limit: [until, remaining]}
+        # key: {limit: [until, remaining, at, rate]}: `remaining` at time `at`, refilling
+        self._holds: dict[str, dict[str, list[float]]] = {}
 
     @property
     def url(self) -> str:
@@ -128,11 +129,14 @@ class MemoryStore(StateStore):
         holds = self._holds.get(rule.key)
         if not holds:
             return None
-        for name, (until, remaining) in list(holds.items()):
+        for name, (until, remaining, at, rate) in list(holds.items()):
             if until <= now:
                 del holds[name]
-            elif remaining < rule.need(name):
-                return name, until - now, remaining
+                continue
+            left, need = remaining + rate * (now - at), rule.need(name)
+            if left < need:
+                wait = (need - left) / rate if rate > 0 else until - now
+                return name, min(wait, until - now), left
         return None
 
     def hold(self, key: str, holds: Sequence[Hold]) -> None:
@@ -140,8 +144,8 @@ class MemoryStore(StateStore):
         with self._lock:
             now = self._clock()
             found = self._holds.setdefault(key, {})
-            for name, remaining, seconds in holds:
-                found[name] = [now + seconds, remaining]
+            for name, remaining, seconds, rate in holds:
+                found[name] = [now + seconds, remaining, now, rate]
 
     def _check(self, rule: WindowRule | LeaseRule, now: float) -> tuple[float, float] | None:
         """None when `rule` has room, else (wait, used)."""

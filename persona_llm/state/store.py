@@ -63,8 +63,9 @@ class LeaseRule(NamedTuple):
 class HoldRule(NamedTuple):
     """The provider's own limits, as its rate-limit headers last said (`StateStore.hold`).
 
-    While a hold of `key` lasts (until its reset), a call is admitted only when what the
-    provider said remains covers what the call needs, and that need is taken from it:
+    While a hold of `key` lasts (until its full reset), a call is admitted only when what the
+    provider said remains, plus what refilled since at the hold's rate, covers what the call
+    needs (else it waits until it would), and that need is taken from it:
     1 for ``requests`` (and ``retry-after``, a 429's hold), `tokens` for ``tokens``,
     `input_tokens` for ``input-tokens``, `output_tokens` for ``output-tokens``.
     """
@@ -86,8 +87,9 @@ class HoldRule(NamedTuple):
 # NamedTuples, not frozen dataclasses: a limited call builds some, at a third of the cost.
 Rule = WindowRule | LeaseRule | HoldRule
 
-#: ``(limit name, remaining, seconds until reset)``: what `StateStore.hold` takes.
-Hold = tuple[str, float, float]
+#: ``(limit name, remaining, seconds until the full reset, units refilled a second)``: what
+#: `StateStore.hold` takes (a rate of 0: nothing comes back before the reset).
+Hold = tuple[str, float, float, float]
 
 #: ``(window key, token, real amount)``: what `StateStore.adjust` takes, batched.
 Correction = tuple[str, str, float]
@@ -169,8 +171,8 @@ class StateStore(ABC):
     @abstractmethod
     def hold(self, key: str, holds: Sequence[Hold]) -> None:
         """Hold calls of `key` (its `HoldRule`) by the provider's limits: each
-        ``(name, remaining, seconds)`` replaces that limit's earlier hold, and lasts until its
-        reset, `seconds` from now."""
+        ``(name, remaining, seconds, rate)`` replaces that limit's earlier hold, lasts until
+        its full reset, `seconds` from now, and refills `rate` units a second meanwhile."""
 
     @abstractmethod
     def adjust(self, key: str, token: str, amount: float) -> None:

@@ -2,7 +2,9 @@
 every worker's calls of that target until then, without a request reaching the provider.
 
 Through the real SDKs on the emulator, on both stores. The target is limited generously
-(``1000rpm``), so only what the provider's headers say can hold a call.
+(``1000rpm``), so only what the provider's headers say can hold a call. The scripted
+limits are tiny (1 request until the reset) so that the reset is when room comes back;
+`test_the_hold_refills_as_the_provider_does` shows the refill of a larger limit.
 """
 
 from __future__ import annotations
@@ -25,12 +27,16 @@ HELLO = [{"role": "user", "content": "hello"}]
 MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-6"}
 
 
-def zero_left(provider: str, reset: float = 2.0, **counts: int) -> Reply:
-    """A successful reply whose headers say no request is left until `reset` seconds."""
+def zero_left(provider: str, reset: float = 2.0) -> Reply:
+    """A successful reply whose headers say the one request per `reset` seconds is used."""
     if provider == "openai":
-        headers = wire.openai_rate_headers(remaining_requests=0, reset_requests=reset, **counts)
+        headers = wire.openai_rate_headers(
+            limit_requests=1, remaining_requests=0, reset_requests=reset
+        )
         return Reply(wire.openai_chat("ok"), headers=headers)
-    headers = wire.anthropic_rate_headers(remaining_requests=0, reset_in=reset, **counts)
+    headers = wire.anthropic_rate_headers(
+        remaining_requests=0, reset_in=reset, limits=(1, 40_000, 30_000, 8_000)
+    )
     return Reply(wire.anthropic_message("ok"), headers=headers)
 
 
@@ -97,7 +103,8 @@ def test_zero_requests_left_holds_the_next_call_without_sending_it(
     assert result.local and result.status_code is None and result.retryable
     assert 1.0 < (result.retry_after or 0) <= 3.0
     assert f"{provider}'s own requests limit" in result.message
-    assert "0 requests remaining, this call needs 1" in result.message
+    assert "rate-limit headers leave 0" in result.message
+    assert "requests now, this call needs 1" in result.message
     assert len(emu.requests) == 1  # the held call never reached the provider
 
 
@@ -145,7 +152,7 @@ async def test_asyncio_calls_are_held_too(worker: Worker, emu: ProviderEmulator)
 def test_a_stream_says_it_as_it_starts(worker: Worker, emu: ProviderEmulator) -> None:
     client = worker().chat_client()
     stream = wire.openai_chunks(["o", "k"], usage=wire.openai_usage(5, 2))
-    headers = wire.openai_rate_headers(remaining_requests=0, reset_requests=2)
+    headers = wire.openai_rate_headers(limit_requests=1, remaining_requests=0, reset_requests=2)
     emu.enqueue("openai", type(stream)(stream.events, done=True, headers=headers))
     chunks = client.stream(HELLO)
     assert next(chunks).delta == "o"
@@ -160,13 +167,30 @@ def test_too_few_tokens_left_holds_a_call_that_needs_more(
     worker: Worker, emu: ProviderEmulator
 ) -> None:
     client = worker().chat_client()
-    headers = wire.openai_rate_headers(remaining_tokens=300, reset_tokens="2s")
+    headers = wire.openai_rate_headers(
+        limit_tokens=600, remaining_tokens=300, reset_tokens="2s"
+    )  # refills 150 tokens a second
     emu.enqueue("openai", Reply(wire.openai_chat("ok"), headers=headers))
     client.chat(HELLO, max_tokens=500)  # reserved ~506 tokens: 300 left is less
-    client.chat(HELLO, max_tokens=100)  # needs ~106 of the 300: goes, 194 left
+    client.chat(HELLO, max_tokens=100)  # needs ~106 of the 300: goes, ~194 left
     with pytest.raises(RateLimitError) as caught:
         client.chat(HELLO, max_tokens=500)
     assert "own tokens limit" in caught.value.message
+    assert len(emu.requests) == 2
+
+
+def test_the_hold_refills_as_the_provider_does(worker: Worker, emu: ProviderEmulator) -> None:
+    # 0 of 100 requests left, full again in 50 s: one request comes back every 0.5 s, so
+    # the next call waits about that long, not 50 s.
+    client = worker(llm_timeout=5).chat_client()
+    headers = wire.openai_rate_headers(
+        limit_requests=100, remaining_requests=0, reset_requests="50s"
+    )
+    emu.enqueue("openai", Reply(wire.openai_chat("ok"), headers=headers))
+    client.chat(HELLO)
+    took, result = timed(lambda: client.chat(HELLO))
+    assert not isinstance(result, Exception), result
+    assert 0.3 < took < 1.5
     assert len(emu.requests) == 2
 
 

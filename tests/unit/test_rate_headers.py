@@ -59,10 +59,11 @@ def test_openai_headers_give_requests_and_tokens() -> None:
     headers = wire.openai_rate_headers(
         remaining_requests=0, reset_requests="2s", remaining_tokens=150, reset_tokens="6m0s"
     )
-    assert provider_limits([headers], now=NOW) == [
-        ProviderLimit("requests", 0.0, 2.0, "x-ratelimit-remaining-requests"),
-        ProviderLimit("tokens", 150.0, 360.0, "x-ratelimit-remaining-tokens"),
-    ]
+    requests, tokens = provider_limits([headers], now=NOW)
+    assert requests == ProviderLimit("requests", 0.0, 2.0, "x-ratelimit-remaining-requests", 500)
+    assert tokens == ProviderLimit("tokens", 150.0, 360.0, "x-ratelimit-remaining-tokens", 200_000)
+    assert requests.refill_rate() == 250.0  # 500 requests back over the 2 s
+    assert tokens.refill_rate() == pytest.approx((200_000 - 150) / 360)
 
 
 def test_azure_headers_without_a_reset() -> None:
@@ -72,6 +73,7 @@ def test_azure_headers_without_a_reset() -> None:
         ("requests", 0.0, None),
         ("tokens", 900.0, None),
     ]
+    assert [lim.refill_rate() for lim in limits] == [0.0, 0.0]  # no limit, no reset
 
 
 def test_anthropic_headers_give_four_limits() -> None:
@@ -87,12 +89,24 @@ def test_anthropic_headers_give_four_limits() -> None:
         headers[f"anthropic-ratelimit-{name}-reset"] = stamp
         headers[f"anthropic-ratelimit-{name}-limit"] = "1000"
     limits = provider_limits([headers], now=NOW)
-    assert [(lim.name, lim.remaining, lim.reset) for lim in limits] == [
-        ("requests", 0.0, 3.0),
-        ("tokens", 100.0, 3.0),
-        ("input-tokens", 80.0, 3.0),
-        ("output-tokens", 20.0, 3.0),
+    assert [(lim.name, lim.remaining, lim.reset, lim.limit) for lim in limits] == [
+        ("requests", 0.0, 3.0, 1000.0),
+        ("tokens", 100.0, 3.0, 1000.0),
+        ("input-tokens", 80.0, 3.0, 1000.0),
+        ("output-tokens", 20.0, 3.0, 1000.0),
     ]
+    assert limits[0].refill_rate() == pytest.approx(1000 / 3)
+
+
+def test_a_limit_that_is_not_a_positive_number_is_unknown() -> None:
+    for bad in ("lots", "0", "-5", "inf"):
+        headers = {
+            "x-ratelimit-limit-requests": bad,
+            "x-ratelimit-remaining-requests": "0",
+            "x-ratelimit-reset-requests": "1s",
+        }
+        (limit,) = provider_limits([headers], now=NOW)
+        assert limit.limit is None and limit.refill_rate() == 0.0
 
 
 def test_names_are_read_whatever_their_case_and_from_httpx_headers() -> None:
