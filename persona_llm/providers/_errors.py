@@ -23,7 +23,7 @@ from persona_llm.errors import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from persona_llm.providers._rate_headers import note
+from persona_llm.providers._raw import note
 
 __all__ = ["error_from_status", "looks_like_html", "retry_after_seconds", "where_and_why"]
 

@@ -12,15 +12,52 @@ These helpers read that body as the SDKs would, into plain JSON data for the dic
 * `SSELines`: Server-Sent Events from the lines of a stream (the WHATWG rules the SDKs use:
   ``event:``/``data:`` fields, comments ignored, an event ends at a blank line);
 * `wire_body`: the same plain data from an SDK model (for callers that still pass one);
-* `RawReply`: what `ChatResponse.raw` holds on the raw path.
+* `RawReply`: what `ChatResponse.raw` holds on the raw path;
+* `note` / `collecting`: the replies' headers, kept for the rate limiter only while a limited
+  call collects them (a context variable); otherwise `note` is one context variable read.
+  What they say is read by `persona_llm.providers._rate_limits`, which only the rate
+  limiter imports.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["RawReply", "SSELines", "field", "json_body", "request_parts", "wire_body"]
+__all__ = [
+    "RawReply",
+    "SSELines",
+    "collecting",
+    "field",
+    "json_body",
+    "note",
+    "request_parts",
+    "wire_body",
+]
+
+_SINK: ContextVar[list[Any] | None] = ContextVar("persona_llm_rate_headers", default=None)
+
+
+def note(headers: Any) -> None:
+    """Keep a reply's headers for the limited call collecting them (no-op otherwise)."""
+    sink = _SINK.get()
+    if sink is not None:
+        sink.append(headers)
+
+
+@contextmanager
+def collecting() -> Iterator[list[Any]]:
+    """The headers `note` receives inside the block (of this thread or task)."""
+    sink: list[Any] = []
+    token = _SINK.set(sink)
+    try:
+        yield sink
+    finally:
+        _SINK.reset(token)
+
 
 # The SDK methods' own keywords that are request options, not body fields, under the names
 # the SDKs' ``client.post(..., options=...)`` takes (what their make_request_options builds).

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from persona_llm.errors import RateLimitError
-from persona_llm.providers._rate_headers import NO_RESET_HOLD, provider_limits
+from persona_llm.providers._rate_limits import NO_RESET_HOLD, provider_limits
 from persona_llm.state.estimate import Estimate
 from persona_llm.state.store import Admission, Hold, HoldRule
 

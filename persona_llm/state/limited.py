@@ -6,7 +6,7 @@ provider's 429 does. The wait is bounded by the call's deadline (``LLM_DEADLINE`
 enclosing wrappers' deadline when one runs, else ``LLM_TIMEOUT``).
 
 While an admitted call runs, the adapters hand the headers of its replies (a stream's as it
-starts, an error's too) to `persona_llm.providers._rate_headers.collecting`; the
+starts, an error's too) to `persona_llm.providers._raw.collecting`; the
 reservation's `observe` turns the provider's rate-limit headers into holds. Calls of targets
 without limits collect nothing.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
-from persona_llm.providers._rate_headers import collecting
+from persona_llm.providers._raw import collecting
 from persona_llm.providers.base import ProviderAdapter
 from persona_llm.reliability.policy import RetryPolicy, start_deadline, time_left
 from persona_llm.reliability.wrapper import AdapterWrapper

@@ -9,14 +9,13 @@ from datetime import datetime, timezone
 import httpx2
 import pytest
 
-from persona_llm.providers._rate_headers import (
+from persona_llm.providers._rate_limits import (
     ProviderLimit,
-    collecting,
-    note,
     parse_duration,
     parse_reset_time,
     provider_limits,
 )
+from persona_llm.providers._raw import collecting, note
 from persona_llm.testing import wire
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc).timestamp()
@@ -137,9 +136,9 @@ def test_malformed_headers_are_left_out_and_logged_at_debug(
         "anthropic-ratelimit-output-tokens-reset": "not a time",
         "anthropic-ratelimit-input-tokens-remaining": "nan",
     }
-    with caplog.at_level(logging.DEBUG, logger="persona_llm.providers._rate_headers"):
+    with caplog.at_level(logging.DEBUG, logger="persona_llm.providers._rate_limits"):
         assert provider_limits([headers], now=NOW) == []
-    logged = [r for r in caplog.records if r.name == "persona_llm.providers._rate_headers"]
+    logged = [r for r in caplog.records if r.name == "persona_llm.providers._rate_limits"]
     assert len(logged) == 3 and all(r.levelno == logging.DEBUG for r in logged)
     assert "whenever" in logged[1].getMessage()
 

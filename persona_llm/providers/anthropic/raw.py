@@ -24,8 +24,7 @@ import httpx2
 from anthropic._data import DEPRECATED_MODELS, MODELS_TO_WARN_WITH_THINKING_ENABLED
 from anthropic.types import Message
 
-from persona_llm.providers._rate_headers import note
-from persona_llm.providers._raw import RawReply, SSELines, json_body, request_parts
+from persona_llm.providers._raw import RawReply, SSELines, json_body, note, request_parts
 
 __all__ = ["aevents", "apost_message", "events", "message_body", "post_message"]
 

@@ -27,8 +27,7 @@ import httpx2
 import openai
 from openai.types.chat import ChatCompletion
 
-from persona_llm.providers._rate_headers import note
-from persona_llm.providers._raw import RawReply, SSELines, json_body, request_parts
+from persona_llm.providers._raw import RawReply, SSELines, json_body, note, request_parts
 
 __all__ = [
     "achunk_events",

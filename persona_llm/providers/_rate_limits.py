@@ -1,17 +1,13 @@
-"""The providers' rate-limit headers: caught while a limited call runs, read into numbers.
+"""What the providers' rate-limit headers say, read into numbers.
 
-OpenAI and Azure OpenAI send ``x-ratelimit-remaining-requests`` / ``-tokens`` and
-``x-ratelimit-reset-requests`` / ``-tokens`` (a duration such as ``"1s"``, ``"6m0s"``,
-``"20ms"``; Azure often sends no reset); Anthropic sends
-``anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{remaining,reset}`` (the
-reset an RFC 3339 time). Gemini sends none. A 429 may add ``retry-after``, which the error
-already carries as `RateLimitError.retry_after`.
-
-Reading headers costs the calls that do not need them nothing: an adapter hands each reply's
-headers to `note`, which keeps them only while a caller collects them (`collecting`, a
-context variable the rate limiter sets around a limited call); otherwise it is one context
-variable read. `provider_limits` reads the kept headers afterwards: a header that does not
-parse is left out (logged at DEBUG), never raised.
+OpenAI and Azure OpenAI send ``x-ratelimit-limit-*``, ``x-ratelimit-remaining-requests`` /
+``-tokens`` and ``x-ratelimit-reset-requests`` / ``-tokens`` (a duration such as ``"1s"``,
+``"6m0s"``, ``"20ms"``; Azure often sends no reset); Anthropic sends
+``anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining,reset}``
+(the reset an RFC 3339 time). Gemini sends none. A 429 may add ``retry-after``, which the
+error already carries as `RateLimitError.retry_after`. A header that does not parse is left
+out (logged at DEBUG), never raised. Only the rate limiter imports this module (the
+headers are caught by `persona_llm.providers._raw.note`).
 """
 
 from __future__ import annotations
@@ -20,17 +16,12 @@ import logging
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 __all__ = [
     "NO_RESET_HOLD",
     "ProviderLimit",
-    "collecting",
-    "note",
     "parse_duration",
     "parse_reset_time",
     "provider_limits",
@@ -41,29 +32,10 @@ logger = logging.getLogger(__name__)
 #: Seconds a "0 remaining" without any reset header holds calls (Azure sends no reset).
 NO_RESET_HOLD = 1.0
 
-_SINK: ContextVar[list[Any] | None] = ContextVar("persona_llm_rate_headers", default=None)
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 _OPENAI = "x-ratelimit-"
 _ANTHROPIC = "anthropic-ratelimit-"
-
-
-def note(headers: Any) -> None:
-    """Keep a reply's headers for the limited call collecting them (no-op otherwise)."""
-    sink = _SINK.get()
-    if sink is not None:
-        sink.append(headers)
-
-
-@contextmanager
-def collecting() -> Iterator[list[Any]]:
-    """The headers `note` receives inside the block (of this thread or task)."""
-    sink: list[Any] = []
-    token = _SINK.set(sink)
-    try:
-        yield sink
-    finally:
-        _SINK.reset(token)
 
 
 @dataclass(frozen=True)
