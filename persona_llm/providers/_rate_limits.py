@@ -15,9 +15,10 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 __all__ = [
     "NO_RESET_HOLD",
@@ -89,63 +90,97 @@ def parse_reset_time(text: str, now: float) -> float:
     return max(when.timestamp() - now, 0.0)
 
 
-def provider_limits(
-    replies: Iterable[Mapping[str, str]], *, now: float | None = None
-) -> list[ProviderLimit]:
-    """The limits the headers of `replies` state, the last reply's winning per limit."""
-    found: dict[str, ProviderLimit] = {}
-    for headers in replies:
-        values: dict[str, str] = {}
-        for name, value in headers.items():
-            lowered = name.lower()
-            if lowered.startswith((_OPENAI, _ANTHROPIC)):
-                values[lowered] = value
-        if values:
-            for limit in _limits(values, time.time() if now is None else now):
-                found[limit.name] = limit
-    return list(found.values())
-
-
-def _limits(values: dict[str, str], now: float) -> Iterator[ProviderLimit]:
-    for name in ("requests", "tokens", "input-tokens", "output-tokens"):
-        for remaining_key, reset_key, limit_key, read_reset in (
-            (
-                f"{_OPENAI}remaining-{name}",
-                f"{_OPENAI}reset-{name}",
-                f"{_OPENAI}limit-{name}",
-                parse_duration,
-            ),
+# Per limit and header family: the remaining, reset and limit headers, and the reset's form.
+_FAMILIES: tuple[tuple[str, str, str, str, bool], ...] = tuple(
+    (name, *keys, openai)
+    for name in ("requests", "tokens", "input-tokens", "output-tokens")
+    for keys, openai in (
+        ((f"{_OPENAI}remaining-{name}", f"{_OPENAI}reset-{name}", f"{_OPENAI}limit-{name}"), True),
+        (
             (
                 f"{_ANTHROPIC}{name}-remaining",
                 f"{_ANTHROPIC}{name}-reset",
                 f"{_ANTHROPIC}{name}-limit",
-                None,
             ),
-        ):
-            if remaining_key not in values:
+            False,
+        ),
+    )
+)
+_PREFIXES = (_OPENAI.encode(), _ANTHROPIC.encode())
+_FIRST = frozenset(b"xXaA")  # most headers are passed over on their first byte
+
+
+def provider_limits(
+    replies: Sequence[Any],
+    *,
+    wanted: Callable[[str, float], bool] | None = None,
+    now: float | None = None,
+) -> list[ProviderLimit]:
+    """The limits the headers of `replies` state, the last reply's winning per limit.
+
+    Args:
+        replies: header mappings (``httpx`` headers are read from their raw bytes).
+        wanted: ``wanted(name, remaining)``: whether to read the rest of that limit (its
+            reset and limit); the others are left out at the cost of one number each.
+        now: Unix time for RFC 3339 resets (default: the clock).
+    """
+    found: list[ProviderLimit] = []
+    seen: set[str] = set()
+    for headers in reversed(replies):  # the last reply is the freshest
+        values = _rate_values(headers)
+        if values:
+            for limit in _limits(values, seen, wanted, time.time() if now is None else now):
+                found.append(limit)
+    return found
+
+
+def _rate_values(headers: Any) -> dict[str, str]:
+    """The rate-limit headers of one reply, names lower-cased."""
+    raw = getattr(headers, "raw", None)  # httpx: bytes pairs, no decoding of the rest
+    if isinstance(raw, list):
+        return {
+            key.lower().decode("latin-1"): value.decode("latin-1")
+            for key, value in raw
+            if key and key[0] in _FIRST and key.lower().startswith(_PREFIXES)
+        }
+    return {
+        name.lower(): value
+        for name, value in headers.items()
+        if name.lower().startswith((_OPENAI, _ANTHROPIC))
+    }
+
+
+def _limits(
+    values: dict[str, str],
+    seen: set[str],
+    wanted: Callable[[str, float], bool] | None,
+    now: float,
+) -> Iterator[ProviderLimit]:
+    for name, remaining_key, reset_key, limit_key, openai in _FAMILIES:
+        text = values.get(remaining_key)
+        if text is None or name in seen:
+            continue
+        seen.add(name)
+        reset_text = values.get(reset_key)
+        try:
+            remaining = float(text)
+            if wanted is not None and not wanted(name, remaining):
                 continue
-            try:
-                remaining = float(values[remaining_key])
-                reset_text = values.get(reset_key)
-                reset: float | None = None
-                if reset_text is not None:
-                    reset = (
-                        read_reset(reset_text)
-                        if read_reset is not None
-                        else parse_reset_time(reset_text, now)
-                    )
-            except ValueError:
-                logger.debug(
-                    "ignoring a rate-limit header that does not parse: %s=%r, %s=%r",
-                    remaining_key,
-                    values.get(remaining_key),
-                    reset_key,
-                    values.get(reset_key),
-                )
-                continue
-            if remaining >= 0 and (reset is None or reset >= 0):
-                limit = _number(values.get(limit_key))
-                yield ProviderLimit(name, remaining, reset, remaining_key, limit)
+            reset: float | None = None
+            if reset_text is not None:
+                reset = parse_duration(reset_text) if openai else parse_reset_time(reset_text, now)
+        except ValueError:
+            logger.debug(
+                "ignoring a rate-limit header that does not parse: %s=%r, %s=%r",
+                remaining_key,
+                text,
+                reset_key,
+                reset_text,
+            )
+            continue
+        if remaining >= 0 and (reset is None or reset >= 0):
+            limit = _number(values.get(limit_key))
+            yield ProviderLimit(name, remaining, reset, remaining_key, limit)
 
 
 def _number(text: str | None) -> float | None:

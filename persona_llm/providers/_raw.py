@@ -22,8 +22,6 @@ These helpers read that body as the SDKs would, into plain JSON data for the dic
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -48,15 +46,18 @@ def note(headers: Any) -> None:
         sink.append(headers)
 
 
-@contextmanager
-def collecting() -> Iterator[list[Any]]:
+class collecting:  # used as a function: ``with collecting() as replies``
     """The headers `note` receives inside the block (of this thread or task)."""
-    sink: list[Any] = []
-    token = _SINK.set(sink)
-    try:
-        yield sink
-    finally:
-        _SINK.reset(token)
+
+    __slots__ = ("_sink", "_token")
+
+    def __enter__(self) -> list[Any]:
+        self._sink: list[Any] = []
+        self._token = _SINK.set(self._sink)
+        return self._sink
+
+    def __exit__(self, *exc: object) -> None:
+        _SINK.reset(self._token)
 
 
 # The SDK methods' own keywords that are request options, not body fields, under the names

@@ -17,7 +17,7 @@ enough has refilled (at the latest the reset) within its deadline, else raises
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from persona_llm.errors import RateLimitError
@@ -43,7 +43,8 @@ def hold_rule(provider: str, model: str, estimate: Estimate) -> HoldRule:
 def holds_from(rule: HoldRule, replies: Sequence[Any], error: BaseException | None) -> list[Hold]:
     """The provider limits that the call's replies say have less left than it needed."""
     holds: list[Hold] = []
-    for limit in provider_limits(replies) if replies else ():
+    wanted = _short_of(rule)
+    for limit in provider_limits(replies, wanted=wanted) if replies else ():
         seconds = NO_RESET_HOLD if limit.reset is None else limit.reset
         if limit.remaining < rule.need(limit.name) and seconds > 0:
             holds.append((limit.name, limit.remaining, seconds, limit.refill_rate()))
@@ -52,6 +53,11 @@ def holds_from(rule: HoldRule, replies: Sequence[Any], error: BaseException | No
     if holds:
         logger.debug("the provider's rate limits hold %s: %s", rule.key, holds)
     return holds
+
+
+def _short_of(rule: HoldRule) -> Callable[[str, float], bool]:
+    """Whether a limit with `remaining` left is short of what this call needed."""
+    return lambda name, remaining: remaining < rule.need(name)
 
 
 def held_back(

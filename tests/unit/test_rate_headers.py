@@ -158,3 +158,15 @@ def test_note_keeps_headers_only_while_collecting() -> None:
     assert replies == [{"a": "1"}, {"c": "3"}] and inner == [{"b": "2"}]
     note({"d": "4"})
     assert len(replies) == 2
+
+
+def test_only_wanted_limits_are_read_and_the_freshest_reply_decides() -> None:
+    def short(name: str, remaining: float) -> bool:
+        return remaining < 1
+
+    first = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1s"}
+    last = {"x-ratelimit-remaining-requests": "9", "x-ratelimit-reset-requests": "never"}
+    # The last reply says 9 are left: nothing is short, and its reset is not even read.
+    assert provider_limits([first, last], wanted=short, now=NOW) == []
+    (limit,) = provider_limits([last, first], wanted=short, now=NOW)
+    assert (limit.remaining, limit.reset) == (0.0, 1.0)
