@@ -134,7 +134,9 @@ def test_an_asyncio_sdk_call_to_a_remote_address_fails_too(
     llm_network_guard: NetworkGuard,
 ) -> None:
     assert_guarded(llm_network_guard)
-    config = ProviderConfig(name="anthropic", api_key="sk-ant-test", base_url="http://10.255.255.1")
+    config = ProviderConfig(
+        name="anthropic", api_key="sk-ant-test", base_url="http://10.255.255.1"
+    )
     adapter = build_adapter(config)
     request = ChatRequest(messages=[{"role": "user", "content": "hi"}])
     with pytest.raises(BaseException) as caught:  # anyio's happy eyeballs group the error
