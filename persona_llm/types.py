@@ -87,8 +87,9 @@ class ChatMessage(BaseModel):
     tool_call_id: str | None = None
     name: str | None = None
     is_error: bool = False
-    """On a ``tool`` message: the tool failed and `content` is the error (Anthropic is told
-    with ``is_error: true``)."""
+    """On a ``tool`` message: the tool failed and `content` is the error. Anthropic is told
+    with ``is_error: true``, Gemini with an ``error`` key in place of ``output``; OpenAI's
+    APIs have no such flag (the content says it)."""
     provider_data: dict[str, Any] = Field(default_factory=dict, repr=False)
 
     @field_validator("content", mode="before")

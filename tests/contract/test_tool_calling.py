@@ -372,3 +372,23 @@ def test_anthropic_is_told_a_tool_failed_with_is_error(env: Env) -> None:
     assert "weather service down" in str(results["toolu_1"]["content"])
     assert results["toolu_2"]["is_error"] is True  # no such tool
     assert "is_error" not in results["toolu_3"]
+
+
+@pytest.mark.parametrize("env", [("gemini", m) for m in MODES], ids="-".join, indirect=True)
+def test_gemini_is_told_a_tool_failed_with_an_error_key(env: Env) -> None:
+    def broken(city: str) -> str:
+        """Always fails."""
+        raise RuntimeError("weather service down")
+
+    env.enqueue(
+        env.dialect.calls_reply(
+            [("", "broken", {"city": "Oslo"}), ("", "get_weather", {"city": "Oslo"})]
+        ),
+        env.dialect.text_reply("Sorry."),
+    )
+    env.run_tools(ASK, [broken, get_weather])
+    _, second = env.bodies()
+    answers = [part["functionResponse"] for part in second["contents"][-1]["parts"]]
+    assert answers[0]["name"] == "broken" and set(answers[0]["response"]) == {"error"}
+    assert "weather service down" in answers[0]["response"]["error"]
+    assert set(answers[1]["response"]) == {"output"}

@@ -18,7 +18,8 @@ objects); inbound parts are read from the SDK's model or the JSON body alike
   Signatures on text parts are not kept (Gemini does not require them back).
 * A tool result is a ``function_response`` part ``{"name", "response": {"output":
   <content>}}`` in a user turn; the name comes from the tool message, else from the
-  assistant tool call it answers.
+  assistant tool call it answers. A failed tool (``is_error``) answers ``{"error":
+  <content>}`` instead, the key Gemini reads as the function's error details.
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ def function_response_part(message: ChatMessage, call: ToolCall | None) -> dict[
             "tool message",
             provider="gemini",
         )
-    response: dict[str, Any] = {"name": name, "response": {"output": message.text}}
+    key = "error" if message.is_error else "output"
+    response: dict[str, Any] = {"name": name, "response": {key: message.text}}
     gemini_id = call.provider_data.get("gemini", {}).get("id") if call is not None else None
     if gemini_id:
         response["id"] = gemini_id
