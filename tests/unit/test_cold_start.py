@@ -12,6 +12,8 @@ import os
 import subprocess
 import sys
 
+from persona_llm.testing.emulator import ProviderEmulator
+
 _FIRST_CALL = """
 import json, sys
 from persona_llm import get_chat_client
@@ -72,21 +74,24 @@ except AttributeError:
 def test_a_first_call_imports_no_unconfigured_feature() -> None:
     # No LLM_STATE features, pool or fallbacks: their modules stay unloaded.
     modules = _modules_after(_FIRST_CALL, LLM_SERVICE="fake/echo")
-    assert _loaded(
-        modules,
-        "persona_llm.state.build",
-        "persona_llm.state.store",
-        "persona_llm.state.memory",
-        "persona_llm.state.limit",
-        "persona_llm.state.cache",
-        "persona_llm.state.breaker",
-        "persona_llm.state.budgets",
-        "persona_llm.reliability.balance",
-        "persona_llm.reliability.failover",
-        "persona_llm.features.structured",
-        "persona_llm.features.tool",
-        "difflib",
-    ) == []
+    assert (
+        _loaded(
+            modules,
+            "persona_llm.state.build",
+            "persona_llm.state.store",
+            "persona_llm.state.memory",
+            "persona_llm.state.limit",
+            "persona_llm.state.cache",
+            "persona_llm.state.breaker",
+            "persona_llm.state.budgets",
+            "persona_llm.reliability.balance",
+            "persona_llm.reliability.failover",
+            "persona_llm.features.structured",
+            "persona_llm.features.tool",
+            "difflib",
+        )
+        == []
+    )
 
 
 def test_configured_features_are_still_built() -> None:
@@ -118,3 +123,31 @@ print(json.dumps(bad))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
+
+
+def test_a_first_openai_reply_skips_the_sdks_chat_resources(emulator: ProviderEmulator) -> None:
+    # The reply goes through client.post: the SDK's typed create() and its streaming models
+    # (19 modules the raw SDK call imports) load only when options must be sorted by them.
+    code = _FIRST_CALL + (
+        "options = {'seed': 1, 'provider_options': {'openai': {'min_p': 0.1}}}\n"
+        "get_chat_client().chat([{'role': 'user', 'content': 'hi'}], **options)\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith(("LLM_", "OPENAI_"))},
+            "LLM_SERVICE": "openai/gpt-4o-mini",
+            "OPENAI_API_KEY": "sk-test-0123456789",
+            "OPENAI_BASE_URL": emulator.openai_base_url,
+        },
+    ).stdout.splitlines()
+    first, after_options = (set(json.loads(line)) for line in out[-2:])
+    assert "openai" in first
+    assert _loaded(first, "openai.resources.chat", "openai.lib.streaming") == []
+    assert "openai.resources.chat.completions.completions" in after_options
+    sent = emulator.requests[-1].json
+    assert sent["seed"] == 1 and sent["min_p"] == 0.1  # known and unknown options both sent

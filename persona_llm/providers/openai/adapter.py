@@ -143,13 +143,18 @@ class OpenAIAdapter(ResponsesTransport, ProviderAdapter):
         self._client = client
         self._async = PerLoop(async_client_factory)
         self._bounds = TimeBounds(config, self.name)
-        # Options the SDK methods do not take go into the body (extra_body) instead of
-        # failing with a TypeError: OpenAI-compatible servers have parameters of their own.
-        self._chat_params = _parameter_names(client.chat.completions.create)
         self._api_setting = config.api
         if config.name == "azure" and config.api_version != "v1" and config.api == "auto":
             self._api_setting = "chat"  # dated Azure versions: Responses only when asked for
         self._compatible = config.name in OPENAI_COMPATIBLE
+
+    @functools.cached_property
+    def _chat_params(self) -> frozenset[str]:
+        # Options the SDK methods do not take go into the body (extra_body) instead of
+        # failing with a TypeError: OpenAI-compatible servers have parameters of their own.
+        # On first use: `client.chat` imports the SDK's chat resources and streaming models
+        # (a cold process's first reply goes through client.post and does not need them).
+        return _parameter_names(self._client.chat.completions.create)
 
     @functools.cached_property
     def _embedding_params(self) -> frozenset[str]:
@@ -194,7 +199,8 @@ class OpenAIAdapter(ResponsesTransport, ProviderAdapter):
             model,
             request,
             unsupported_params=self.unsupported_params,
-            known_params=self._chat_params,
+            # Only options are sorted by it: a call with none skips the SDK's chat resources.
+            known_params=self._chat_params if request.options or request.reasoning else None,
             provider=self.name,
         )
 
