@@ -36,7 +36,9 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from persona_llm.errors import InvalidRequestError
-from persona_llm.providers.openai.mapping import (
+from persona_llm.providers.openai.parts import to_responses_content
+from persona_llm.providers.openai.reasoning import reasoning_effort
+from persona_llm.providers.openai.request import (
     UNSUPPORTED_PARAMS_OPTION,
     UnsupportedParams,
     _merge_options,
@@ -46,8 +48,6 @@ from persona_llm.providers.openai.mapping import (
     is_reasoning_model,
     rejects_temperature,
 )
-from persona_llm.providers.openai.parts import to_responses_content
-from persona_llm.providers.openai.reasoning import reasoning_effort
 from persona_llm.providers.openai.responses_reply import from_responses
 from persona_llm.types import (
     TOOL_CHOICE_MODES,

@@ -26,7 +26,7 @@ from importlib import resources
 from typing import Literal
 
 from persona_llm.errors import ConfigurationError
-from persona_llm.providers.openai.mapping import _base_name, rejects_temperature
+from persona_llm.providers.openai.request import _base_name, rejects_temperature
 from persona_llm.types import ChatRequest
 
 __all__ = ["API_CHOICES", "Api", "choose_api", "is_responses_only", "responses_only_patterns"]

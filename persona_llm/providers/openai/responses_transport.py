@@ -20,7 +20,7 @@ import openai
 from persona_llm.providers._timebox import TimeBounds
 from persona_llm.providers.base import PerLoop
 from persona_llm.providers.openai import raw
-from persona_llm.providers.openai.mapping import UnsupportedParams
+from persona_llm.providers.openai.request import UnsupportedParams
 from persona_llm.providers.openai.responses_select import Api, choose_api
 from persona_llm.types import ChatChunk, ChatRequest, ChatResponse
 
