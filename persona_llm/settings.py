@@ -2,8 +2,8 @@
 
 `Settings` is read by the container on first use and again after `reset_clients()`, never at
 import. Adapters never see `Settings`; they receive a `ProviderConfig` of plain values built
-by `Settings.provider_config`, which is also where a missing key becomes a
-`ConfigurationError` that names the variable to set.
+by `Settings.provider_config` (`persona_llm._provider_configs`), which is also where a missing
+key becomes a `ConfigurationError` that names the variable to set.
 """
 
 from __future__ import annotations
@@ -13,15 +13,14 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from persona_llm._provider_configs import ProviderConfigs
 from persona_llm._secrets import first_bad_secret, secret_values, settings_problem
 from persona_llm._services import (
     EMBEDDING_PROVIDERS,
-    KEY_VARIABLES,
     OPENAI_COMPATIBLE,
     PROVIDERS,
     ProviderConfig,
     ServiceTarget,
-    azure_endpoint,
     parse_service,
     routed_embedding_service,
 )
@@ -47,7 +46,7 @@ def _secret(*names: str) -> Any:
     return Field(default=None, validation_alias=AliasChoices(*names))
 
 
-class Settings(BaseSettings):
+class Settings(BaseSettings, ProviderConfigs):
     """All configuration, from environment variables (and a ``.env`` file if present)."""
 
     model_config = SettingsConfigDict(
@@ -293,112 +292,6 @@ class Settings(BaseSettings):
                 "or EMBEDDING_SERVICE=azure/<deployment>"
             )
         return model
-
-    def provider_config(self, name: str) -> ProviderConfig:
-        """Plain configuration of one provider, checked for what that provider needs.
-
-        Raises:
-            ConfigurationError: the key (or the Azure endpoint) is not set.
-        """
-        common: dict[str, Any] = {
-            "name": name,
-            "timeout": self.llm_timeout,
-            "connect_timeout": self.llm_connect_timeout or min(10.0, self.llm_timeout),
-            "stream_first_chunk_timeout": self.llm_stream_first_chunk_timeout,
-            "stream_idle_timeout": self.llm_stream_idle_timeout,
-            "unsupported_params": self.llm_unsupported_params,
-            "embedding_dimensions": self.embedding_dimensions,
-        }
-        if name == "fake":
-            common["embedding_dimensions"] = (
-                self.embedding_dimensions or self.fake_embedding_dimensions
-            )
-            return ProviderConfig(**common)
-        if name == "vertex" or (name == "gemini" and self.gemini_vertex):
-            return self._vertex_config(common)
-        if name == "azure":
-            return self._azure_config(common)
-        key: SecretStr | None = getattr(self, f"{name}_api_key")
-        if name in OPENAI_COMPATIBLE:
-            default_url, keyless = OPENAI_COMPATIBLE[name]
-            if key is None and keyless is not None:
-                key = SecretStr(keyless)
-            common["base_url"] = getattr(self, f"{name}_base_url") or default_url
-        if key is None or not key.get_secret_value().strip():
-            raise ConfigurationError(
-                f"{KEY_VARIABLES[name]} is not set: the {name} provider needs an API key. "
-                f"Set {KEY_VARIABLES[name]} in the environment or in .env",
-                **self._where(name),
-            )
-        common["api_key"] = key.get_secret_value().strip()
-        if name == "openai":
-            common["embedding_dimensions"] = (
-                self.openai_embedding_dimensions or self.embedding_dimensions
-            )
-            return ProviderConfig(
-                **common,
-                base_url=self.openai_base_url,
-                api=self.openai_api,
-            )
-        if name in OPENAI_COMPATIBLE:
-            return ProviderConfig(**common)
-        if name == "anthropic":
-            return ProviderConfig(**common, base_url=self.anthropic_base_url)
-        return ProviderConfig(**common, base_url=self.gemini_base_url)
-
-    def _azure_config(self, common: dict[str, Any]) -> ProviderConfig:
-        """Azure: the endpoint, the API version (``v1`` or dated) and how to authenticate."""
-        if not self.azure_api_base:
-            raise ConfigurationError(
-                "AZURE_API_BASE is not set: the azure provider needs the resource endpoint, "
-                "e.g. AZURE_API_BASE=https://<resource>.openai.azure.com",
-                **self._where("azure"),
-            )
-        base, version = azure_endpoint(self.azure_api_base, self.azure_api_version)
-        key = self.azure_api_key.get_secret_value().strip() if self.azure_api_key else ""
-        token = self.azure_ad_token.get_secret_value().strip() if self.azure_ad_token else ""
-        auth: str = self.azure_auth or ("key" if key else "entra")
-        if auth == "key" and not key:
-            raise ConfigurationError(
-                "AZURE_API_KEY is not set: the azure provider needs an API key, or Microsoft "
-                "Entra ID (AZURE_AUTH=entra, with persona-llm[azure-identity] installed, or a "
-                "token in AZURE_AD_TOKEN)",
-                **self._where("azure"),
-            )
-        if auth == "entra" and token:
-            auth = "token"
-        return ProviderConfig(
-            **common,
-            api_key=key if auth == "key" else None,
-            ad_token=token if auth == "token" else None,
-            auth=auth,
-            base_url=base,
-            api_version=version,
-            api=self.azure_openai_api,
-        )
-
-    def _vertex_config(self, common: dict[str, Any]) -> ProviderConfig:
-        """Gemini on Vertex AI: project, location and Google credentials, no key."""
-        credentials_file = self.google_application_credentials
-        return ProviderConfig(
-            **common,
-            base_url=self.gemini_base_url,
-            vertex=True,
-            project=self.google_cloud_project,
-            location=self.google_cloud_location or "global",
-            credentials_file=credentials_file,
-            auth="file" if credentials_file else "adc",
-        )
-
-    def _where(self, provider: str) -> dict[str, Any]:
-        """`provider` and the model it would be called with, for a configuration error."""
-        try:
-            chat = self.chat_target
-            model = chat.model if chat.provider == provider else None
-            model = model or self._default_chat_model(ServiceTarget(provider, None))
-        except ConfigurationError:
-            model = None
-        return {"provider": provider, "model": model}
 
     def secret_values(self) -> tuple[str, ...]:
         """Every configured key, token and URL password, for redaction."""

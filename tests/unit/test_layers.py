@@ -37,6 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "content",
             "errors",
             "settings",
+            "_provider_configs",
             "_services",
             "_secrets",
             "log_redaction",
