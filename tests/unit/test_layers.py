@@ -24,7 +24,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("workflows", ("workflows",)),
     ("public surface", ("__init__", "facades")),
     ("wiring", ("containers", "_wiring", "_di")),
-    ("clients", ("clients",)),  # built by the wiring; the router is handed their classes
+    # built by the wiring; the router is handed their classes
+    ("clients", ("clients", "_client_base")),
     ("cross-cutting", ("usage", "reliability", "routing", "state")),
     ("features", ("features",)),
     ("providers", ("providers",)),
