@@ -10,9 +10,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from dependency_injector import providers
 
+from persona_llm.containers import Container
+from persona_llm.settings import load_settings
 from persona_llm.state.memory import MemoryStore
 from persona_llm.state.redis import RedisStore
 from persona_llm.state.store import StateStore
@@ -78,3 +82,20 @@ def own_server() -> Callable[..., RedisServer]:
 def clock() -> FakeClock:
     """A fake monotonic clock."""
     return FakeClock()
+
+
+@pytest.fixture
+def own_containers() -> Iterator[Callable[..., Container]]:
+    """``own_containers(**settings)``: a container of its own per call (one worker each, sharing
+    nothing but what the settings share, such as a Redis), reset at the end of the test."""
+    built: list[Container] = []
+
+    def build(**settings: Any) -> Container:
+        container = Container()
+        container.settings.override(providers.Object(load_settings(**settings)))
+        built.append(container)
+        return container
+
+    yield build
+    for container in built:
+        container.reset_singletons()

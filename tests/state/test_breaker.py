@@ -6,13 +6,13 @@ Two containers stand for two workers (they share nothing but the Redis server); 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from state_helpers import breaker_pool
 
 from persona_llm.containers import Container
-from persona_llm.settings import load_settings
 from persona_llm.testing.emulator import Fault, ProviderEmulator
 from persona_llm.testing.redis_server import RedisServer
 
@@ -23,35 +23,15 @@ def user(text: str) -> list[dict[str, str]]:
 
 @pytest.fixture
 def workers(
-    emu: ProviderEmulator, redis_server: RedisServer, prefix: str
-) -> Iterator[Callable[..., Container]]:
-    built: list[Container] = []
-
+    emu: ProviderEmulator,
+    redis_server: RedisServer,
+    prefix: str,
+    own_containers: Callable[..., Container],
+) -> Callable[..., Container]:
     def worker(**settings: Any) -> Container:
-        values: dict[str, Any] = {
-            "llm_service": "openai/gpt-4o-mini",
-            "llm_pool": "anthropic/claude-sonnet-4-6",
-            "llm_circuit_failures": 2,
-            "llm_circuit_cooldown": 30,
-            "llm_max_retries": 0,
-            "llm_timeout": 5,
-            "openai_api_key": "sk-test-breaker-0123456789",
-            "openai_base_url": emu.openai_base_url,
-            "anthropic_api_key": "sk-ant-test-breaker-0123456789",
-            "anthropic_base_url": emu.anthropic_base_url,
-            "llm_state": redis_server.url,
-            "llm_state_prefix": prefix,
-        }
-        container = Container()
-        from dependency_injector import providers
+        return own_containers(**(breaker_pool(emu, redis_server.url, prefix) | settings))
 
-        container.settings.override(providers.Object(load_settings(**(values | settings))))
-        built.append(container)
-        return container
-
-    yield worker
-    for container in built:
-        container.reset_singletons()
+    return worker
 
 
 def test_a_breaker_opened_by_one_worker_keeps_the_others_away(

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from state_helpers import breaker_pool
+
 from persona_llm.containers import Container
 from persona_llm.testing.emulator import Fault, ProviderEmulator
 from persona_llm.testing.redis_server import RedisServer
@@ -28,21 +30,7 @@ def user(text: str) -> list[dict[str, str]]:
 def pool(
     container_with: Callable[..., Container], emu: ProviderEmulator, url: str, prefix: str
 ) -> Container:
-    values: dict[str, Any] = {
-        "llm_service": "openai/gpt-4o-mini",
-        "llm_pool": "anthropic/claude-sonnet-4-6",
-        "llm_circuit_failures": 2,
-        "llm_circuit_cooldown": 30,
-        "llm_max_retries": 0,
-        "llm_timeout": 5,
-        "openai_api_key": "sk-test-breaker-0123456789",
-        "openai_base_url": emu.openai_base_url,
-        "anthropic_api_key": "sk-ant-test-breaker-0123456789",
-        "anthropic_base_url": emu.anthropic_base_url,
-        "llm_state": url,
-        "llm_state_timeout": STORE_TIMEOUT,
-        "llm_state_prefix": prefix,
-    }
+    values = breaker_pool(emu, url, prefix) | {"llm_state_timeout": STORE_TIMEOUT}
     return container_with(**values)
 
 

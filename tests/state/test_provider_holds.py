@@ -10,15 +10,14 @@ limits are tiny (1 request until the reset) so that the reset is when room comes
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from state_helpers import timed
 
 from persona_llm.containers import Container
 from persona_llm.errors import RateLimitError
-from persona_llm.settings import load_settings
 from persona_llm.testing import wire
 from persona_llm.testing.emulator import Fault, ProviderEmulator, Reply
 from persona_llm.testing.redis_server import RedisServer
@@ -52,10 +51,11 @@ def backend(request: pytest.FixtureRequest, prefix: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def worker(emu: ProviderEmulator, backend: dict[str, Any]) -> Iterator[Worker]:
+def worker(
+    emu: ProviderEmulator, backend: dict[str, Any], own_containers: Callable[..., Container]
+) -> Worker:
     """``worker(provider, **settings)``: a container of its own (one worker), sharing the
     store when it is Redis."""
-    built: list[Container] = []
 
     def make(provider: str = "openai", **settings: Any) -> Container:
         values: dict[str, Any] = {
@@ -69,25 +69,9 @@ def worker(emu: ProviderEmulator, backend: dict[str, Any]) -> Iterator[Worker]:
             "anthropic_base_url": emu.anthropic_base_url,
             **backend,
         }
-        from dependency_injector import providers
+        return own_containers(**(values | settings))
 
-        container = Container()
-        container.settings.override(providers.Object(load_settings(**(values | settings))))
-        built.append(container)
-        return container
-
-    yield make
-    for container in built:
-        container.reset_singletons()
-
-
-def timed(call: Callable[[], object]) -> tuple[float, object]:
-    started = time.monotonic()
-    try:
-        result: object = call()
-    except Exception as exc:  # the test looks at what came out
-        result = exc
-    return time.monotonic() - started, result
+    return make
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])

@@ -141,12 +141,21 @@ async def test_an_asyncio_settle_does_not_wait_either(
     await redis_store.aclose()
 
 
-def test_a_settle_after_a_restart_reaches_the_new_server(
+@pytest.fixture
+def two_workers(
     own_server: Callable[..., RedisServer],
-) -> None:
+) -> tuple[RedisServer, RedisStore, RedisStore]:
+    """A redis-server of the test's own, our store on it and another worker's."""
     server = own_server()
     ours = RedisStore(server.url, prefix="p:", timeout=1.0)
     other = RedisStore(server.url, prefix="p:", timeout=1.0)
+    return server, ours, other
+
+
+def test_a_settle_after_a_restart_reaches_the_new_server(
+    two_workers: tuple[RedisServer, RedisStore, RedisStore],
+) -> None:
+    server, ours, other = two_workers
     lease = LeaseRule("c", 1, ttl=60)
     assert ours.acquire([lease], "a").admitted  # our connection is made
     server.kill()
@@ -211,11 +220,9 @@ def test_a_store_forked_with_unread_replies_starts_clean_in_the_child(
 
 
 async def test_an_asyncio_settle_after_a_restart_reaches_the_new_server(
-    own_server: Callable[..., RedisServer],
+    two_workers: tuple[RedisServer, RedisStore, RedisStore],
 ) -> None:
-    server = own_server()
-    ours = RedisStore(server.url, prefix="p:", timeout=1.0)
-    other = RedisStore(server.url, prefix="p:", timeout=1.0)
+    server, ours, other = two_workers
     lease = LeaseRule("c", 1, ttl=60)
     assert (await ours.aacquire([lease], "a")).admitted
     server.kill()

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from state_helpers import timed
 
 from persona_llm.containers import Container
 from persona_llm.errors import ProviderUnavailableError, RateLimitError
@@ -48,15 +49,6 @@ def on_redis(container_with: Build, server: RedisServer) -> Build:
         return container
 
     return build
-
-
-def timed(call: Callable[[], object]) -> tuple[float, object]:
-    started = time.monotonic()
-    try:
-        result: object = call()
-    except Exception as exc:  # the test looks at what came out
-        result = exc
-    return time.monotonic() - started, result
 
 
 def test_killed_mid_run_open_proceeds_unlimited(
