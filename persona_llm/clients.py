@@ -21,13 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from persona_llm._client_base import _AsyncClosing, _check_texts, _ClientBase, _ToolCallReply
-from persona_llm.types import (
-    ChatChunk,
-    ChatMessage,
-    ChatResponse,
-    MessageInput,
-    Reasoning,
-)
+from persona_llm.types import ChatChunk, ChatMessage, ChatResponse, MessageInput, Reasoning
 
 if TYPE_CHECKING:  # imported on first use: JSON mode and tools only
     from persona_llm.features.tools import ToolChoiceLike, ToolLike
