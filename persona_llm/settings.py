@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from persona_llm._provider_configs import ProviderConfigs
 from persona_llm._secrets import first_bad_secret, secret_values, settings_problem
@@ -58,6 +58,24 @@ class Settings(BaseSettings, ProviderConfigs):
         # A rejected value may be a key (or a URL with a password): never echo it.
         hide_input_in_errors=True,
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """pydantic-settings' sources, without the ``.env`` one when it read no variable.
+
+        It has read its files when built; with none it would still go through every field (half
+        the cost of reading the settings, in every cold start) to add nothing.
+        """
+        if not getattr(dotenv_settings, "env_vars", True):
+            return init_settings, env_settings, file_secret_settings
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
 
     llm_service: str = "openai/gpt-4o-mini"
     embedding_service: str | None = None
