@@ -116,14 +116,7 @@ class _ClientBase:
             parameters = _chat_parameters(type(self))  # type: ignore[arg-type]
             check_options(options, parameters, self.provider, self.model, PROVIDERS)
         if response_format is not None:
-            kind = response_format.get("type")
-            if kind not in {"text", "json_object", "json_schema"}:
-                raise self._invalid(
-                    f"response_format type {kind!r} is not supported; use "
-                    "{'type': 'json_object'} or an OpenAI-style {'type': 'json_schema', ...}"
-                )
-            if kind != "text" and not self.capabilities.json_mode:
-                raise self._invalid(f"the {self.provider} provider has no JSON mode")
+            self._check_response_format(response_format)
         stops = (stop,) if isinstance(stop, str) else (tuple(stop) if stop is not None else None)
         tool_list, choice = self._tools(tools, tool_choice)
         if tool_list and not self.capabilities.tools:
@@ -146,6 +139,16 @@ class _ClientBase:
             reasoning=reasoning if reasoning is not None else self.reasoning,
             cache_prompt=cache_prompt,
         )
+
+    def _check_response_format(self, response_format: Mapping[str, Any]) -> None:
+        kind = response_format.get("type")
+        if kind not in {"text", "json_object", "json_schema"}:
+            raise self._invalid(
+                f"response_format type {kind!r} is not supported; use "
+                "{'type': 'json_object'} or an OpenAI-style {'type': 'json_schema', ...}"
+            )
+        if kind != "text" and not self.capabilities.json_mode:
+            raise self._invalid(f"the {self.provider} provider has no JSON mode")
 
     def _json_request(
         self,
