@@ -25,6 +25,7 @@ __all__ = [
     "ProviderLimit",
     "parse_duration",
     "parse_reset_time",
+    "maybe_short",
     "provider_limits",
 ]
 
@@ -108,6 +109,39 @@ _FAMILIES: tuple[tuple[str, str, str, str, bool], ...] = tuple(
 )
 _PREFIXES = (_OPENAI.encode(), _ANTHROPIC.encode())
 _FIRST = frozenset(b"xXaA")  # most headers are passed over on their first byte
+
+
+#: The remaining headers' names (raw bytes, and text), each to its limit's name.
+_REMAINING = {family[1].encode(): family[0] for family in _FAMILIES}
+_REMAINING_TEXT = {family[1]: family[0] for family in _FAMILIES}
+
+
+def maybe_short(replies: Sequence[Any], need: Callable[[str], float]) -> bool:
+    """Whether a remaining header of `replies` is below ``need(limit name)`` (or does not
+    parse). When none is, ``provider_limits(replies, wanted=short)`` with ``short(name,
+    remaining) = remaining < need(name)`` is empty: the usual reply (plenty left) is read
+    in one pass over its raw headers, without decoding them or reading resets."""
+    for headers in replies:
+        raw = getattr(headers, "raw", None)
+        if isinstance(raw, list):
+            for key, value in raw:
+                if key and key[0] in _FIRST:
+                    name = _REMAINING.get(key.lower())
+                    if name is not None and _short(value, name, need):
+                        return True
+            continue
+        for key, value in headers.items():
+            name = _REMAINING_TEXT.get(key.lower())
+            if name is not None and _short(value, name, need):
+                return True
+    return False
+
+
+def _short(value: str | bytes, name: str, need: Callable[[str], float]) -> bool:
+    try:
+        return float(value) < need(name)
+    except ValueError:
+        return True  # the full reading logs it
 
 
 def provider_limits(

@@ -8,10 +8,8 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from persona_llm.types import ChatRequest
 
@@ -20,9 +18,9 @@ __all__ = ["DEFAULT_OUTPUT_TOKENS", "Estimate", "estimate_chat", "estimate_texts
 DEFAULT_OUTPUT_TOKENS = 512
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """Tokens a call is expected to use, before it is sent."""
+class Estimate(NamedTuple):
+    """Tokens a call is expected to use, before it is sent (a NamedTuple: every limited
+    call builds one)."""
 
     input_tokens: int
     output_tokens: int
@@ -43,12 +41,17 @@ def _text_of(content: Any) -> int:
 
 def estimate_chat(request: ChatRequest) -> Estimate:
     """The token estimate of a chat request (see the module docstring)."""
-    chars = sum(_text_of(m.content) for m in request.messages)
-    chars += sum(len(str(tool.parameters)) + len(tool.description or "") for tool in request.tools)
+    chars = 0
+    messages = request.messages
+    for message in messages:
+        content = message.content
+        chars += len(content) if type(content) is str else _text_of(content)
+    for tool in request.tools:
+        chars += len(str(tool.parameters)) + len(tool.description or "")
     output = request.max_tokens or DEFAULT_OUTPUT_TOKENS
-    return Estimate(math.ceil(chars / 4) + 4 * len(request.messages), output)
+    return Estimate(-(-chars // 4) + 4 * len(messages), output)
 
 
 def estimate_texts(texts: Sequence[str]) -> Estimate:
     """The token estimate of an embeddings call."""
-    return Estimate(math.ceil(sum(len(t) for t in texts) / 4), 0)
+    return Estimate(-(-sum(map(len, texts)) // 4), 0)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from persona_llm.errors import RateLimitError
-from persona_llm.providers._rate_limits import NO_RESET_HOLD, provider_limits
+from persona_llm.providers._rate_limits import NO_RESET_HOLD, maybe_short, provider_limits
 from persona_llm.state.estimate import Estimate
 from persona_llm.state.store import Admission, Hold, HoldRule
 
@@ -43,8 +43,8 @@ def hold_rule(provider: str, model: str, estimate: Estimate) -> HoldRule:
 def holds_from(rule: HoldRule, replies: Sequence[Any], error: BaseException | None) -> list[Hold]:
     """The provider limits that the call's replies say have less left than it needed."""
     holds: list[Hold] = []
-    wanted = _short_of(rule)
-    for limit in provider_limits(replies, wanted=wanted) if replies else ():
+    read = bool(replies) and maybe_short(replies, rule.need)
+    for limit in provider_limits(replies, wanted=_short_of(rule)) if read else ():
         seconds = NO_RESET_HOLD if limit.reset is None else limit.reset
         if limit.remaining < rule.need(limit.name) and seconds > 0:
             holds.append((limit.name, limit.remaining, seconds, limit.refill_rate()))

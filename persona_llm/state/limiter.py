@@ -33,12 +33,11 @@ targets that ``LLM_RATE_LIMITS`` limits read or obey the headers.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import threading
 import time
+from os import urandom
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from persona_llm.errors import RateLimitError
@@ -50,7 +49,7 @@ from persona_llm.state.estimate import (
     estimate_texts,
 )
 from persona_llm.state.guard import StoreGuard
-from persona_llm.state.holds import NO_RESET_HOLD, held_back, hold_rule, holds_from
+from persona_llm.state.holds import NO_RESET_HOLD, held_back, holds_from
 from persona_llm.state.notes import current_notes
 from persona_llm.state.store import (
     Admission,
@@ -80,14 +79,33 @@ _RESERVE = "reserve rate-limit capacity"
 _HOLD = "hold calls by the provider's rate limits"
 
 
-@dataclass
 class Reservation:
-    """What one admitted call holds; `settle` it once the call ended."""
+    """What one admitted call holds; `settle` it once the call ended.
 
-    limiter: RateLimiter
-    token: str
-    estimate: Estimate
-    rules: list[tuple[str, Rule]] = field(default_factory=list)  # (unit, rule)
+    `rules` are sent to the store in this order (the hold check first); `units` names each
+    (``hold``, ``rpm``, ``tpm``, ``itpm``, ``otpm``, ``concurrent``).
+    """
+
+    __slots__ = ("estimate", "limiter", "rules", "target", "token")
+
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        token: str,
+        estimate: Estimate,
+        target: _Target,
+        rules: list[Rule],
+    ) -> None:
+        self.limiter = limiter
+        self.token = token
+        self.estimate = estimate
+        self.target = target
+        self.rules = rules
+
+    @property
+    def units(self) -> tuple[str, ...]:
+        """The unit of each rule."""
+        return self.target.units
 
     def _updates(
         self, usage: Usage | None, failed: bool
@@ -96,22 +114,25 @@ class Reservation:
         adjust: list[Correction] = []
         release: list[tuple[str, str]] = []
         shrinking = True
-        for unit, rule in self.rules:
-            if isinstance(rule, LeaseRule):
-                release.append((rule.key, self.token))
-                continue
-            if isinstance(rule, HoldRule) or unit == "rpm":
-                continue
+        rules, token = self.rules, self.token
+        for index in self.target.leases:
+            release.append((rules[index].key, token))
+        if usage is None and not failed:
+            return adjust, release, shrinking  # no usage reported: keep the estimates
+        for index, unit in self.target.tokens:
+            rule = rules[index]
             if usage is not None:
-                real = {"tpm": usage.total_tokens, "itpm": usage.prompt_tokens}
-                amount = real.get(unit, usage.completion_tokens)
-            elif failed:  # nothing generated; the input may still count at the provider
-                amount = {"otpm": 0}.get(unit, self.estimate.input_tokens)
-            else:
-                continue  # no usage reported: keep the estimate
-            if amount != rule.amount:
-                adjust.append((rule.key, self.token, amount))
-                shrinking = shrinking and amount < rule.amount
+                if unit == "tpm":
+                    amount = usage.total_tokens
+                elif unit == "itpm":
+                    amount = usage.prompt_tokens
+                else:
+                    amount = usage.completion_tokens
+            else:  # failed: nothing generated; the input may still count at the provider
+                amount = 0 if unit == "otpm" else self.estimate.input_tokens
+            if amount != rule.amount:  # type: ignore[union-attr]  # a WindowRule
+                adjust.append((rule.key, token, amount))
+                shrinking = shrinking and amount < rule.amount  # type: ignore[union-attr]
         return adjust, release, shrinking
 
     def settle(self, usage: Usage | None, *, failed: bool = False) -> None:
@@ -139,7 +160,7 @@ class Reservation:
             guard.note(error, "settle a rate-limit reservation")
 
     def _hold_rule(self) -> HoldRule:
-        rule = self.rules[0][1]  # `RateLimiter._plan` puts it first
+        rule = self.rules[0]  # `RateLimiter._plan` puts it first
         assert isinstance(rule, HoldRule)
         return rule
 
@@ -199,8 +220,7 @@ class RateLimiter:
         self.window = window
         self.lease_ttl = lease_ttl
         self._clock, self._sleep, self._asleep = clock, sleep, asleep
-        self._matching: dict[tuple[str, str], tuple[LimitEntry, ...]] = {}
-        self._skeletons: dict[LimitEntry, tuple[tuple[str, WindowRule | LeaseRule], ...]] = {}
+        self._targets: dict[tuple[str, str], _Target] = {}
         self._pending: list[Correction] = []  # shrinking corrections held for the next acquire
         self._pending_lock = threading.Lock()
 
@@ -228,57 +248,36 @@ class RateLimiter:
 
     def limits_for(self, provider: str, model: str) -> tuple[LimitEntry, ...]:
         """The entries that apply to ``provider/model`` (cached)."""
+        return self._target(provider, model).entries
+
+    def _target(self, provider: str, model: str) -> _Target:
+        """What never changes between calls of ``provider/model``: its entries and rules,
+        built on its first call."""
         key = (provider, model)
-        found = self._matching.get(key)
+        found = self._targets.get(key)
         if found is None:
-            found = self._matching[key] = tuple(
-                e for e in self.entries if e.matches(provider, model)
-            )
+            entries = tuple(e for e in self.entries if e.matches(provider, model))
+            found = self._targets[key] = _Target(provider, model, entries, self)
         return found
 
-    def _skeleton(self, entry: LimitEntry) -> tuple[tuple[str, WindowRule | LeaseRule], ...]:
-        """The rules of `entry`, built once: request and lease rules as they are sent,
-        token rules with the amount that `_rules` fills in per call."""
-        found = self._skeletons.get(entry)
-        if found is None:
-            rules: list[tuple[str, WindowRule | LeaseRule]] = []
-            for unit in ("rpm", "tpm", "itpm", "otpm"):
-                limit = getattr(entry, unit)
-                if limit is not None:
-                    key = f"rl:{entry.pattern}:{unit}"
-                    rules.append((unit, WindowRule(key, limit, self.window, 1)))
-            if entry.concurrent is not None:
-                key = f"rl:{entry.pattern}:concurrent"
-                rules.append(("concurrent", LeaseRule(key, entry.concurrent, self.lease_ttl)))
-            found = self._skeletons[entry] = tuple(rules)
-        return found
-
-    def _rules(self, entries: Sequence[LimitEntry], estimate: Estimate) -> list[tuple[str, Rule]]:
-        rules: list[tuple[str, Rule]] = []
-        amounts = {
-            "tpm": estimate.total,
-            "itpm": estimate.input_tokens,
-            "otpm": estimate.output_tokens,
-        }
-        for entry in entries:
-            for unit, basic in self._skeleton(entry):
-                amount = amounts.get(unit)
-                if amount is not None:
-                    basic = WindowRule(basic.key, basic.limit, self.window, amount)
-                rules.append((unit, basic))
-        return rules
-
-    def _plan(
-        self, provider: str, model: str, estimate: Estimate
-    ) -> tuple[Reservation | None, list[LimitEntry]]:
-        entries = list(self.limits_for(provider, model))
-        if not entries:
-            return None, entries
+    def _plan(self, provider: str, model: str, estimate: Estimate) -> Reservation | None:
+        target = self._targets.get((provider, model)) or self._target(provider, model)
+        if not target.entries:
+            return None
+        inputs, outputs = estimate.input_tokens, estimate.output_tokens
+        total = inputs + outputs
+        rules: list[Rule] = [HoldRule(target.hold_key, total, inputs, outputs)]
+        window = self.window
+        for unit, basic in target.skeleton:
+            if unit == "tpm":
+                basic = WindowRule(basic.key, basic.limit, window, total)
+            elif unit == "itpm":
+                basic = WindowRule(basic.key, basic.limit, window, inputs)
+            elif unit == "otpm":
+                basic = WindowRule(basic.key, basic.limit, window, outputs)
+            rules.append(basic)
         # 96 random bits name the call in the store (cheaper than a uuid4, fork-safe)
-        reservation = Reservation(self, os.urandom(12).hex(), estimate)
-        hold = hold_rule(provider, model, estimate)
-        reservation.rules = [("hold", hold), *self._rules(entries, estimate)]
-        return reservation, entries
+        return Reservation(self, urandom(12).hex(), estimate, target, rules)
 
     def _next_wait(
         self, admission: Admission, started: float, max_wait: float, context: tuple[Any, ...]
@@ -294,10 +293,10 @@ class RateLimiter:
     ) -> Reservation | None:
         """Reserve room for one call, waiting up to `max_wait` seconds (None: no limits
         apply, or the store failed under ``LLM_STATE_ON_ERROR=open``)."""
-        reservation, entries = self._plan(provider, model, estimate)
+        reservation = self._plan(provider, model, estimate)
         if reservation is None:
             return None
-        rules = [rule for _, rule in reservation.rules]
+        rules = reservation.rules
         started, slept = self._clock(), False
         while True:
             try:
@@ -307,9 +306,10 @@ class RateLimiter:
                 self.guard.failed(error, _RESERVE, provider, model)
                 return None
             if admission.admitted:
-                self._waited(started, slept)
+                if slept:
+                    self._waited(started)
                 return reservation
-            context = (reservation, entries, provider, model, started)
+            context = (reservation, provider, model, started)
             slept = True
             self._sleep(self._next_wait(admission, started, max_wait, context))
 
@@ -317,10 +317,10 @@ class RateLimiter:
         self, provider: str, model: str, estimate: Estimate, max_wait: float
     ) -> Reservation | None:
         """Asyncio twin of `acquire`."""
-        reservation, entries = self._plan(provider, model, estimate)
+        reservation = self._plan(provider, model, estimate)
         if reservation is None:
             return None
-        rules = [rule for _, rule in reservation.rules]
+        rules = reservation.rules
         started, slept = self._clock(), False
         while True:
             try:
@@ -330,15 +330,16 @@ class RateLimiter:
                 self.guard.failed(error, _RESERVE, provider, model)
                 return None
             if admission.admitted:
-                self._waited(started, slept)
+                if slept:
+                    self._waited(started)
                 return reservation
-            context = (reservation, entries, provider, model, started)
+            context = (reservation, provider, model, started)
             slept = True
             await self._asleep(self._next_wait(admission, started, max_wait, context))
 
-    def _waited(self, started: float, slept: bool) -> None:
+    def _waited(self, started: float) -> None:
         notes = current_notes()
-        if notes is not None and slept:
+        if notes is not None:
             notes.waited_s += self._clock() - started
 
     def _refused(
@@ -346,15 +347,15 @@ class RateLimiter:
         admission: Admission,
         max_wait: float,
         reservation: Reservation,
-        entries: list[LimitEntry],
         provider: str,
         model: str,
         started: float,
     ) -> RateLimitError:
-        unit, rule = reservation.rules[admission.rule]
+        unit, rule = reservation.units[admission.rule], reservation.rules[admission.rule]
         if isinstance(rule, HoldRule):
             self._note_refusal(f"{provider} {admission.hold}", started)
             return held_back(admission, max_wait, rule, provider, model)
+        entries = reservation.target.entries
         entry = next(e for e in entries if rule.key.startswith(f"rl:{e.pattern}:"))
         limit = rule.limit
         if isinstance(rule, LeaseRule):
@@ -386,3 +387,34 @@ class RateLimiter:
         if notes is not None:
             notes.limited = label
             notes.waited_s += self._clock() - started
+
+
+class _Target:
+    """One ``provider/model``'s limits, as every call of it sends them: the entries, the
+    hold key, the rules of each entry (token rules with the amount `RateLimiter._plan`
+    fills in per call), the unit of every rule (the hold first), and which rules a settle
+    corrects (token rules) or ends (leases)."""
+
+    __slots__ = ("entries", "hold_key", "leases", "skeleton", "tokens", "units")
+
+    def __init__(
+        self, provider: str, model: str, entries: tuple[LimitEntry, ...], limiter: RateLimiter
+    ) -> None:
+        self.entries = entries
+        self.hold_key = f"rl:hold:{provider}/{model}"
+        skeleton: list[tuple[str, WindowRule | LeaseRule]] = []
+        for entry in entries:
+            for unit in ("rpm", "tpm", "itpm", "otpm"):
+                limit = getattr(entry, unit)
+                if limit is not None:
+                    key = f"rl:{entry.pattern}:{unit}"
+                    skeleton.append((unit, WindowRule(key, limit, limiter.window, 1)))
+            if entry.concurrent is not None:
+                key = f"rl:{entry.pattern}:concurrent"
+                skeleton.append(("concurrent", LeaseRule(key, entry.concurrent, limiter.lease_ttl)))
+        self.skeleton = tuple(skeleton)
+        self.units = ("hold", *(unit for unit, _ in skeleton))
+        self.leases = tuple(i for i, unit in enumerate(self.units) if unit == "concurrent")
+        self.tokens = tuple(
+            (i, unit) for i, unit in enumerate(self.units) if unit in ("tpm", "itpm", "otpm")
+        )

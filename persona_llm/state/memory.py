@@ -98,30 +98,31 @@ class MemoryStore(StateStore):
         self, rules: Sequence[Rule], token: str, corrections: Sequence[Correction] = ()
     ) -> Admission:
         """Take this call's share in every rule at once, or none of them."""
-        for key, done, amount in corrections:
-            self.adjust(key, done, amount)
         with self._lock:
+            for key, done, amount in corrections:
+                self._adjust(key, done, amount)
             now = self._clock()
             for index, rule in enumerate(rules):
-                if isinstance(rule, HoldRule):
-                    held = self._held(rule, now)
+                if type(rule) is HoldRule:
+                    held = self._held(rule, now) if rule.key in self._holds else None
                     if held is not None:
                         return Admission(False, held[1], index, held[2], held[0])
                     continue
-                refused = self._check(rule, now)
+                refused = self._check(rule, now)  # type: ignore[arg-type]
                 if refused is not None:
                     return Admission(False, refused[0], index, refused[1])
             for rule in rules:
-                if isinstance(rule, HoldRule):
-                    for name, hold in self._holds.get(rule.key, {}).items():
-                        if hold[0] > now:
-                            hold[1] -= rule.need(name)
-                elif isinstance(rule, WindowRule):
-                    window = self._windows.setdefault(rule.key, _Window())
+                if type(rule) is WindowRule:
+                    window = self._windows[rule.key]  # `_check` made it
                     window.entries[token] = (now, rule.amount)
                     window.total += rule.amount
+                elif type(rule) is HoldRule:
+                    found = self._holds.get(rule.key)
+                    for name, hold in found.items() if found else ():
+                        if hold[0] > now:
+                            hold[1] -= rule.need(name)
                 else:
-                    self._leases.setdefault(rule.key, {})[token] = now + rule.ttl
+                    self._leases[rule.key][token] = now + rule.ttl  # type: ignore[union-attr]
         return ADMITTED
 
     def _held(self, rule: HoldRule, now: float) -> tuple[str, float, float] | None:
@@ -149,13 +150,17 @@ class MemoryStore(StateStore):
 
     def _check(self, rule: WindowRule | LeaseRule, now: float) -> tuple[float, float] | None:
         """None when `rule` has room, else (wait, used)."""
-        if isinstance(rule, LeaseRule):
-            leases = self._leases.setdefault(rule.key, {})
+        if type(rule) is LeaseRule:
+            leases = self._leases.get(rule.key)
+            if leases is None:
+                leases = self._leases[rule.key] = {}
             for token in [t for t, expires in leases.items() if expires <= now]:
                 del leases[token]
             return (LEASE_POLL, len(leases)) if len(leases) + 1 > rule.limit else None
-        window = self._windows.setdefault(rule.key, _Window())
-        window.expire(now - rule.window)
+        window = self._windows.get(rule.key)
+        if window is None:
+            window = self._windows[rule.key] = _Window()
+        window.expire(now - rule.window)  # type: ignore[union-attr]
         used = window.total
         if used + rule.amount <= rule.limit:
             return None
@@ -171,11 +176,28 @@ class MemoryStore(StateStore):
     def adjust(self, key: str, token: str, amount: float) -> None:
         """Replace what the call `token` took in a window rule."""
         with self._lock:
-            window = self._windows.get(key)
-            if window is not None and token in window.entries:
-                at, before = window.entries[token]
-                window.entries[token] = (at, amount)
-                window.total += amount - before
+            self._adjust(key, token, amount)
+
+    def _adjust(self, key: str, token: str, amount: float) -> None:
+        window = self._windows.get(key)
+        if window is not None:
+            taken = window.entries.get(token)
+            if taken is not None:
+                window.entries[token] = (taken[0], amount)
+                window.total += amount - taken[1]
+
+    def settle(
+        self, corrections: Sequence[Correction], releases: Sequence[tuple[str, str]]
+    ) -> None:
+        """Apply `corrections` and end the leases of `releases`, under one lock."""
+        with self._lock:
+            for key, token, amount in corrections:
+                self._adjust(key, token, amount)
+            leases = self._leases
+            for key, token in releases:
+                found = leases.get(key)
+                if found is not None:
+                    found.pop(token, None)
 
     def release(self, key: str, token: str) -> None:
         """End the call's lease."""

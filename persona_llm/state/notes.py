@@ -7,8 +7,7 @@ state features are configured; the limiter, cache and guard write into it throug
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -41,14 +40,23 @@ def current_notes() -> CallNotes | None:
     return _NOTES.get()
 
 
-@contextmanager
-def noting(notes: CallNotes) -> Iterator[CallNotes]:
-    """Publish `notes` for the calls made inside the block (keep it free of ``yield``)."""
-    token = _NOTES.set(notes)
-    try:
-        yield notes
-    finally:
-        _NOTES.reset(token)
+class noting:  # used as a function: ``with noting(notes)``
+    """Publish `notes` for the calls made inside the block (keep it free of ``yield``).
+
+    A class, not a ``@contextmanager`` generator: every limited or cached call opens one.
+    """
+
+    __slots__ = ("_notes", "_token")
+
+    def __init__(self, notes: CallNotes) -> None:
+        self._notes = notes
+
+    def __enter__(self) -> CallNotes:
+        self._token = _NOTES.set(self._notes)
+        return self._notes
+
+    def __exit__(self, *exc: object) -> None:
+        _NOTES.reset(self._token)
 
 
 _NOTHING: AbstractContextManager[None] = nullcontext()
