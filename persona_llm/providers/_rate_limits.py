@@ -23,9 +23,9 @@ from typing import Any
 __all__ = [
     "NO_RESET_HOLD",
     "ProviderLimit",
+    "maybe_short",
     "parse_duration",
     "parse_reset_time",
-    "maybe_short",
     "provider_limits",
 ]
 
@@ -120,28 +120,30 @@ def maybe_short(replies: Sequence[Any], need: Callable[[str], float]) -> bool:
     """Whether a remaining header of `replies` is below ``need(limit name)`` (or does not
     parse). When none is, ``provider_limits(replies, wanted=short)`` with ``short(name,
     remaining) = remaining < need(name)`` is empty: the usual reply (plenty left) is read
-    in one pass over its raw headers, without decoding them or reading resets."""
+    in one pass over its headers, without decoding them or reading resets."""
     for headers in replies:
-        raw = getattr(headers, "raw", None)
-        if isinstance(raw, list):
-            for key, value in raw:
-                if key and key[0] in _FIRST:
-                    name = _REMAINING.get(key.lower())
-                    if name is not None and _short(value, name, need):
-                        return True
-            continue
-        for key, value in headers.items():
-            name = _REMAINING_TEXT.get(key.lower())
-            if name is not None and _short(value, name, need):
-                return True
+        triples = getattr(headers, "_list", None)
+        if type(triples) is list and (not triples or len(triples[0]) == 3):  # httpx triples
+            found = [(_REMAINING[t[1]], t[2]) for t in triples if t[1] in _REMAINING]
+        else:
+            found = _remaining(headers)
+        for name, value in found:
+            try:
+                if float(value) < need(name):
+                    return True
+            except ValueError:
+                return True  # `provider_limits` logs it
     return False
 
 
-def _short(value: str | bytes, name: str, need: Callable[[str], float]) -> bool:
-    try:
-        return float(value) < need(name)
-    except ValueError:
-        return True  # the full reading logs it
+def _remaining(headers: Any) -> list[tuple[str, str | bytes]]:
+    """``(limit name, value)`` of each remaining header of one reply (`maybe_short` reads
+    httpx's headers from the bytes triples they keep: its `raw` property copies them)."""
+    raw = getattr(headers, "raw", None)
+    if isinstance(raw, list):
+        return [(_REMAINING[k.lower()], v) for k, v in raw if k.lower() in _REMAINING]
+    pairs = headers.items()
+    return [(_REMAINING_TEXT[k.lower()], v) for k, v in pairs if k.lower() in _REMAINING_TEXT]
 
 
 def provider_limits(

@@ -49,7 +49,7 @@ def estimate_chat(request: ChatRequest) -> Estimate:
     for tool in request.tools:
         chars += len(str(tool.parameters)) + len(tool.description or "")
     output = request.max_tokens or DEFAULT_OUTPUT_TOKENS
-    return Estimate(-(-chars // 4) + 4 * len(messages), output)
+    return tuple.__new__(Estimate, (-(-chars // 4) + 4 * len(messages), output))
 
 
 def estimate_texts(texts: Sequence[str]) -> Estimate:

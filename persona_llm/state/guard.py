@@ -57,13 +57,15 @@ class StoreGuard:
         self.pause = pause
         self._clock = clock
         self._lock = threading.Lock()
-        self._down_until = 0.0
+        # when a failure pauses the store until (0: never failed); the hot paths look at it
+        # and call `check` only when it is set
+        self.down_until = 0.0
         self._warned_at: float | None = None
         self.errors = 0
 
     def check(self) -> None:
         """Raise `StoreSkipped` while a recent failure pauses the store."""
-        if self._down_until and self._clock() < self._down_until:
+        if self.down_until and self._clock() < self.down_until:
             raise StoreSkipped(f"state store {self.url} failed less than {self.pause:g} s ago")
 
     def failed(self, error: StoreError, what: str, provider: str, model: str) -> None:
@@ -84,7 +86,7 @@ class StoreGuard:
         with self._lock:
             self.errors += 1
             if not isinstance(error, StoreSkipped):
-                self._down_until = now + self.pause
+                self.down_until = now + self.pause
             warn = self._warned_at is None or now - self._warned_at >= 60.0
             if warn:
                 self._warned_at = now

@@ -43,7 +43,7 @@ def hold_rule(provider: str, model: str, estimate: Estimate) -> HoldRule:
 def holds_from(rule: HoldRule, replies: Sequence[Any], error: BaseException | None) -> list[Hold]:
     """The provider limits that the call's replies say have less left than it needed."""
     holds: list[Hold] = []
-    read = bool(replies) and maybe_short(replies, rule.need)
+    read = replies and maybe_short(replies, rule.need)
     for limit in provider_limits(replies, wanted=_short_of(rule)) if read else ():
         seconds = NO_RESET_HOLD if limit.reset is None else limit.reset
         if limit.remaining < rule.need(limit.name) and seconds > 0:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
+from persona_llm._deadline import CALL_DEADLINE
 from persona_llm.providers._raw import collecting
 from persona_llm.providers.base import ProviderAdapter
 from persona_llm.reliability.policy import RetryPolicy, start_deadline, time_left
@@ -46,6 +47,8 @@ class LimitedAdapter(AdapterWrapper):
         self.timeout = timeout
 
     def _max_wait(self) -> float:
+        if self.policy.deadline is None and CALL_DEADLINE.get() is None:
+            return self.timeout  # no deadline anywhere: the usual case, read at once
         left = time_left(self.policy, start_deadline(self.policy))
         return self.timeout if left is None else max(min(left, self.timeout), 0.0)
 

@@ -36,8 +36,8 @@ import asyncio
 import random
 import threading
 import time
-from os import urandom
 from collections.abc import Awaitable, Callable, Sequence
+from os import urandom
 from typing import Any
 
 from persona_llm.errors import RateLimitError
@@ -74,6 +74,7 @@ __all__ = [
 ]
 
 
+_new = tuple.__new__
 MAX_PENDING = 64  # held-back corrections sent on their own once this many wait
 _RESERVE = "reserve rate-limit capacity"
 _HOLD = "hold calls by the provider's rate limits"
@@ -137,48 +138,59 @@ class Reservation:
 
     def settle(self, usage: Usage | None, *, failed: bool = False) -> None:
         """Replace the estimate with the real usage and end the lease (never raises)."""
-        adjust, release = self.limiter._outgoing(*self._updates(usage, failed))
+        limiter = self.limiter
+        adjust, release, shrinking = self._updates(usage, failed)
+        if limiter.store.defers_corrections:
+            adjust, release = limiter._outgoing(adjust, release, shrinking)
         if not adjust and not release:
             return
-        store, guard = self.limiter.store, self.limiter.guard
+        store, guard = limiter.store, limiter.guard
         try:
-            guard.check()
+            if guard.down_until:
+                guard.check()
             store.settle(adjust, release)
         except StoreError as error:
             guard.note(error, "settle a rate-limit reservation")
 
     async def asettle(self, usage: Usage | None, *, failed: bool = False) -> None:
         """Asyncio twin of `settle`."""
-        adjust, release = self.limiter._outgoing(*self._updates(usage, failed))
+        limiter = self.limiter
+        adjust, release, shrinking = self._updates(usage, failed)
+        if limiter.store.defers_corrections:
+            adjust, release = limiter._outgoing(adjust, release, shrinking)
         if not adjust and not release:
             return
-        store, guard = self.limiter.store, self.limiter.guard
+        store, guard = limiter.store, limiter.guard
         try:
-            guard.check()
+            if guard.down_until:
+                guard.check()
             await store.asettle(adjust, release)
         except StoreError as error:
             guard.note(error, "settle a rate-limit reservation")
 
     def _hold_rule(self) -> HoldRule:
-        rule = self.rules[0]  # `RateLimiter._plan` puts it first
-        assert isinstance(rule, HoldRule)
-        return rule
+        return self.rules[0]  # type: ignore[return-value]  # `RateLimiter._plan` puts it first
 
     def observe(self, replies: Sequence[Any], error: BaseException | None = None) -> None:
         """Hold the target's calls by what the provider's rate-limit headers in `replies`
         (the headers of the call's replies) and a 429's ``retry-after`` say (never raises)."""
-        holds = holds_from(self._hold_rule(), replies, error)
+        if not replies and error is None:
+            return
+        rule = self._hold_rule()
+        holds = holds_from(rule, replies, error)
         if not holds:
             return
         store, guard = self.limiter.store, self.limiter.guard
         try:
             guard.check()
-            store.hold(self._hold_rule().key, holds)
+            store.hold(rule.key, holds)
         except StoreError as failure:
             guard.note(failure, _HOLD)
 
     async def aobserve(self, replies: Sequence[Any], error: BaseException | None = None) -> None:
         """Asyncio twin of `observe`."""
+        if not replies and error is None:
+            return
         holds = holds_from(self._hold_rule(), replies, error)
         if not holds:
             return
@@ -227,10 +239,11 @@ class RateLimiter:
     def _outgoing(
         self, adjust: list[Correction], release: list[tuple[str, str]], shrinking: bool
     ) -> tuple[list[Correction], list[tuple[str, str]]]:
-        """What a settle sends now. On a store where that costs a round trip, corrections
+        """What a settle sends now (asked only of a store that `defers_corrections`): on a
+        store where that costs a round trip, corrections
         that only shrink a reservation wait for this process's next `acquire` (until then
         the window counts the larger estimate: stricter, never looser)."""
-        if not self.store.defers_corrections or not adjust:
+        if not adjust:
             return adjust, release
         with self._pending_lock:
             if shrinking and not release and len(self._pending) < MAX_PENDING:
@@ -240,8 +253,6 @@ class RateLimiter:
         return held + adjust, release
 
     def _held(self) -> list[Correction]:
-        if not self._pending:  # the usual case on the memory store: no lock taken
-            return []
         with self._pending_lock:
             held, self._pending = self._pending, []
         return held
@@ -266,15 +277,16 @@ class RateLimiter:
             return None
         inputs, outputs = estimate.input_tokens, estimate.output_tokens
         total = inputs + outputs
-        rules: list[Rule] = [HoldRule(target.hold_key, total, inputs, outputs)]
+        # NamedTuples built by `tuple.__new__`: their own `__new__` is one more Python call
+        rules: list[Rule] = [_new(HoldRule, (target.hold_key, total, inputs, outputs))]
         window = self.window
         for unit, basic in target.skeleton:
             if unit == "tpm":
-                basic = WindowRule(basic.key, basic.limit, window, total)
+                basic = _new(WindowRule, (basic.key, basic.limit, window, total))
             elif unit == "itpm":
-                basic = WindowRule(basic.key, basic.limit, window, inputs)
+                basic = _new(WindowRule, (basic.key, basic.limit, window, inputs))
             elif unit == "otpm":
-                basic = WindowRule(basic.key, basic.limit, window, outputs)
+                basic = _new(WindowRule, (basic.key, basic.limit, window, outputs))
             rules.append(basic)
         # 96 random bits name the call in the store (cheaper than a uuid4, fork-safe)
         return Reservation(self, urandom(12).hex(), estimate, target, rules)
@@ -300,8 +312,10 @@ class RateLimiter:
         started, slept = self._clock(), False
         while True:
             try:
-                self.guard.check()
-                admission = self.store.acquire(rules, reservation.token, self._held())
+                if self.guard.down_until:
+                    self.guard.check()
+                held = self._held() if self._pending else ()
+                admission = self.store.acquire(rules, reservation.token, held)
             except StoreError as error:
                 self.guard.failed(error, _RESERVE, provider, model)
                 return None
@@ -324,8 +338,10 @@ class RateLimiter:
         started, slept = self._clock(), False
         while True:
             try:
-                self.guard.check()
-                admission = await self.store.aacquire(rules, reservation.token, self._held())
+                if self.guard.down_until:
+                    self.guard.check()
+                held = self._held() if self._pending else ()
+                admission = await self.store.aacquire(rules, reservation.token, held)
             except StoreError as error:
                 self.guard.failed(error, _RESERVE, provider, model)
                 return None

@@ -150,7 +150,7 @@ class MemoryStore(StateStore):
 
     def _check(self, rule: WindowRule | LeaseRule, now: float) -> tuple[float, float] | None:
         """None when `rule` has room, else (wait, used)."""
-        if type(rule) is LeaseRule:
+        if isinstance(rule, LeaseRule):
             leases = self._leases.get(rule.key)
             if leases is None:
                 leases = self._leases[rule.key] = {}
@@ -160,7 +160,9 @@ class MemoryStore(StateStore):
         window = self._windows.get(rule.key)
         if window is None:
             window = self._windows[rule.key] = _Window()
-        window.expire(now - rule.window)  # type: ignore[union-attr]
+        entries = window.entries
+        if entries and next(iter(entries.values()))[0] <= now - rule.window:
+            window.expire(now - rule.window)
         used = window.total
         if used + rule.amount <= rule.limit:
             return None
