@@ -124,16 +124,22 @@ def maybe_short(replies: Sequence[Any], need: Callable[[str], float]) -> bool:
     for headers in replies:
         triples = getattr(headers, "_list", None)
         if type(triples) is list and (not triples or len(triples[0]) == 3):  # httpx triples
-            found = [(_REMAINING[t[1]], t[2]) for t in triples if t[1] in _REMAINING]
-        else:
-            found = _remaining(headers)
-        for name, value in found:
-            try:
-                if float(value) < need(name):
+            for triple in triples:
+                name = _REMAINING.get(triple[1])
+                if name is not None and _short(triple[2], name, need):
                     return True
-            except ValueError:
-                return True  # `provider_limits` logs it
+            continue
+        for name, value in _remaining(headers):
+            if _short(value, name, need):
+                return True
     return False
+
+
+def _short(value: str | bytes, name: str, need: Callable[[str], float]) -> bool:
+    try:
+        return float(value) < need(name)
+    except ValueError:
+        return True  # `provider_limits` logs it
 
 
 def _remaining(headers: Any) -> list[tuple[str, str | bytes]]:

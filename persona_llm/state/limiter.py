@@ -41,6 +41,7 @@ from os import urandom
 from typing import Any
 
 from persona_llm.errors import RateLimitError
+from persona_llm.providers._rate_limits import maybe_short
 from persona_llm.state.config import LimitEntry
 from persona_llm.state.estimate import (
     DEFAULT_OUTPUT_TOKENS,
@@ -168,15 +169,12 @@ class Reservation:
         except StoreError as error:
             guard.note(error, "settle a rate-limit reservation")
 
-    def _hold_rule(self) -> HoldRule:
-        return self.rules[0]  # type: ignore[return-value]  # `RateLimiter._plan` puts it first
-
     def observe(self, replies: Sequence[Any], error: BaseException | None = None) -> None:
         """Hold the target's calls by what the provider's rate-limit headers in `replies`
         (the headers of the call's replies) and a 429's ``retry-after`` say (never raises)."""
-        if not replies and error is None:
-            return
-        rule = self._hold_rule()
+        rule: HoldRule = self.rules[0]  # type: ignore[assignment]  # `_plan` puts it first
+        if error is None and not (replies and maybe_short(replies, rule.need)):
+            return  # the usual reply: plenty left of the provider's limits
         holds = holds_from(rule, replies, error)
         if not holds:
             return
@@ -189,15 +187,16 @@ class Reservation:
 
     async def aobserve(self, replies: Sequence[Any], error: BaseException | None = None) -> None:
         """Asyncio twin of `observe`."""
-        if not replies and error is None:
-            return
-        holds = holds_from(self._hold_rule(), replies, error)
+        rule: HoldRule = self.rules[0]  # type: ignore[assignment]  # `_plan` puts it first
+        if error is None and not (replies and maybe_short(replies, rule.need)):
+            return  # the usual reply: plenty left of the provider's limits
+        holds = holds_from(rule, replies, error)
         if not holds:
             return
         store, guard = self.limiter.store, self.limiter.guard
         try:
             guard.check()
-            await store.ahold(self._hold_rule().key, holds)
+            await store.ahold(rule.key, holds)
         except StoreError as failure:
             guard.note(failure, _HOLD)
 

@@ -123,24 +123,20 @@ class MemoryStore(StateStore):
                         continue
                     refused = leased
                 return Admission(False, refused[0], index, refused[1])
-            self._take(rules, token, now)
+            for rule in rules:  # admitted: take its share in every rule
+                if type(rule) is WindowRule:
+                    window = windows[rule.key]  # made above
+                    window.entries[token] = (now, rule.amount)
+                    window.order.append((now, token))
+                    window.total += rule.amount
+                elif type(rule) is HoldRule:
+                    found = self._holds.get(rule.key)
+                    for name, hold in found.items() if found else ():
+                        if hold[0] > now:
+                            hold[1] -= rule.need(name)
+                else:
+                    self._leases[rule.key][token] = now + rule.ttl  # type: ignore[union-attr]
         return ADMITTED
-
-    def _take(self, rules: Sequence[Rule], token: str, now: float) -> None:
-        """Take the admitted call's share in every rule."""
-        for rule in rules:
-            if type(rule) is WindowRule:
-                window = self._windows[rule.key]  # `acquire` made it
-                window.entries[token] = (now, rule.amount)
-                window.order.append((now, token))
-                window.total += rule.amount
-            elif type(rule) is HoldRule:
-                found = self._holds.get(rule.key)
-                for name, hold in found.items() if found else ():
-                    if hold[0] > now:
-                        hold[1] -= rule.need(name)
-            else:
-                self._leases[rule.key][token] = now + rule.ttl  # type: ignore[union-attr]
 
     def _window(self, key: str) -> _Window:
         window = self._windows[key] = _Window()

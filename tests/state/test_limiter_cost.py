@@ -3,7 +3,7 @@ the memory store): the Python functions the limiter layer runs for one admitted 
 
 Wall time is noise on a shared machine; the number of Python-level calls is not. A call of
 a target limited by ``LLM_RATE_LIMITS`` on the memory store, whose reply carries OpenAI's
-rate-limit headers with plenty left (the usual case), runs 24 functions of the
+rate-limit headers with plenty left (the usual case), runs 22 functions of the
 limiter layer (estimate, plan, store, settle, the headers' pre-check); before the second
 pass of 2026-12-07 it ran 50 and ~170k instructions (callgrind) against
 ~80k after. The bound leaves room for small changes and fails when per-call work (a helper
@@ -30,7 +30,7 @@ from persona_llm.state.limiter import RateLimiter
 from persona_llm.state.memory import MemoryStore
 from persona_llm.types import ChatMessage, ChatRequest, ChatResponse
 
-MAX_CALLS = 32  # limiter-layer functions per admitted call (24 when written, 50 before)
+MAX_CALLS = 32  # limiter-layer functions per admitted call (22 when written, 50 before)
 LAYER = ("persona_llm/state/", "persona_llm/providers/_raw.py", "persona_llm/providers/_rate")
 
 HEADERS = httpx2.Headers(
