@@ -72,6 +72,11 @@ RULES: list[tuple[str, str]] = [
     (r"get_async_chat_client", "get_chat_client"),
     (r"SupportsAsyncChat", "SupportsChat"),
     (r"_observe_astream", "_observe_stream"),
+    (r"aacquire", "acquire"),
+    (r"asettle", "settle"),
+    (r"aobserve", "observe"),
+    (r"ahold", "hold"),
+    (r"_asleep", "_sleep"),
     (r"get_async_embedding_client", "get_embedding_client"),
     # prose in docstrings and comments ("asyncio." is code, never rewritten)
     (r"asyncio(?![.\w])", "blocking"),

@@ -52,24 +52,9 @@ class LimitedAdapter(AdapterWrapper):
         left = time_left(self.policy, start_deadline(self.policy))
         return self.timeout if left is None else max(min(left, self.timeout), 0.0)
 
-    def chat(self, model: str, request: ChatRequest) -> ChatResponse:
-        """`chat`, after the limiter admitted it."""
-        held = self.limiter.acquire(self.name, model, estimate_chat(request), self._max_wait())
-        if held is None:
-            return self.adapter.chat(model, request)
-        with collecting() as replies:
-            try:
-                response = self.adapter.chat(model, request)
-            except BaseException as error:
-                held.settle(None, failed=True)
-                held.observe(replies, error)
-                raise
-        held.settle(response.usage)
-        held.observe(replies)
-        return response
-
+    # unasync: source limited_chat
     async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
-        """Asyncio twin of `chat`."""
+        """`chat`, after the limiter admitted it."""
         estimate = estimate_chat(request)
         held = await self.limiter.aacquire(self.name, model, estimate, self._max_wait())
         if held is None:
@@ -84,6 +69,28 @@ class LimitedAdapter(AdapterWrapper):
         await held.asettle(response.usage)
         await held.aobserve(replies)
         return response
+
+    # unasync: end
+
+    # unasync: generated limited_chat (do not edit: scripts/unasync.py writes it)
+    def chat(self, model: str, request: ChatRequest) -> ChatResponse:
+        """`chat`, after the limiter admitted it."""
+        estimate = estimate_chat(request)
+        held = self.limiter.acquire(self.name, model, estimate, self._max_wait())
+        if held is None:
+            return self.adapter.chat(model, request)
+        with collecting() as replies:
+            try:
+                response = self.adapter.chat(model, request)
+            except BaseException as error:
+                held.settle(None, failed=True)
+                held.observe(replies, error)
+                raise
+        held.settle(response.usage)
+        held.observe(replies)
+        return response
+
+    # unasync: end
 
     def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
         """`stream`, admitted before the request is made; settled when it ends, and when
@@ -105,28 +112,11 @@ class LimitedAdapter(AdapterWrapper):
         """Asyncio twin of `stream`: admitted when the first chunk is asked for."""
         return _asettled(self, model, request)
 
-    def embeddings(
-        self, model: str, texts: Sequence[str], options: dict[str, Any]
-    ) -> list[list[float]]:
-        """`embeddings`, after the limiter admitted them."""
-        held = self.limiter.acquire(self.name, model, estimate_texts(texts), self._max_wait())
-        if held is None:
-            return self.adapter.embeddings(model, texts, options)
-        with collecting() as replies:
-            try:
-                vectors = self.adapter.embeddings(model, texts, options)
-            except BaseException as error:
-                held.settle(None, failed=True)
-                held.observe(replies, error)
-                raise
-        held.settle(getattr(vectors, "usage", None))
-        held.observe(replies)
-        return vectors
-
+    # unasync: source limited_embeddings
     async def aembeddings(
         self, model: str, texts: Sequence[str], options: dict[str, Any]
     ) -> list[list[float]]:
-        """Asyncio twin of `embeddings`."""
+        """`embeddings`, after the limiter admitted them."""
         estimate = estimate_texts(texts)
         held = await self.limiter.aacquire(self.name, model, estimate, self._max_wait())
         if held is None:
@@ -141,6 +131,30 @@ class LimitedAdapter(AdapterWrapper):
         await held.asettle(getattr(vectors, "usage", None))
         await held.aobserve(replies)
         return vectors
+
+    # unasync: end
+
+    # unasync: generated limited_embeddings (do not edit: scripts/unasync.py writes it)
+    def embeddings(
+        self, model: str, texts: Sequence[str], options: dict[str, Any]
+    ) -> list[list[float]]:
+        """`embeddings`, after the limiter admitted them."""
+        estimate = estimate_texts(texts)
+        held = self.limiter.acquire(self.name, model, estimate, self._max_wait())
+        if held is None:
+            return self.adapter.embeddings(model, texts, options)
+        with collecting() as replies:
+            try:
+                vectors = self.adapter.embeddings(model, texts, options)
+            except BaseException as error:
+                held.settle(None, failed=True)
+                held.observe(replies, error)
+                raise
+        held.settle(getattr(vectors, "usage", None))
+        held.observe(replies)
+        return vectors
+
+    # unasync: end
 
 
 _END: Any = object()

@@ -137,6 +137,42 @@ class Reservation:
                 shrinking = shrinking and amount < rule.amount  # type: ignore[union-attr]
         return adjust, release, shrinking
 
+    # unasync: source reservation
+    async def asettle(self, usage: Usage | None, *, failed: bool = False) -> None:
+        """Replace the estimate with the real usage and end the lease (never raises)."""
+        limiter = self.limiter
+        adjust, release, shrinking = self._updates(usage, failed)
+        if limiter.store.defers_corrections:
+            adjust, release = limiter._outgoing(adjust, release, shrinking)
+        if not adjust and not release:
+            return
+        store, guard = limiter.store, limiter.guard
+        try:
+            if guard.down_until:
+                guard.check()
+            await store.asettle(adjust, release)
+        except StoreError as error:
+            guard.note(error, "settle a rate-limit reservation")
+
+    async def aobserve(self, replies: Sequence[Any], error: BaseException | None = None) -> None:
+        """Hold the target's calls by what the provider's rate-limit headers in `replies`
+        (the headers of the call's replies) and a 429's ``retry-after`` say (never raises)."""
+        rule: HoldRule = self.rules[0]  # type: ignore[assignment]  # `_plan` puts it first
+        if error is None and not (replies and maybe_short(replies, rule.need)):
+            return  # the usual reply: plenty left of the provider's limits
+        holds = holds_from(rule, replies, error)
+        if not holds:
+            return
+        store, guard = self.limiter.store, self.limiter.guard
+        try:
+            guard.check()
+            await store.ahold(rule.key, holds)
+        except StoreError as failure:
+            guard.note(failure, _HOLD)
+
+    # unasync: end
+
+    # unasync: generated reservation (do not edit: scripts/unasync.py writes it)
     def settle(self, usage: Usage | None, *, failed: bool = False) -> None:
         """Replace the estimate with the real usage and end the lease (never raises)."""
         limiter = self.limiter
@@ -150,22 +186,6 @@ class Reservation:
             if guard.down_until:
                 guard.check()
             store.settle(adjust, release)
-        except StoreError as error:
-            guard.note(error, "settle a rate-limit reservation")
-
-    async def asettle(self, usage: Usage | None, *, failed: bool = False) -> None:
-        """Asyncio twin of `settle`."""
-        limiter = self.limiter
-        adjust, release, shrinking = self._updates(usage, failed)
-        if limiter.store.defers_corrections:
-            adjust, release = limiter._outgoing(adjust, release, shrinking)
-        if not adjust and not release:
-            return
-        store, guard = limiter.store, limiter.guard
-        try:
-            if guard.down_until:
-                guard.check()
-            await store.asettle(adjust, release)
         except StoreError as error:
             guard.note(error, "settle a rate-limit reservation")
 
@@ -185,20 +205,7 @@ class Reservation:
         except StoreError as failure:
             guard.note(failure, _HOLD)
 
-    async def aobserve(self, replies: Sequence[Any], error: BaseException | None = None) -> None:
-        """Asyncio twin of `observe`."""
-        rule: HoldRule = self.rules[0]  # type: ignore[assignment]  # `_plan` puts it first
-        if error is None and not (replies and maybe_short(replies, rule.need)):
-            return  # the usual reply: plenty left of the provider's limits
-        holds = holds_from(rule, replies, error)
-        if not holds:
-            return
-        store, guard = self.limiter.store, self.limiter.guard
-        try:
-            guard.check()
-            await store.ahold(rule.key, holds)
-        except StoreError as failure:
-            guard.note(failure, _HOLD)
+    # unasync: end
 
 
 class RateLimiter:
@@ -299,6 +306,37 @@ class RateLimiter:
             raise self._refused(admission, max_wait, *context)
         return min(admission.wait + random.uniform(0.001, 0.01), max(left, 0.0))
 
+    # unasync: source limiter_acquire
+    async def aacquire(
+        self, provider: str, model: str, estimate: Estimate, max_wait: float
+    ) -> Reservation | None:
+        """Reserve room for one call, waiting up to `max_wait` seconds (None: no limits
+        apply, or the store failed under ``LLM_STATE_ON_ERROR=open``)."""
+        reservation = self._plan(provider, model, estimate)
+        if reservation is None:
+            return None
+        rules = reservation.rules
+        started, slept = self._clock(), False
+        while True:
+            try:
+                if self.guard.down_until:
+                    self.guard.check()
+                held = self._held() if self._pending else ()
+                admission = await self.store.aacquire(rules, reservation.token, held)
+            except StoreError as error:
+                self.guard.failed(error, _RESERVE, provider, model)
+                return None
+            if admission.admitted:
+                if slept:
+                    self._waited(started)
+                return reservation
+            context = (reservation, provider, model, started)
+            slept = True
+            await self._asleep(self._next_wait(admission, started, max_wait, context))
+
+    # unasync: end
+
+    # unasync: generated limiter_acquire (do not edit: scripts/unasync.py writes it)
     def acquire(
         self, provider: str, model: str, estimate: Estimate, max_wait: float
     ) -> Reservation | None:
@@ -326,31 +364,7 @@ class RateLimiter:
             slept = True
             self._sleep(self._next_wait(admission, started, max_wait, context))
 
-    async def aacquire(
-        self, provider: str, model: str, estimate: Estimate, max_wait: float
-    ) -> Reservation | None:
-        """Asyncio twin of `acquire`."""
-        reservation = self._plan(provider, model, estimate)
-        if reservation is None:
-            return None
-        rules = reservation.rules
-        started, slept = self._clock(), False
-        while True:
-            try:
-                if self.guard.down_until:
-                    self.guard.check()
-                held = self._held() if self._pending else ()
-                admission = await self.store.aacquire(rules, reservation.token, held)
-            except StoreError as error:
-                self.guard.failed(error, _RESERVE, provider, model)
-                return None
-            if admission.admitted:
-                if slept:
-                    self._waited(started)
-                return reservation
-            context = (reservation, provider, model, started)
-            slept = True
-            await self._asleep(self._next_wait(admission, started, max_wait, context))
+    # unasync: end
 
     def _waited(self, started: float) -> None:
         notes = current_notes()
