@@ -30,6 +30,7 @@ __all__ = [
     "SSELines",
     "collecting",
     "field",
+    "headers_wanted",
     "json_body",
     "note",
     "request_parts",
@@ -44,6 +45,12 @@ def note(headers: Any) -> None:
     sink = _SINK.get()
     if sink is not None:
         sink.append(headers)
+
+
+def headers_wanted() -> bool:
+    """Whether a limited call is collecting the replies' headers (for adapters whose usual
+    path does not see them, so they take the path that does only when asked)."""
+    return _SINK.get() is not None
 
 
 class collecting:  # used as a function: ``with collecting() as replies``

@@ -220,3 +220,27 @@ def test_plenty_left_or_unreadable_headers_hold_nothing(
     for _ in range(4):
         client.chat(HELLO)
     assert len(emu.requests) == 4
+
+
+@pytest.mark.parametrize("mode", ["blocking", "asyncio"])
+async def test_an_embeddings_reply_holds_the_target_too(
+    mode: str, worker: Worker, emu: ProviderEmulator
+) -> None:
+    # The SDK's usual embeddings call hides the reply's headers: a limited call reads them.
+    app = worker(embedding_service="openai/text-embedding-3-small")
+    headers = wire.openai_rate_headers(limit_requests=1, remaining_requests=0, reset_requests=2)
+    emu.enqueue(
+        "openai", Reply(wire.openai_embeddings([[0.1, 0.2]], prompt_tokens=3), headers=headers)
+    )
+    if mode == "blocking":
+        client = app.embedding_client()
+        assert client.embeddings(["one"])[0] == pytest.approx([0.1, 0.2])
+        with pytest.raises(RateLimitError, match="own requests limit") as caught:
+            client.embeddings(["two"])
+    else:
+        aclient = app.async_embedding_client()
+        assert (await aclient.embeddings(["one"]))[0] == pytest.approx([0.1, 0.2])
+        with pytest.raises(RateLimitError, match="own requests limit") as caught:
+            await aclient.embeddings(["two"])
+    assert caught.value.local
+    assert len(emu.requests) == 1

@@ -5,7 +5,8 @@ Chat goes through one of two transports with the same results: Chat Completions
 `stream` without the SDK's request transform and response models, see `raw`) or the Responses API
 (``client.responses.create``, mapped by `responses_mapping` and `responses_stream`);
 `responses_select.choose_api` picks one per request from ``OPENAI_API``. Embeddings go through
-``client.embeddings.create``. `OPENAI_BASE_URL` points it at any OpenAI-compatible server
+``client.embeddings.create`` (its raw-response twin when a rate-limited call wants the
+reply's headers). `OPENAI_BASE_URL` points it at any OpenAI-compatible server
 (always Chat Completions). The Azure adapter subclasses this one and only builds a different
 client.
 """
@@ -33,6 +34,7 @@ from persona_llm.errors import (
     sanitize_exception,
 )
 from persona_llm.providers._errors import error_from_status, where_and_why
+from persona_llm.providers._raw import headers_wanted, note
 from persona_llm.providers._timebox import SYNC_HOOKS, TimeBounds
 from persona_llm.providers.base import PerLoop, ProviderAdapter, check_dimensions
 from persona_llm.providers.openai import mapping as mapping
@@ -266,7 +268,13 @@ class OpenAIAdapter(ResponsesTransport, ProviderAdapter):
         for batch in self._batches(texts):
             params = self._embedding_kwargs(model, batch, options)
             with self._map_errors(model), self._bounds.request(model):
-                response = self._client.embeddings.create(**params)
+                embeddings = self._client.embeddings
+                if headers_wanted():  # a limited call: the reply's rate-limit headers too
+                    reply = embeddings.with_raw_response.create(**params)
+                    note(reply.headers)
+                    response = reply.parse()
+                else:
+                    response = embeddings.create(**params)
                 self._add_batch(result, response, params, model)
         return result
 
@@ -278,7 +286,13 @@ class OpenAIAdapter(ResponsesTransport, ProviderAdapter):
         for batch in self._batches(texts):
             params = self._embedding_kwargs(model, batch, options)
             with self._map_errors(model), self._bounds.arequest(model):
-                response = await self._async.get().embeddings.create(**params)
+                embeddings = self._async.get().embeddings
+                if headers_wanted():  # a limited call: the reply's rate-limit headers too
+                    reply = await embeddings.with_raw_response.create(**params)
+                    note(reply.headers)
+                    response = reply.parse()
+                else:
+                    response = await embeddings.create(**params)
                 self._add_batch(result, response, params, model)
         return result
 
