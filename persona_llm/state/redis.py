@@ -121,10 +121,12 @@ class RedisStore(StateStore):
         try:
             yield
         except (self._redis.exceptions.RedisError, OSError) as exc:
-            raise StoreError(
-                f"state store {self.url} failed on {what}: {type(exc).__name__}: "
-                f"{redact_url(str(exc))}"
-            ) from None
+            raise self._failure(what, exc) from None
+
+    def _failure(self, what: str, exc: BaseException) -> StoreError:
+        return StoreError(
+            f"state store {self.url} failed on {what}: {type(exc).__name__}: {redact_url(str(exc))}"
+        )
 
     def _late(self, error: BaseException) -> None:
         """A fired settle failed (seen when its reply was read): count and log it."""
@@ -342,8 +344,12 @@ class RedisStore(StateStore):
         """The stored values (None where missing or expired)."""
         if not keys:
             return []
-        with self._errors("get"):  # a cache hit's one round trip, on the wire's connections
-            return list(self._wire.command(b"MGET", *[self._k(k) for k in keys]))
+        # a cache hit's one round trip, on the wire's connections (no `_errors` block: a
+        # context manager is four calls, and a hit counts each)
+        try:
+            return list(self._wire.command(b"MGET", *[self._prefix + k for k in keys]))
+        except (self._redis.exceptions.RedisError, OSError) as exc:
+            raise self._failure("get", exc) from None
 
     async def aget_many(self, keys: Sequence[str]) -> list[bytes | None]:
         """Asyncio twin of `get_many`."""

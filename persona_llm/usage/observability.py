@@ -291,6 +291,14 @@ class Tracing:
         if tracer is None:
             return None
         trace = self._trace
+        if (
+            self._tracer_provider is None
+            and not self._provider_from_environment
+            and getattr(trace, "_TRACER_PROVIDER", trace) is None
+        ):
+            # No provider set (what `get_tracer_provider()` checks first, before it looks
+            # up the environment variable in `os.environ`: five calls and a KeyError).
+            return None
         if self._tracer_provider is None and isinstance(
             trace.get_tracer_provider(), trace.ProxyTracerProvider
         ):
