@@ -14,13 +14,14 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 """
 
-# Replace the amount a token took in a window (no-op once it left the window).
+# Replace the amount a token took in a window (no-op once it left the window: a token's
+# amount is in the window's hash exactly as long as the token is in its sorted set).
 _CORRECT = """
-local function correct(at, amounts, token, amount)
-  if redis.call('ZSCORE', at, token) then
-    local before = tonumber(redis.call('HGET', amounts, token) or '0')
+local function correct(amounts, token, amount)
+  local before = redis.call('HGET', amounts, token)
+  if before then
     redis.call('HSET', amounts, token, amount)
-    redis.call('HINCRBYFLOAT', amounts, '_sum', tonumber(amount) - before)
+    redis.call('HINCRBYFLOAT', amounts, '_sum', tonumber(amount) - tonumber(before))
   end
 end
 """
@@ -36,27 +37,95 @@ local function need(name, tokens, input, output)
 end
 """
 
-# KEYS: two per rule (the window's sorted set of tokens by time, and its hash of amounts
-# whose field '_sum' keeps their sum, so a call costs O(1) plus the entries that expire;
-# a lease rule uses only the first: tokens by expiry; a hold rule only the first: the
-# provider's limits: 'u:<name>' until, 'r:<name>' remaining at time 'a:<name>', refilling
-# 'v:<name>' a second, see HOLD), then two per correction (a
-# window's set and hash). ARGV: token, the number of rules, per rule kind ('w', 'l' or 'h'),
-# limit, window or lease ttl, amount (a hold: its tokens, input and output tokens); then per
-# correction the earlier token and its real amount. Corrections go first, so the room they
-# free counts for this call. A refusal by a hold names the provider's limit (5th value).
+# A window is a sorted set (tokens by time) and a hash (each token's amount; '_sum' their
+# sum; '_exp' until when both keys are known to live). The reserve reads a window's hash
+# fields once, keeps its changes in `windows` and writes them with one HSET at the end
+# (`flush`), so a window costs a call about four commands; both keys' expiry is renewed
+# only once per window length (they live up to two), not on every call.
+_WINDOWS = """
+local windows = {}
+local function window(at, amounts, got, from)
+  local w = {at = at, sum = tonumber(got[from] or '0'), exp = tonumber(got[from + 1] or '0'),
+    set = {}}
+  windows[amounts] = w
+  return w
+end
+local function expire(w, at, amounts, before)
+  local old = redis.call('ZRANGEBYSCORE', at, '-inf', before)
+  if #old == 0 then return end
+  local gone = 0
+  for s = 1, #old, 1000 do
+    local chunk = {unpack(old, s, math.min(s + 999, #old))}
+    local got = redis.call('HMGET', amounts, unpack(chunk))
+    for j, member in ipairs(chunk) do
+      gone = gone + tonumber(w.set[member] or got[j] or '0')
+      w.set[member] = nil
+    end
+    redis.call('HDEL', amounts, unpack(chunk))
+  end
+  redis.call('ZREMRANGEBYSCORE', at, '-inf', before)
+  w.sum = w.sum - gone
+  if w.sum < 0 then w.sum = 0 end
+  w.dirty = true
+end
+local function flush()
+  for amounts, w in pairs(windows) do
+    if w.dirty then
+      local args = {}
+      for field, value in pairs(w.set) do
+        args[#args + 1] = field
+        args[#args + 1] = value
+      end
+      args[#args + 1] = '_sum'
+      args[#args + 1] = string.format('%.17g', w.sum)
+      if w.keep then
+        args[#args + 1] = '_exp'
+        args[#args + 1] = w.exp
+      end
+      redis.call('HSET', amounts, unpack(args))
+      if w.keep then
+        redis.call('PEXPIRE', amounts, w.keep)
+        redis.call('PEXPIRE', w.at, w.keep)
+      end
+    end
+  end
+end
+"""
+
+# KEYS: two per rule (a window's sorted set and hash, see _WINDOWS; a lease rule uses only
+# the first: tokens by expiry; a hold rule only the first: the provider's limits:
+# 'u:<name>' until, 'r:<name>' remaining at time 'a:<name>', refilling 'v:<name>' a second,
+# see HOLD), then two per correction (a window's set and hash). ARGV: token, the number of
+# rules, per rule kind ('w', 'l' or 'h'), limit, window or lease ttl, amount (a hold: its
+# tokens, input and output tokens); then per correction the earlier token and its real
+# amount. Corrections go first, so the room they free counts for this call; they are
+# written whether the call is admitted or not. A refusal by a hold names the provider's
+# limit (5th value).
 ACQUIRE = (
     _NOW
-    + _CORRECT
     + _NEED
+    + _WINDOWS
     + """
 local token = ARGV[1]
 local rules = tonumber(ARGV[2])
 local base = 2 + 4 * rules
 for j = 1, #KEYS / 2 - rules do
   local k = 2 * (rules + j)
-  correct(KEYS[k - 1], KEYS[k], ARGV[base + 2 * j - 1], ARGV[base + 2 * j])
+  local amounts, done, amount = KEYS[k], ARGV[base + 2 * j - 1], ARGV[base + 2 * j]
+  local w, before = windows[amounts], nil
+  if w then
+    before = w.set[done] or redis.call('HGET', amounts, done)
+  else
+    local got = redis.call('HMGET', amounts, done, '_sum', '_exp')
+    before, w = got[1], window(KEYS[k - 1], amounts, got, 2)
+  end
+  if before then
+    w.sum = w.sum + tonumber(amount) - tonumber(before)
+    w.set[done] = amount
+    w.dirty = true
+  end
 end
+local holds = {}
 for i = 1, rules do
   local at, amounts = KEYS[2 * i - 1], KEYS[2 * i]
   local kind, limit = ARGV[4 * i - 1], tonumber(ARGV[4 * i])
@@ -65,6 +134,7 @@ for i = 1, rules do
     local held = redis.call('HGETALL', at)
     local f = {}
     for j = 1, #held, 2 do f[held[j]] = held[j + 1] end
+    holds[i] = f
     for field, value in pairs(f) do
       local ends = tonumber(value)
       if string.sub(field, 1, 2) == 'u:' and ends > now then
@@ -76,6 +146,7 @@ for i = 1, rules do
         if left < n then
           local wait = ends - now
           if rate > 0 and (n - left) / rate < wait then wait = (n - left) / rate end
+          flush()
           return {0, tostring(wait), i - 1, tostring(left), name}
         end
       end
@@ -83,24 +154,26 @@ for i = 1, rules do
   elseif kind == 'l' then
     redis.call('ZREMRANGEBYSCORE', at, '-inf', now)
     local used = redis.call('ZCARD', at)
-    if used + 1 > limit then return {0, '0.05', i - 1, tostring(used)} end
-  else
-    local old = redis.call('ZRANGEBYSCORE', at, '-inf', now - span)
-    if #old > 0 then
-      local gone = 0
-      for _, member in ipairs(old) do
-        gone = gone + tonumber(redis.call('HGET', amounts, member) or '0')
-        redis.call('HDEL', amounts, member)
-      end
-      redis.call('ZREMRANGEBYSCORE', at, '-inf', now - span)
-      if redis.call('ZCARD', at) == 0 then
-        redis.call('HSET', amounts, '_sum', '0')
-      else
-        redis.call('HINCRBYFLOAT', amounts, '_sum', -gone)
-      end
+    if used + 1 > limit then
+      flush()
+      return {0, '0.05', i - 1, tostring(used)}
     end
-    local used = tonumber(redis.call('HGET', amounts, '_sum') or '0')
+  else
+    local w = windows[amounts]
+      or window(at, amounts, redis.call('HMGET', amounts, '_sum', '_exp'), 1)
+    if w.exp < now + span + 1 then
+      -- once a window length the keys' expiry is renewed (when admitted), and a hash
+      -- whose set is gone (evicted) starts over
+      if w.sum ~= 0 and redis.call('ZCARD', at) == 0 then
+        redis.call('DEL', amounts)
+        w.sum, w.set = 0, {}
+      end
+      w.renew = true
+    end
+    expire(w, at, amounts, now - span)
+    local used = w.sum
     if used + amount > limit then
+      flush()
       if amount > limit then return {0, '-1', i - 1, tostring(used)} end
       local need, freed, wait = used + amount - limit, 0, span
       local entries = redis.call('ZRANGE', at, 0, -1, 'WITHSCORES')
@@ -119,12 +192,9 @@ end
 for i = 1, rules do
   local at, amounts = KEYS[2 * i - 1], KEYS[2 * i]
   local kind, span, amount = ARGV[4 * i - 1], tonumber(ARGV[4 * i + 1]), ARGV[4 * i + 2]
-  local keep = math.ceil(span * 1000) + 1000
   if kind == 'h' then
-    local held = redis.call('HGETALL', at)
-    for j = 1, #held, 2 do
-      local field = held[j]
-      if string.sub(field, 1, 2) == 'u:' and tonumber(held[j + 1]) > now then
+    for field, value in pairs(holds[i]) do
+      if string.sub(field, 1, 2) == 'u:' and tonumber(value) > now then
         local name = string.sub(field, 3)
         local taken = need(name, tonumber(ARGV[4 * i]), span, tonumber(amount))
         redis.call('HINCRBYFLOAT', at, 'r:' .. name, -taken)
@@ -132,15 +202,20 @@ for i = 1, rules do
     end
   elseif kind == 'l' then
     redis.call('ZADD', at, now + span, token)
-    redis.call('PEXPIRE', at, keep)
+    redis.call('PEXPIRE', at, math.ceil(span * 1000) + 1000)
   else
+    local w = windows[amounts]
     redis.call('ZADD', at, now, token)
-    redis.call('HSET', amounts, token, amount)
-    redis.call('HINCRBYFLOAT', amounts, '_sum', amount)
-    redis.call('PEXPIRE', at, keep)
-    redis.call('PEXPIRE', amounts, keep)
+    if w.renew then
+      w.keep = math.ceil((2 * span + 1) * 1000)
+      w.exp = math.floor(now) + w.keep / 1000  -- whole seconds: cheap to read back
+    end
+    w.set[token] = amount
+    w.sum = w.sum + tonumber(amount)
+    w.dirty = true
   end
 end
+flush()
 return {1, '0', -1, '0'}
 """
 )
@@ -168,7 +243,7 @@ return 1
 ADJUST = (
     _CORRECT
     + """
-correct(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
+correct(KEYS[2], ARGV[1], ARGV[2])
 return 1
 """
 )
@@ -180,7 +255,7 @@ SETTLE = (
     + """
 local n = tonumber(ARGV[1])
 for j = 1, n do
-  correct(KEYS[2 * j - 1], KEYS[2 * j], ARGV[2 * j], ARGV[2 * j + 1])
+  correct(KEYS[2 * j], ARGV[2 * j], ARGV[2 * j + 1])
 end
 for r = 1, #KEYS - 2 * n do
   redis.call('ZREM', KEYS[2 * n + r], ARGV[2 * n + 1 + r])
