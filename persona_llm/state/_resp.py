@@ -9,9 +9,11 @@ keeps, then slices. RESP2 and RESP3 both, since the connection may speak either:
 * bulk strings (``$``), simple strings (``+``), integers (``:``), doubles (``,``),
   booleans (``#``), nulls (``_``, ``$-1``, ``*-1``) and arrays (``*``) of them;
 * an error reply (``-``) raises the exception redis-py would (`parse_error`: the
-  ``NOSCRIPT`` one included); inside an array it is the element, as with redis-py.
+  ``NOSCRIPT`` one included); inside an array it is the element, as with redis-py;
+* a RESP3 push message (``>``: a managed Redis's maintenance notice, a tracking
+  invalidation) may come before a reply on a RESP3 connection: it is read and skipped.
 
-Anything else (a map, a push message, a verbatim string...) is not a reply these commands
+Anything else (a map, a verbatim string...) is not a reply these commands
 get: it raises ``InvalidResponse`` and the caller drops the connection, so an unexpected
 reply is a failed store operation (a cache miss, the guard's rule for a limit), never a
 wrong value. A socket timeout raises redis-py's ``TimeoutError`` and any other socket
@@ -28,6 +30,7 @@ __all__ = ["ReplyReader"]
 
 _INITIAL = 16384  # bytes: a cached reply or a script's answer fits in one read
 _KEPT = 1 << 20  # a buffer grown past this for a large reply is not kept afterwards
+_PUSHED = object()  # what `ReplyReader._value` returns for a push message
 
 
 class ReplyReader:
@@ -63,6 +66,11 @@ class ReplyReader:
             self._start = self._end = 0
             self._fill(sock, 1)
         reply = self._value(sock)
+        while reply is _PUSHED:  # a push message (RESP3) is not this reply: the next one is
+            if self._start == self._end:
+                self._start = self._end = 0
+                self._fill(sock, 1)
+            reply = self._value(sock)
         if isinstance(reply, Exception):  # an error reply (LOADING is a ConnectionError)
             raise reply
         if self._start == self._end and len(self._buffer) > _KEPT:
@@ -122,6 +130,10 @@ class ReplyReader:
             if count < 0:
                 return None
             return [self._value(sock) for _ in range(count)]
+        if kind == b">":  # read whole, then skipped by `read`
+            for _ in range(int(rest)):
+                self._value(sock)
+            return _PUSHED
         return self._scalar(kind, rest)
 
     def _scalar(self, kind: bytes, rest: bytes) -> Any:

@@ -7,7 +7,8 @@ their own (`Wire` / `AsyncWire`):
 
 * the command's bytes are packed here in one pass (no Script object, no per-argument
   encoder dispatch; a reserve is sent as ``EVALSHA``, and as ``EVAL`` once when Redis says
-  ``NOSCRIPT`` after a restart);
+  ``NOSCRIPT`` after a restart); a store may pack the arguments itself (`call_packed`),
+  keeping the parts that never change between calls;
 * the blocking wire writes to the connection's socket and reads each reply with
   `persona_llm.state._resp.ReplyReader` (one ``recv_into``, then slices), not redis-py's
   parser; redis-py still connects (handshake, TLS, password) and the asyncio wire uses it
@@ -37,37 +38,59 @@ from typing import Any
 
 from persona_llm.state._resp import ReplyReader
 
-__all__ = ["AsyncWire", "Wire", "pack"]
+__all__ = ["AsyncWire", "Wire", "bulk", "pack", "pack_args", "script_args"]
 
 MAX_UNREAD = 32  # replies of fired settles a connection may hold before they are read
 
 
+def bulk(arg: Any) -> bytes:
+    """One argument as a RESP bulk string: strings UTF-8, floats by ``repr`` (exact)."""
+    kind = type(arg)
+    if kind is str:
+        value = arg.encode()
+    elif kind is int:
+        value = b"%d" % arg
+    elif kind is bytes:
+        value = arg
+    else:
+        value = (repr(arg) if kind is float else str(arg)).encode()
+    return b"$%d\r\n%b\r\n" % (len(value), value)
+
+
+def pack_args(*args: Any) -> bytes:
+    """Arguments as the bulk strings of a command, without its array header."""
+    return b"".join([bulk(arg) for arg in args])
+
+
 def pack(*args: Any) -> bytes:
     """One command in the Redis protocol (RESP): an array of bulk strings."""
-    parts = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        if isinstance(arg, str):
-            arg = arg.encode()
-        elif isinstance(arg, float):
-            arg = repr(arg).encode()
-        elif not isinstance(arg, bytes):
-            arg = str(arg).encode()
-        parts.append(b"$%d\r\n%b\r\n" % (len(arg), arg))
-    return b"".join(parts)
+    return b"*%d\r\n%b" % (len(args), pack_args(*args))
+
+
+def script_args(keys: Sequence[str], args: Sequence[Any]) -> tuple[int, bytes]:
+    """A script's arguments after its name or hash (the number of keys, the keys, the
+    arguments): how many, and packed."""
+    return len(keys) + len(args) + 1, pack_args(len(keys), *keys, *args)
 
 
 class _Scripts:
     """The scripts' bodies and hashes, and the commands that run them."""
 
     def __init__(self, scripts: Mapping[str, str]) -> None:
-        self.body = {name: text.encode() for name, text in scripts.items()}
-        self.sha = {name: hashlib.sha1(body).hexdigest() for name, body in self.body.items()}
+        body = {name: text.encode() for name, text in scripts.items()}
+        sha = {name: hashlib.sha1(text).hexdigest() for name, text in body.items()}
+        # each command's first two bulk strings, packed once
+        self._evalsha = {name: bulk(b"EVALSHA") + bulk(sha[name]) for name in body}
+        self._eval = {name: bulk(b"EVAL") + bulk(body[name]) for name in body}
 
-    def evalsha(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> bytes:
-        return pack(b"EVALSHA", self.sha[name], len(keys), *keys, *args)
+    def evalsha(self, name: str, count: int, packed: bytes) -> bytes:
+        """``EVALSHA`` of script `name` with `count` more arguments, `packed`
+        (`script_args`)."""
+        return b"*%d\r\n%b%b" % (count + 2, self._evalsha[name], packed)
 
-    def eval(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> bytes:
-        return pack(b"EVAL", self.body[name], len(keys), *keys, *args)
+    def eval(self, name: str, count: int, packed: bytes) -> bytes:
+        """``EVAL`` of script `name` (its text) with the same arguments."""
+        return b"*%d\r\n%b%b" % (count + 2, self._eval[name], packed)
 
 
 class _Link:
@@ -157,8 +180,13 @@ class AsyncWire(_Base):
 
     async def call(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """Run script `name` and return its reply (one round trip)."""
-        command = self._scripts.evalsha(name, keys, args)
-        return await self._exchange(command, lambda: self._scripts.eval(name, keys, args))
+        return await self.call_packed(name, *script_args(keys, args))
+
+    async def call_packed(self, name: str, count: int, packed: bytes) -> Any:
+        """`call` with the arguments packed already (`script_args`, or a store's own)."""
+        scripts = self._scripts
+        command = scripts.evalsha(name, count, packed)
+        return await self._exchange(command, lambda: scripts.eval(name, count, packed))
 
     async def command(self, *args: Any) -> Any:
         """Send one command (``MGET``...) and return its reply (one round trip)."""
@@ -191,7 +219,7 @@ class AsyncWire(_Base):
 
     async def fire(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> None:
         """Send script `name` without waiting for its reply (read on the next use)."""
-        command = self._scripts.eval(name, keys, args)
+        command = self._scripts.eval(name, *script_args(keys, args))
         link = self._pop()
         if link is not None and not link.unread and await self._stale(link):
             link = None
@@ -276,8 +304,13 @@ class Wire(_Base):
 
     def call(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """Run script `name` and return its reply (one round trip)."""
-        command = self._scripts.evalsha(name, keys, args)
-        return self._exchange(command, lambda: self._scripts.eval(name, keys, args))
+        return self.call_packed(name, *script_args(keys, args))
+
+    def call_packed(self, name: str, count: int, packed: bytes) -> Any:
+        """`call` with the arguments packed already (`script_args`, or a store's own)."""
+        scripts = self._scripts
+        command = scripts.evalsha(name, count, packed)
+        return self._exchange(command, lambda: scripts.eval(name, count, packed))
 
     def command(self, *args: Any) -> Any:
         """Send one command (``MGET``...) and return its reply (one round trip)."""
@@ -310,7 +343,7 @@ class Wire(_Base):
 
     def fire(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> None:
         """Send script `name` without waiting for its reply (read on the next use)."""
-        command = self._scripts.eval(name, keys, args)
+        command = self._scripts.eval(name, *script_args(keys, args))
         link = self._pop()
         if link is not None and not link.unread and self._stale(link):
             link = None

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from persona_llm.errors import ConfigurationError
 from persona_llm.state import _lua
-from persona_llm.state._wire import AsyncWire, Wire
+from persona_llm.state._wire import AsyncWire, Wire, bulk
 from persona_llm.state.config import redact_url
 from persona_llm.state.store import (
     ADMITTED,
@@ -39,6 +39,7 @@ from persona_llm.state.store import (
     StateStore,
     StoreError,
     StoreInfo,
+    WindowRule,
 )
 
 __all__ = ["RedisStore"]
@@ -86,6 +87,8 @@ class RedisStore(StateStore):
         self._client = self._redis.Redis.from_url(url, **self._options(self._redis))
         self._scripts = {name: self._client.register_script(s) for name, s in _SCRIPTS.items()}
         self._wire = Wire(self._client, _WIRED, self._redis.exceptions, self._late)
+        self._segments: dict[Any, tuple[bytes, bytes]] = {}  # `_acquire_packed`
+        self._keys: dict[str, bytes] = {}
         self._async: weakref.WeakKeyDictionary[Any, tuple[Any, dict[str, Any], AsyncWire]] = (
             weakref.WeakKeyDictionary()
         )
@@ -167,23 +170,53 @@ class RedisStore(StateStore):
 
     defers_corrections = True
 
-    def _acquire_args(
+    def _acquire_packed(
         self, rules: Sequence[Rule], token: str, corrections: Sequence[Correction]
-    ) -> tuple[list[str], list[Any]]:
-        keys: list[str] = []
-        args: list[Any] = [token, len(rules)]
-        for rule in rules:
-            keys += [self._k(rule.key), self._k(rule.key) + ":a"]
-            if isinstance(rule, HoldRule):
-                args += ["h", rule.tokens, rule.input_tokens, rule.output_tokens]
-            elif isinstance(rule, LeaseRule):
-                args += ["l", rule.limit, rule.ttl, 1]
+    ) -> tuple[int, bytes]:
+        """The reserve's arguments (see `_lua.ACQUIRE`), packed: what never changes for a
+        rule (its keys, kind, limit, window) is packed on its first call and kept."""
+        keys: list[bytes] = []
+        args = [bulk(token), bulk(len(rules))]
+        segments = self._segments
+        each: Sequence[Any] = rules  # NamedTuples read by index: `kind` tells which
+        for rule in each:
+            kind = type(rule)
+            index = rule[0] if kind is HoldRule else rule[:3]  # a hold's amounts vary
+            found = segments.get(index)
+            if found is None:
+                found = segments[index] = self._segment(rule)
+            keys.append(found[0])
+            if kind is HoldRule:
+                args += (found[1], bulk(rule[1]), bulk(rule[2]), bulk(rule[3]))
+            elif kind is WindowRule:
+                args += (found[1], bulk(rule[3]))
             else:
-                args += ["w", rule.limit, rule.window, rule.amount]
+                args.append(found[1])
         for key, done, amount in corrections:
-            keys += [self._k(key), self._k(key) + ":a"]
-            args += [done, amount]
-        return keys, args
+            keys.append(self._window_keys(key))
+            args += (bulk(done), bulk(amount))
+        count = 2 * len(keys)
+        return 1 + count + 2 + 4 * len(rules) + 2 * len(corrections), b"".join(
+            [bulk(count), *keys, *args]
+        )
+
+    def _window_keys(self, key: str) -> bytes:
+        """A window's two keys (its sorted set and hash), packed (kept: a target's keys)."""
+        found = self._keys.get(key)
+        if found is None:
+            full = self._k(key)
+            found = self._keys[key] = bulk(full) + bulk(full + ":a")
+        return found
+
+    def _segment(self, rule: Rule) -> tuple[bytes, bytes]:
+        """A rule's keys and the arguments of it that never change, packed."""
+        if isinstance(rule, HoldRule):
+            return self._window_keys(rule.key), bulk("h")
+        if isinstance(rule, LeaseRule):
+            return self._window_keys(rule.key), b"".join(
+                [bulk("l"), bulk(rule.limit), bulk(rule.ttl), bulk(1)]
+            )
+        return self._window_keys(rule.key), bulk("w") + bulk(rule.limit) + bulk(rule.window)
 
     @staticmethod
     def _admission(reply: Any) -> Admission:
@@ -198,17 +231,20 @@ class RedisStore(StateStore):
     ) -> Admission:
         """Take this call's share in every rule at once, or none of them (one round trip,
         `corrections` applied first)."""
-        keys, args = self._acquire_args(rules, token, corrections)
-        with self._errors("acquire"):
-            return self._admission(self._wire.call("acquire", keys, args))
+        count, packed = self._acquire_packed(rules, token, corrections)
+        try:
+            reply = self._wire.call_packed("acquire", count, packed)
+        except (self._redis.exceptions.RedisError, OSError) as error:
+            raise self._failure("acquire", error) from None
+        return ADMITTED if reply[0] == 1 else self._admission(reply)
 
     async def aacquire(
         self, rules: Sequence[Rule], token: str, corrections: Sequence[Correction] = ()
     ) -> Admission:
         """Asyncio twin of `acquire`."""
-        keys, args = self._acquire_args(rules, token, corrections)
+        count, packed = self._acquire_packed(rules, token, corrections)
         wire = self._aclient()[2]
-        reply = await self._arun("acquire", lambda c, s: wire.call("acquire", keys, args))
+        reply = await self._arun("acquire", lambda c, s: wire.call_packed("acquire", count, packed))
         return self._admission(reply)
 
     def _settle_args(
