@@ -8,16 +8,17 @@ state features are configured; the limiter, cache and guard write into it throug
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
-from contextvars import ContextVar
-from dataclasses import dataclass
+from contextvars import ContextVar, Token
 from typing import Any
 
 __all__ = ["CallNotes", "annotate", "current_notes", "noting", "noting_if", "record_fields"]
 
 
-@dataclass
 class CallNotes:
-    """One call's state events.
+    """One call's state events; also the block that publishes them (``with notes:``).
+
+    Each attribute reads as "nothing happened" (a class default) until a feature that acts
+    sets it, so opening the notes of a call that no feature touches costs one bare object.
 
     Attributes:
         waited_s: seconds spent waiting for rate-limit capacity.
@@ -30,6 +31,20 @@ class CallNotes:
     limited: str | None = None
     cache: str | None = None
     store_errors: int = 0
+    _token: Token[CallNotes | None]
+
+    def __enter__(self) -> CallNotes:
+        self._token = _NOTES.set(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _NOTES.reset(self._token)
+
+    def __repr__(self) -> str:
+        return (
+            f"CallNotes(waited_s={self.waited_s!r}, limited={self.limited!r}, "
+            f"cache={self.cache!r}, store_errors={self.store_errors!r})"
+        )
 
 
 _NOTES: ContextVar[CallNotes | None] = ContextVar("persona_llm_call_notes", default=None)
@@ -40,23 +55,10 @@ def current_notes() -> CallNotes | None:
     return _NOTES.get()
 
 
-class noting:  # used as a function: ``with noting(notes)``
-    """Publish `notes` for the calls made inside the block (keep it free of ``yield``).
-
-    A class, not a ``@contextmanager`` generator: every limited or cached call opens one.
-    """
-
-    __slots__ = ("_notes", "_token")
-
-    def __init__(self, notes: CallNotes) -> None:
-        self._notes = notes
-
-    def __enter__(self) -> CallNotes:
-        self._token = _NOTES.set(self._notes)
-        return self._notes
-
-    def __exit__(self, *exc: object) -> None:
-        _NOTES.reset(self._token)
+def noting(notes: CallNotes) -> CallNotes:
+    """Publish `notes` for the calls made inside the block: ``with noting(notes)`` (the
+    notes are their own block; keep it free of ``yield``)."""
+    return notes
 
 
 _NOTHING: AbstractContextManager[None] = nullcontext()
@@ -64,12 +66,18 @@ _NOTHING: AbstractContextManager[None] = nullcontext()
 
 def noting_if(notes: CallNotes | None) -> AbstractContextManager[Any]:
     """`noting(notes)`, or a shared do-nothing block when nobody collects notes."""
-    return _NOTHING if notes is None else noting(notes)
+    return _NOTHING if notes is None else notes
 
 
 def record_fields(notes: CallNotes | None) -> dict[str, Any]:
-    """The `UsageRecord` fields of a call's notes (none without notes)."""
-    if notes is None:
+    """The `UsageRecord` fields of a call's notes (none when nothing happened: the
+    record's defaults say the same)."""
+    if notes is None or (
+        notes.cache is None
+        and notes.limited is None
+        and not notes.waited_s
+        and not notes.store_errors
+    ):
         return {}
     return {
         "cache": notes.cache,
