@@ -75,6 +75,7 @@ RULES: list[tuple[str, str]] = [
     (r"aacquire", "acquire"),
     (r"asettle", "settle"),
     (r"aobserve", "observe"),
+    (r"afinish", "finish"),
     (r"ahold", "hold"),
     (r"_asleep", "_sleep"),
     (r"get_async_embedding_client", "get_embedding_client"),

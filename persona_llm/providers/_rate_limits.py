@@ -26,6 +26,7 @@ __all__ = [
     "maybe_short",
     "parse_duration",
     "parse_reset_time",
+    "plenty_left",
     "provider_limits",
 ]
 
@@ -114,6 +115,28 @@ _FIRST = frozenset(b"xXaA")  # most headers are passed over on their first byte
 #: The remaining headers' names (raw bytes, and text), each to its limit's name.
 _REMAINING = {family[1].encode(): family[0] for family in _FAMILIES}
 _REMAINING_TEXT = {family[1]: family[0] for family in _FAMILIES}
+_REQUESTS = frozenset(key for key, name in _REMAINING.items() if name == "requests")
+
+
+def plenty_left(replies: Sequence[Any], tokens: float) -> bool:
+    """Whether every remaining header of `replies` leaves what a call of `tokens` needed (1
+    of a requests limit, at most `tokens` of a token limit). True means no provider limit
+    is short of what the call needed: the usual reply, read in one pass over httpx's header
+    triples, without decoding them (False also when a value does not parse)."""
+    try:
+        for headers in replies:
+            triples = getattr(headers, "_list", None)
+            if type(triples) is list and (not triples or len(triples[0]) == 3):  # httpx
+                for _, name, value in triples:
+                    if name in _REMAINING and float(value) < (1.0 if name in _REQUESTS else tokens):
+                        return False
+                continue
+            for limit, value in _remaining(headers):
+                if float(value) < (1 if limit == "requests" else tokens):
+                    return False
+    except ValueError:
+        return False
+    return True
 
 
 def maybe_short(replies: Sequence[Any], need: Callable[[str], float]) -> bool:

@@ -26,6 +26,7 @@ from contextvars import ContextVar
 from typing import Any
 
 __all__ = [
+    "HEADER_SINK",
     "RawReply",
     "SSELines",
     "collecting",
@@ -38,6 +39,8 @@ __all__ = [
 ]
 
 _SINK: ContextVar[list[Any] | None] = ContextVar("persona_llm_rate_headers", default=None)
+#: Where `note` puts the headers: a hot path may set and reset it itself, as `collecting`.
+HEADER_SINK = _SINK
 
 
 def note(headers: Any) -> None:

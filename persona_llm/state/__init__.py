@@ -2,7 +2,8 @@
 keyed budgets and the response cache.
 
 * `persona_llm.state.store`: the interface; `memory.MemoryStore`, `redis.RedisStore`.
-* `persona_llm.state.limiter`: ``LLM_RATE_LIMITS``; `limited.LimitedAdapter` applies it.
+* `persona_llm.state.limiter`: ``LLM_RATE_LIMITS``; `limited.LimitedAdapter` applies it,
+  `reservation` holds an admitted call's share, `lane` is the memory store's fast path.
 * `persona_llm.state.breaker`: the pool's breakers in the store.
 * `persona_llm.state.budgets`: ``track_usage(key=..., period=...)``.
 * `persona_llm.state.cache`: ``LLM_CACHE``; `cached.CachedAdapter` applies it.

@@ -17,15 +17,17 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from persona_llm._deadline import CALL_DEADLINE
-from persona_llm.providers._raw import collecting
+from persona_llm.providers._raw import HEADER_SINK, collecting
 from persona_llm.providers.base import ProviderAdapter
 from persona_llm.reliability.policy import RetryPolicy, start_deadline, time_left
 from persona_llm.reliability.wrapper import AdapterWrapper
 from persona_llm.state.estimate import estimate_chat, estimate_texts
-from persona_llm.state.limiter import RateLimiter, Reservation
+from persona_llm.state.limiter import LaneReservation, RateLimiter, Reservation
 from persona_llm.types import ChatChunk, ChatRequest, ChatResponse, Usage
 
 __all__ = ["LimitedAdapter"]
+
+Held = Reservation | LaneReservation
 
 
 class LimitedAdapter(AdapterWrapper):
@@ -56,18 +58,20 @@ class LimitedAdapter(AdapterWrapper):
     async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
         """`chat`, after the limiter admitted it."""
         estimate = estimate_chat(request)
-        held = await self.limiter.aacquire(self.name, model, estimate, self._max_wait())
+        held = await self.limiter.aacquire(self.name, model, estimate, self._max_wait)
         if held is None:
             return await self.adapter.achat(model, request)
-        with collecting() as replies:
-            try:
-                response = await self.adapter.achat(model, request)
-            except BaseException as error:
-                await held.asettle(None, failed=True)
-                await held.aobserve(replies, error)
-                raise
-        await held.asettle(response.usage)
-        await held.aobserve(replies)
+        replies: list[Any] = []
+        collected = HEADER_SINK.set(replies)  # `collecting()`, without two calls
+        try:
+            response = await self.adapter.achat(model, request)
+        except BaseException as error:
+            HEADER_SINK.reset(collected)
+            await held.asettle(None, failed=True)
+            await held.aobserve(replies, error)
+            raise
+        HEADER_SINK.reset(collected)
+        await held.afinish(response.usage, replies)
         return response
 
     # unasync: end
@@ -76,18 +80,20 @@ class LimitedAdapter(AdapterWrapper):
     def chat(self, model: str, request: ChatRequest) -> ChatResponse:
         """`chat`, after the limiter admitted it."""
         estimate = estimate_chat(request)
-        held = self.limiter.acquire(self.name, model, estimate, self._max_wait())
+        held = self.limiter.acquire(self.name, model, estimate, self._max_wait)
         if held is None:
             return self.adapter.chat(model, request)
-        with collecting() as replies:
-            try:
-                response = self.adapter.chat(model, request)
-            except BaseException as error:
-                held.settle(None, failed=True)
-                held.observe(replies, error)
-                raise
-        held.settle(response.usage)
-        held.observe(replies)
+        replies: list[Any] = []
+        collected = HEADER_SINK.set(replies)  # `collecting()`, without two calls
+        try:
+            response = self.adapter.chat(model, request)
+        except BaseException as error:
+            HEADER_SINK.reset(collected)
+            held.settle(None, failed=True)
+            held.observe(replies, error)
+            raise
+        HEADER_SINK.reset(collected)
+        held.finish(response.usage, replies)
         return response
 
     # unasync: end
@@ -95,7 +101,7 @@ class LimitedAdapter(AdapterWrapper):
     def stream(self, model: str, request: ChatRequest) -> Iterator[ChatChunk]:
         """`stream`, admitted before the request is made; settled when it ends, and when
         the caller abandons it (``close()``, or dropping it unfinished)."""
-        held = self.limiter.acquire(self.name, model, estimate_chat(request), self._max_wait())
+        held = self.limiter.acquire(self.name, model, estimate_chat(request), self._max_wait)
         try:
             chunks = self.adapter.stream(model, request)
         except BaseException:
@@ -118,7 +124,7 @@ class LimitedAdapter(AdapterWrapper):
     ) -> list[list[float]]:
         """`embeddings`, after the limiter admitted them."""
         estimate = estimate_texts(texts)
-        held = await self.limiter.aacquire(self.name, model, estimate, self._max_wait())
+        held = await self.limiter.aacquire(self.name, model, estimate, self._max_wait)
         if held is None:
             return await self.adapter.aembeddings(model, texts, options)
         with collecting() as replies:
@@ -128,8 +134,7 @@ class LimitedAdapter(AdapterWrapper):
                 await held.asettle(None, failed=True)
                 await held.aobserve(replies, error)
                 raise
-        await held.asettle(getattr(vectors, "usage", None))
-        await held.aobserve(replies)
+        await held.afinish(getattr(vectors, "usage", None), replies)
         return vectors
 
     # unasync: end
@@ -140,7 +145,7 @@ class LimitedAdapter(AdapterWrapper):
     ) -> list[list[float]]:
         """`embeddings`, after the limiter admitted them."""
         estimate = estimate_texts(texts)
-        held = self.limiter.acquire(self.name, model, estimate, self._max_wait())
+        held = self.limiter.acquire(self.name, model, estimate, self._max_wait)
         if held is None:
             return self.adapter.embeddings(model, texts, options)
         with collecting() as replies:
@@ -150,8 +155,7 @@ class LimitedAdapter(AdapterWrapper):
                 held.settle(None, failed=True)
                 held.observe(replies, error)
                 raise
-        held.settle(getattr(vectors, "usage", None))
-        held.observe(replies)
+        held.finish(getattr(vectors, "usage", None), replies)
         return vectors
 
     # unasync: end
@@ -160,7 +164,7 @@ class LimitedAdapter(AdapterWrapper):
 _END: Any = object()
 
 
-def _settled(chunks: Iterator[ChatChunk], held: Reservation) -> Iterator[ChatChunk | None]:
+def _settled(chunks: Iterator[ChatChunk], held: Held) -> Iterator[ChatChunk | None]:
     """`chunks`, then the reservation settled; the inner stream is closed (its HTTP response
     with it) and the reservation settled however the iteration ends. The provider's headers
     arrive with the first chunk: they are observed then, not at the end of the stream."""
@@ -193,7 +197,7 @@ async def _asettled(
     owner: LimitedAdapter, model: str, request: ChatRequest
 ) -> AsyncIterator[ChatChunk]:
     estimate = estimate_chat(request)
-    held = await owner.limiter.aacquire(owner.name, model, estimate, owner._max_wait())
+    held = await owner.limiter.aacquire(owner.name, model, estimate, owner._max_wait)
     usage: Usage | None = None
     failed = True
     chunks: AsyncIterator[ChatChunk] | None = None
@@ -220,7 +224,7 @@ async def _asettled(
                 await held.asettle(usage, failed=failed and usage is None)
 
 
-async def _afirst(chunks: AsyncIterator[ChatChunk], held: Reservation) -> Any:
+async def _afirst(chunks: AsyncIterator[ChatChunk], held: Held) -> Any:
     """The first chunk (or `_END`), the provider's headers that came with it observed."""
     with collecting() as replies:
         try:

@@ -8,7 +8,9 @@ lease. On a store where a settle of its own costs more than riding on the next r
 next `acquire` (applied first, in the same atomic script), and the window over-counts
 meanwhile (stricter, never looser); the rest is sent by the Redis store without waiting
 for its reply. A limited call waits for one round trip. The estimate: see
-`persona_llm.state.estimate`.
+`persona_llm.state.estimate`. On the memory store a call goes through its target's
+`persona_llm.state.lane.MemoryLane` (the windows bound once, no rules or token per call)
+and reaches `StateStore.acquire` only when it must wait or be refused.
 
 A call that finds no room **waits** (sleeping, not spinning) until the limit has room, for
 at most what is left of its deadline (``LLM_DEADLINE``, else ``LLM_TIMEOUT``). When the
@@ -37,11 +39,9 @@ import random
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from os import urandom
 from typing import Any
 
 from persona_llm.errors import RateLimitError
-from persona_llm.providers._rate_limits import maybe_short
 from persona_llm.state.config import LimitEntry
 from persona_llm.state.estimate import (
     DEFAULT_OUTPUT_TOKENS,
@@ -50,8 +50,9 @@ from persona_llm.state.estimate import (
     estimate_texts,
 )
 from persona_llm.state.guard import StoreGuard
-from persona_llm.state.holds import NO_RESET_HOLD, held_back, holds_from
+from persona_llm.state.holds import NO_RESET_HOLD, held_back
 from persona_llm.state.notes import current_notes
+from persona_llm.state.reservation import LaneReservation, Reservation, Target, new_token
 from persona_llm.state.store import (
     Admission,
     Correction,
@@ -62,12 +63,12 @@ from persona_llm.state.store import (
     StoreError,
     WindowRule,
 )
-from persona_llm.types import Usage
 
 __all__ = [
     "DEFAULT_OUTPUT_TOKENS",
     "NO_RESET_HOLD",
     "Estimate",
+    "LaneReservation",
     "RateLimiter",
     "Reservation",
     "estimate_chat",
@@ -76,136 +77,9 @@ __all__ = [
 
 
 _new = tuple.__new__
+_object_new = object.__new__
 MAX_PENDING = 64  # held-back corrections sent on their own once this many wait
 _RESERVE = "reserve rate-limit capacity"
-_HOLD = "hold calls by the provider's rate limits"
-
-
-class Reservation:
-    """What one admitted call holds; `settle` it once the call ended.
-
-    `rules` are sent to the store in this order (the hold check first); `units` names each
-    (``hold``, ``rpm``, ``tpm``, ``itpm``, ``otpm``, ``concurrent``).
-    """
-
-    __slots__ = ("estimate", "limiter", "rules", "target", "token")
-
-    def __init__(
-        self,
-        limiter: RateLimiter,
-        token: str,
-        estimate: Estimate,
-        target: _Target,
-        rules: list[Rule],
-    ) -> None:
-        self.limiter = limiter
-        self.token = token
-        self.estimate = estimate
-        self.target = target
-        self.rules = rules
-
-    @property
-    def units(self) -> tuple[str, ...]:
-        """The unit of each rule."""
-        return self.target.units
-
-    def _updates(
-        self, usage: Usage | None, failed: bool
-    ) -> tuple[list[Correction], list[tuple[str, str]], bool]:
-        """The corrections, the leases to end, and whether every correction only shrinks."""
-        adjust: list[Correction] = []
-        release: list[tuple[str, str]] = []
-        shrinking = True
-        rules, token = self.rules, self.token
-        for index in self.target.leases:
-            release.append((rules[index].key, token))
-        if usage is None and not failed:
-            return adjust, release, shrinking  # no usage reported: keep the estimates
-        for index, unit in self.target.tokens:
-            rule = rules[index]
-            if usage is not None:
-                if unit == "tpm":
-                    amount = usage.total_tokens
-                elif unit == "itpm":
-                    amount = usage.prompt_tokens
-                else:
-                    amount = usage.completion_tokens
-            else:  # failed: nothing generated; the input may still count at the provider
-                amount = 0 if unit == "otpm" else self.estimate.input_tokens
-            if amount != rule.amount:  # type: ignore[union-attr]  # a WindowRule
-                adjust.append((rule.key, token, amount))
-                shrinking = shrinking and amount < rule.amount  # type: ignore[union-attr]
-        return adjust, release, shrinking
-
-    # unasync: source reservation
-    async def asettle(self, usage: Usage | None, *, failed: bool = False) -> None:
-        """Replace the estimate with the real usage and end the lease (never raises)."""
-        limiter = self.limiter
-        adjust, release, shrinking = self._updates(usage, failed)
-        if limiter.store.defers_corrections:
-            adjust, release = limiter._outgoing(adjust, release, shrinking)
-        if not adjust and not release:
-            return
-        store, guard = limiter.store, limiter.guard
-        try:
-            if guard.down_until:
-                guard.check()
-            await store.asettle(adjust, release)
-        except StoreError as error:
-            guard.note(error, "settle a rate-limit reservation")
-
-    async def aobserve(self, replies: Sequence[Any], error: BaseException | None = None) -> None:
-        """Hold the target's calls by what the provider's rate-limit headers in `replies`
-        (the headers of the call's replies) and a 429's ``retry-after`` say (never raises)."""
-        rule: HoldRule = self.rules[0]  # type: ignore[assignment]  # `_plan` puts it first
-        if error is None and not (replies and maybe_short(replies, rule.need)):
-            return  # the usual reply: plenty left of the provider's limits
-        holds = holds_from(rule, replies, error)
-        if not holds:
-            return
-        store, guard = self.limiter.store, self.limiter.guard
-        try:
-            guard.check()
-            await store.ahold(rule.key, holds)
-        except StoreError as failure:
-            guard.note(failure, _HOLD)
-
-    # unasync: end
-
-    # unasync: generated reservation (do not edit: scripts/unasync.py writes it)
-    def settle(self, usage: Usage | None, *, failed: bool = False) -> None:
-        """Replace the estimate with the real usage and end the lease (never raises)."""
-        limiter = self.limiter
-        adjust, release, shrinking = self._updates(usage, failed)
-        if limiter.store.defers_corrections:
-            adjust, release = limiter._outgoing(adjust, release, shrinking)
-        if not adjust and not release:
-            return
-        store, guard = limiter.store, limiter.guard
-        try:
-            if guard.down_until:
-                guard.check()
-            store.settle(adjust, release)
-        except StoreError as error:
-            guard.note(error, "settle a rate-limit reservation")
-
-    def observe(self, replies: Sequence[Any], error: BaseException | None = None) -> None:
-        """Hold the target's calls by what the provider's rate-limit headers in `replies`
-        (the headers of the call's replies) and a 429's ``retry-after`` say (never raises)."""
-        rule: HoldRule = self.rules[0]  # type: ignore[assignment]  # `_plan` puts it first
-        if error is None and not (replies and maybe_short(replies, rule.need)):
-            return  # the usual reply: plenty left of the provider's limits
-        holds = holds_from(rule, replies, error)
-        if not holds:
-            return
-        store, guard = self.limiter.store, self.limiter.guard
-        try:
-            guard.check()
-            store.hold(rule.key, holds)
-        except StoreError as failure:
-            guard.note(failure, _HOLD)
-
-    # unasync: end
 
 
 class RateLimiter:
@@ -238,7 +112,7 @@ class RateLimiter:
         self.window = window
         self.lease_ttl = lease_ttl
         self._clock, self._sleep, self._asleep = clock, sleep, asleep
-        self._targets: dict[tuple[str, str], _Target] = {}
+        self._targets: dict[tuple[str, str], Target] = {}
         self._pending: list[Correction] = []  # shrinking corrections held for the next acquire
         self._pending_lock = threading.Lock()
 
@@ -267,20 +141,17 @@ class RateLimiter:
         """The entries that apply to ``provider/model`` (cached)."""
         return self._target(provider, model).entries
 
-    def _target(self, provider: str, model: str) -> _Target:
+    def _target(self, provider: str, model: str) -> Target:
         """What never changes between calls of ``provider/model``: its entries and rules,
-        built on its first call."""
+        and the store's fast path for them, built on its first call."""
         key = (provider, model)
         found = self._targets.get(key)
         if found is None:
             entries = tuple(e for e in self.entries if e.matches(provider, model))
-            found = self._targets[key] = _Target(provider, model, entries, self)
+            found = self._targets[key] = Target(provider, model, entries, self)
         return found
 
-    def _plan(self, provider: str, model: str, estimate: Estimate) -> Reservation | None:
-        target = self._targets.get((provider, model)) or self._target(provider, model)
-        if not target.entries:
-            return None
+    def _plan(self, target: Target, estimate: Estimate) -> Reservation:
         inputs, outputs = estimate.input_tokens, estimate.output_tokens
         total = inputs + outputs
         # NamedTuples built by `tuple.__new__`: their own `__new__` is one more Python call
@@ -294,8 +165,7 @@ class RateLimiter:
             elif unit == "otpm":
                 basic = _new(WindowRule, (basic.key, basic.limit, window, outputs))
             rules.append(basic)
-        # 96 random bits name the call in the store (cheaper than a uuid4, fork-safe)
-        return Reservation(self, urandom(12).hex(), estimate, target, rules)
+        return Reservation(self, new_token(), estimate, target, rules)
 
     def _next_wait(
         self, admission: Admission, started: float, max_wait: float, context: tuple[Any, ...]
@@ -308,15 +178,24 @@ class RateLimiter:
 
     # unasync: source limiter_acquire
     async def aacquire(
-        self, provider: str, model: str, estimate: Estimate, max_wait: float
-    ) -> Reservation | None:
-        """Reserve room for one call, waiting up to `max_wait` seconds (None: no limits
-        apply, or the store failed under ``LLM_STATE_ON_ERROR=open``)."""
-        reservation = self._plan(provider, model, estimate)
-        if reservation is None:
+        self, provider: str, model: str, estimate: Estimate, max_wait: Callable[[], float]
+    ) -> Reservation | LaneReservation | None:
+        """Reserve room for one call, waiting up to ``max_wait()`` seconds (asked only when
+        the call must wait; None: no limits apply, or the store failed under
+        ``LLM_STATE_ON_ERROR=open``)."""
+        target = self._targets.get((provider, model)) or self._target(provider, model)
+        lane = target.lane
+        if lane is not None:  # the memory store: no room now, or a hold, asks `acquire`
+            taken = lane.take(estimate.input_tokens, estimate.output_tokens)
+            if taken is not None:
+                fast = _object_new(LaneReservation)  # its `__init__` is one more call
+                fast.target, fast.lane, fast.estimate, fast.taken = target, lane, estimate, taken
+                return fast
+        elif not target.entries:
             return None
+        reservation = self._plan(target, estimate)
         rules = reservation.rules
-        started, slept = self._clock(), False
+        started, slept, limit = self._clock(), False, -1.0
         while True:
             try:
                 if self.guard.down_until:
@@ -330,23 +209,34 @@ class RateLimiter:
                 if slept:
                     self._waited(started)
                 return reservation
+            if limit < 0:
+                limit = max_wait()
             context = (reservation, provider, model, started)
             slept = True
-            await self._asleep(self._next_wait(admission, started, max_wait, context))
+            await self._asleep(self._next_wait(admission, started, limit, context))
 
     # unasync: end
 
     # unasync: generated limiter_acquire (do not edit: scripts/unasync.py writes it)
     def acquire(
-        self, provider: str, model: str, estimate: Estimate, max_wait: float
-    ) -> Reservation | None:
-        """Reserve room for one call, waiting up to `max_wait` seconds (None: no limits
-        apply, or the store failed under ``LLM_STATE_ON_ERROR=open``)."""
-        reservation = self._plan(provider, model, estimate)
-        if reservation is None:
+        self, provider: str, model: str, estimate: Estimate, max_wait: Callable[[], float]
+    ) -> Reservation | LaneReservation | None:
+        """Reserve room for one call, waiting up to ``max_wait()`` seconds (asked only when
+        the call must wait; None: no limits apply, or the store failed under
+        ``LLM_STATE_ON_ERROR=open``)."""
+        target = self._targets.get((provider, model)) or self._target(provider, model)
+        lane = target.lane
+        if lane is not None:  # the memory store: no room now, or a hold, asks `acquire`
+            taken = lane.take(estimate.input_tokens, estimate.output_tokens)
+            if taken is not None:
+                fast = _object_new(LaneReservation)  # its `__init__` is one more call
+                fast.target, fast.lane, fast.estimate, fast.taken = target, lane, estimate, taken
+                return fast
+        elif not target.entries:
             return None
+        reservation = self._plan(target, estimate)
         rules = reservation.rules
-        started, slept = self._clock(), False
+        started, slept, limit = self._clock(), False, -1.0
         while True:
             try:
                 if self.guard.down_until:
@@ -360,9 +250,11 @@ class RateLimiter:
                 if slept:
                     self._waited(started)
                 return reservation
+            if limit < 0:
+                limit = max_wait()
             context = (reservation, provider, model, started)
             slept = True
-            self._sleep(self._next_wait(admission, started, max_wait, context))
+            self._sleep(self._next_wait(admission, started, limit, context))
 
     # unasync: end
 
@@ -416,34 +308,3 @@ class RateLimiter:
         if notes is not None:
             notes.limited = label
             notes.waited_s += self._clock() - started
-
-
-class _Target:
-    """One ``provider/model``'s limits, as every call of it sends them: the entries, the
-    hold key, the rules of each entry (token rules with the amount `RateLimiter._plan`
-    fills in per call), the unit of every rule (the hold first), and which rules a settle
-    corrects (token rules) or ends (leases)."""
-
-    __slots__ = ("entries", "hold_key", "leases", "skeleton", "tokens", "units")
-
-    def __init__(
-        self, provider: str, model: str, entries: tuple[LimitEntry, ...], limiter: RateLimiter
-    ) -> None:
-        self.entries = entries
-        self.hold_key = f"rl:hold:{provider}/{model}"
-        skeleton: list[tuple[str, WindowRule | LeaseRule]] = []
-        for entry in entries:
-            for unit in ("rpm", "tpm", "itpm", "otpm"):
-                limit = getattr(entry, unit)
-                if limit is not None:
-                    key = f"rl:{entry.pattern}:{unit}"
-                    skeleton.append((unit, WindowRule(key, limit, limiter.window, 1)))
-            if entry.concurrent is not None:
-                key = f"rl:{entry.pattern}:concurrent"
-                skeleton.append(("concurrent", LeaseRule(key, entry.concurrent, limiter.lease_ttl)))
-        self.skeleton = tuple(skeleton)
-        self.units = ("hold", *(unit for unit, _ in skeleton))
-        self.leases = tuple(i for i, unit in enumerate(self.units) if unit == "concurrent")
-        self.tokens = tuple(
-            (i, unit) for i, unit in enumerate(self.units) if unit in ("tpm", "itpm", "otpm")
-        )

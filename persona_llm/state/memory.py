@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
+from persona_llm.state.lane import AMOUNT_CODES, MemoryLane, Window
 from persona_llm.state.store import (
     ADMITTED,
     Admission,
@@ -45,26 +46,6 @@ class _Expiring:
     expires: float | None = None
 
 
-@dataclass
-class _Window:
-    """What each call took (by token) and when, the calls in the order they were taken (so
-    the oldest leave first), and the sum. A dict plus a deque, not an OrderedDict: a
-    limited call inserts into each of its windows, at half the cost."""
-
-    entries: dict[str, tuple[float, float]] = field(default_factory=dict)
-    order: deque[tuple[float, str]] = field(default_factory=deque)
-    total: float = 0.0
-
-    def expire(self, before: float) -> None:
-        entries, order = self.entries, self.order
-        while order and order[0][0] <= before:
-            taken = entries.pop(order.popleft()[1], None)
-            if taken is not None:
-                self.total -= taken[1]
-        if not entries:
-            self.total = 0.0  # no drift from float sums
-
-
 class MemoryStore(StateStore):
     """The in-process store.
 
@@ -77,8 +58,8 @@ class MemoryStore(StateStore):
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._windows: dict[str, _Window] = {}
-        self._leases: dict[str, dict[str, float]] = {}  # key: {token: expires}
+        self._windows: dict[str, Window] = {}
+        self._leases: dict[str, dict[Any, float]] = {}  # key: {token (lane: a key): expires}
         self._breakers: dict[str, _Breaker] = {}
         self._values: dict[str, _Expiring] = {}
         # key: {limit: [until, remaining, at, rate]}: `remaining` at time `at`, refilling
@@ -126,8 +107,9 @@ class MemoryStore(StateStore):
             for rule in rules:  # admitted: take its share in every rule
                 if type(rule) is WindowRule:
                     window = windows[rule.key]  # made above
-                    window.entries[token] = (now, rule.amount)
-                    window.order.append((now, token))
+                    record = [now, rule.amount, token]
+                    window.entries[token] = record
+                    window.order.append(record)
                     window.total += rule.amount
                 elif type(rule) is HoldRule:
                     found = self._holds.get(rule.key)
@@ -138,8 +120,24 @@ class MemoryStore(StateStore):
                     self._leases[rule.key][token] = now + rule.ttl  # type: ignore[union-attr]
         return ADMITTED
 
-    def _window(self, key: str) -> _Window:
-        window = self._windows[key] = _Window()
+    def lane(
+        self, hold_key: str, rules: Sequence[tuple[str, WindowRule | LeaseRule]]
+    ) -> MemoryLane:
+        """The fast path of one target's ``(unit, rule)`` (`persona_llm.state.lane`)."""
+        windows: list[tuple[Window, float, float, int]] = []
+        leases: list[tuple[dict[Any, float], int, float]] = []
+        with self._lock:
+            for unit, rule in rules:
+                if isinstance(rule, LeaseRule):
+                    found = self._leases.setdefault(rule.key, {})
+                    leases.append((found, rule.limit, rule.ttl))
+                else:
+                    window = self._windows.get(rule.key) or self._window(rule.key)
+                    windows.append((window, rule.limit, rule.window, AMOUNT_CODES[unit]))
+        return MemoryLane(self._lock, self._clock, self._holds, hold_key, windows, leases)
+
+    def _window(self, key: str) -> Window:
+        window = self._windows[key] = Window()
         return window
 
     def _held(self, rule: HoldRule, now: float) -> tuple[str, float, float] | None:
@@ -181,13 +179,13 @@ class MemoryStore(StateStore):
         return self._full(window, rule, now)
 
     @staticmethod
-    def _full(window: _Window, rule: WindowRule, now: float) -> tuple[float, float]:
+    def _full(window: Window, rule: WindowRule, now: float) -> tuple[float, float]:
         """(wait, used) of a window (expired) that has no room for `rule`'s amount now."""
         used = window.total
         if rule.amount > rule.limit:
             return -1.0, used
         need, freed = used + rule.amount - rule.limit, 0.0
-        for at, amount in window.entries.values():  # oldest first
+        for at, amount, _ in window.order:  # oldest first
             freed += amount
             if freed >= need:
                 return max(at + rule.window - now, 0.0), used
@@ -201,10 +199,10 @@ class MemoryStore(StateStore):
     def _adjust(self, key: str, token: str, amount: float) -> None:
         window = self._windows.get(key)
         if window is not None:
-            taken = window.entries.get(token)
-            if taken is not None:
-                window.entries[token] = (taken[0], amount)
-                window.total += amount - taken[1]
+            record = window.entries.get(token)
+            if record is not None:
+                window.total += amount - record[1]
+                record[1] = amount
 
     def settle(
         self, corrections: Sequence[Correction], releases: Sequence[tuple[str, str]]

@@ -18,7 +18,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 __all__ = [
     "Admission",
@@ -158,6 +158,12 @@ class StateStore(ABC):
     #: sent without waiting, but still a write and a script run), so the limiter may hold
     #: back corrections that only shrink a reservation and send them with its next `acquire`.
     defers_corrections = False
+
+    def lane(self, hold_key: str, rules: Sequence[tuple[str, WindowRule | LeaseRule]]) -> Any:
+        """A fast path for the calls of one target whose hold key and ``(unit, rule)`` these
+        are (built once per target; None: this store has none, every call goes through
+        `acquire`). The memory store's is a `persona_llm.state.lane.MemoryLane`."""
+        return None
 
     def settle(
         self, corrections: Sequence[Correction], releases: Sequence[tuple[str, str]]
