@@ -32,7 +32,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import socket
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -107,6 +109,18 @@ class _Link:
 
 Late = Callable[[BaseException], None]
 
+# Every wire of the process, told after a fork() (one callback for all, registered once;
+# cheaper than asking os.getpid(), a system call, on every command).
+_WIRES: weakref.WeakSet[_Base] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for wire in list(_WIRES):
+        wire._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
 
 class _Base:
     """What both twins share: the scripts, the free connections, the fork check."""
@@ -120,14 +134,16 @@ class _Base:
         self._late = late
         self._free: list[_Link] = []
         self._lock = threading.Lock()
-        self._pid = os.getpid()
+        _WIRES.add(self)
 
     def _new(self) -> _Link:
         return _Link(self._connection_class(**self._connection_kwargs))
 
+    def _forked(self) -> None:
+        """In a child after ``fork()``: the parent's connections are the parent's."""
+        self._free, self._lock = [], threading.Lock()
+
     def _pop(self) -> _Link | None:
-        if self._pid != os.getpid():  # forked: the parent's connections are the parent's
-            self._pid, self._free, self._lock = os.getpid(), [], threading.Lock()
         with self._lock:
             return self._free.pop() if self._free else None
 
@@ -269,6 +285,19 @@ class Wire(_Base):
         if sock is None:
             link.conn.send_packed_command([command], check_health=False)
             return
+        if type(sock) is socket.socket:  # not TLS: write at once, without the poll() Python
+            # makes before each send on a socket with a timeout (its fd is non-blocking, so
+            # a command too large for the send buffer is written in part, the rest below)
+            try:
+                written = os.write(sock.fileno(), command)
+            except BlockingIOError:
+                written = 0
+            except OSError as exc:
+                message = f"Error while writing to the Redis socket: {exc}"
+                raise self._errors.ConnectionError(message) from None
+            if written == len(command):
+                return
+            command = command[written:]
         try:
             sock.sendall(command)
         except TimeoutError:  # socket.timeout: LLM_STATE_TIMEOUT
