@@ -118,8 +118,12 @@ class ObservedAdapter(ProviderAdapter, CallSteps):
         """`inner.achat`, observed."""
         call, span, started = self._begin("chat", model, request=request)
         try:
-            with self.tracing.current(span), noting_if(call.notes):
-                response = await self.inner.achat(model, request)
+            if span is None:  # no span to make current: one context manager, not two
+                with noting_if(call.notes):
+                    response = await self.inner.achat(model, request)
+            else:
+                with self.tracing.current(span), noting_if(call.notes):
+                    response = await self.inner.achat(model, request)
         except BaseException as exc:
             self._failed(call, span, started, exc)
             raise
@@ -178,8 +182,12 @@ class ObservedAdapter(ProviderAdapter, CallSteps):
         """`inner.chat`, observed."""
         call, span, started = self._begin("chat", model, request=request)
         try:
-            with self.tracing.current(span), noting_if(call.notes):
-                response = self.inner.chat(model, request)
+            if span is None:  # no span to make current: one context manager, not two
+                with noting_if(call.notes):
+                    response = self.inner.chat(model, request)
+            else:
+                with self.tracing.current(span), noting_if(call.notes):
+                    response = self.inner.chat(model, request)
         except BaseException as exc:
             self._failed(call, span, started, exc)
             raise

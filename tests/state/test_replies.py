@@ -60,6 +60,7 @@ REPLIES = [
     (b",1.5\r\n", 1.5),
     (b"#t\r\n", True),
     (b"#f\r\n", False),
+    (b"*0\r\n", []),
     (b"*3\r\n$1\r\na\r\n$-1\r\n_\r\n", [b"a", None, None]),
     (b"*2\r\n:1\r\n*2\r\n$2\r\nxy\r\n:0\r\n", [1, [b"xy", 0]]),
     (b"$4\r\na\r\nb\r\n", b"a\r\nb"),  # a bulk string may hold CRLF
