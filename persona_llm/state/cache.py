@@ -12,8 +12,8 @@ level. Any difference is a miss.
 * ``chat(..., cache=False)`` skips the cache for one call. Streams are not cached.
 * Embeddings are cached per text: a batch of 100 texts of which 90 are known sends 10.
 * An entry that does not parse, or was written by another library version, is a miss and
-  is overwritten. A cache that fails (Redis down) is a miss too, in both
-  ``LLM_STATE_ON_ERROR`` modes: a cache never refuses a call.
+  is overwritten (the format: `persona_llm.state._entries`). A cache that fails (Redis
+  down) is a miss too, in both ``LLM_STATE_ON_ERROR`` modes: a cache never refuses a call.
 * On Redis, each process keeps the chat replies it read for ``LLM_CACHE_LOCAL_TTL`` seconds
   (5; 0 turns it off), never past the entry's own expiry, at most `LOCAL_ENTRIES` of them:
   the same request again in that worker is a hit without a round trip. An entry never
@@ -37,6 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from persona_llm.messages import filled
+from persona_llm.state import _entries
 from persona_llm.state.guard import StoreGuard
 from persona_llm.state.notes import current_notes
 from persona_llm.state.store import StoreError
@@ -46,7 +47,7 @@ __all__ = ["CacheBackend", "ResponseCache", "chat_key", "embedding_key"]
 
 logger = logging.getLogger(__name__)
 
-FORMAT = 3  # 3: entries carry their expiry, keys from value lists; 2: keys from field dicts
+FORMAT = _entries.FORMAT  # in every key too: a new format starts from new keys
 DECODED_ENTRIES = 256  # decoded replies kept per cache (the dict is emptied when full)
 LOCAL_ENTRIES = 256  # replies kept per process by key (LLM_CACHE_LOCAL_TTL), oldest out first
 _INCOMPLETE = frozenset({"length", "content_filter"})
@@ -82,11 +83,11 @@ def _plain(value: Any) -> Any:
 
 
 # one encoder for every key: `json.dumps` with options builds a new one per call
-_encode = json.JSONEncoder(sort_keys=True, default=_plain, separators=(",", ":")).encode
+_key_json = json.JSONEncoder(sort_keys=True, default=_plain, separators=(",", ":")).encode
 
 
 def _digest(kind: str, data: Any) -> str:
-    return f"cache:{kind}:" + hashlib.sha256(_encode(data).encode()).hexdigest()
+    return f"cache:{kind}:" + hashlib.sha256(_key_json(data).encode()).hexdigest()
 
 
 @functools.cache
@@ -183,46 +184,26 @@ class ResponseCache:
         self._local: dict[str, tuple[float, ChatResponse]] = {}
         self._local_lock = threading.Lock()
 
-    # -- encoding -----------------------------------------------------------------------
+    # -- entries (`persona_llm.state._entries`) ------------------------------------------
 
     def _encode(self, payload: Any) -> bytes:
-        expires = self._wall() + self.ttl if self.ttl else None
-        return json.dumps({"f": FORMAT, "v": self.version, "e": expires, "p": payload}).encode()
+        return _entries.encode(payload, self.version, self._wall() + self.ttl if self.ttl else None)
 
     def _decode(self, raw: bytes | None) -> Any:
-        entry = self._entry_of(raw)
-        return None if entry is None else entry["p"]
+        entry = None if raw is None else _entries.decode(raw, self.version)
+        return None if entry is None else entry[0]
 
-    def _entry_of(self, raw: bytes | None) -> dict[str, Any] | None:
-        if raw is None:
-            return None
-        try:
-            entry = json.loads(raw)
-            if entry.get("f") != FORMAT or entry.get("v") != self.version or "p" not in entry:
-                return None
-        except (ValueError, TypeError, AttributeError):
-            return None
-        return entry  # type: ignore[no-any-return]
-
-    def _response(self, raw: bytes | None) -> tuple[ChatResponse, float | None] | None:
+    def _response(self, raw: bytes) -> tuple[ChatResponse, float | None] | None:
         """The reply `raw` decodes to (not copied) and the entry's expiry, or None."""
-        if raw is None:
-            return None
-        known = self._decoded.get(raw)
-        if known is not None:
-            return known
-        entry = self._entry_of(raw)
+        entry = _entries.decode(raw, self.version)
         if entry is None:
             return None
-        try:
-            payload = {**entry["p"], "cached": True, "cost_usd": 0.0}
-            response = ChatResponse.model_validate(payload)
-            expires = None if entry.get("e") is None else float(entry["e"])
-        except (ValueError, TypeError):
+        response = _entries.to_reply(entry[0])
+        if response is None:
             return None
         if len(self._decoded) >= DECODED_ENTRIES:
             self._decoded.clear()
-        found = self._decoded[raw] = (response, expires)
+        found = self._decoded[raw] = (response, entry[1])
         return found
 
     # -- replies kept in this process (LLM_CACHE_LOCAL_TTL) -----------------------------
@@ -270,7 +251,7 @@ class ResponseCache:
         return response.refusal is None and response.finish_reason not in _INCOMPLETE
 
     def _entry(self, response: ChatResponse) -> bytes:
-        return self._encode(response.model_dump(mode="json", exclude={"raw", "cached"}))
+        return self._encode(_entries.reply_payload(response))
 
     @staticmethod
     def _note(hit: bool) -> None:
@@ -372,9 +353,14 @@ class ResponseCache:
 
 
 def _copy(response: ChatResponse) -> ChatResponse:
-    """A shallow copy of a kept reply, as ``model_copy()`` makes it, in a fraction of its
-    time: the caller may change its reply, never the kept one's fields."""
-    return filled(ChatResponse, dict(response.__dict__), set(response.model_fields_set), response)
+    """A copy of a kept reply for one hit, in a fraction of ``model_copy()``'s time: the
+    caller may change its reply's fields and its lists and dict, never the kept reply's."""
+    fields = response.__dict__ | {
+        "tool_calls": list(response.tool_calls),
+        "choices": list(response.choices),
+        "provider_data": dict(response.provider_data),
+    }
+    return filled(ChatResponse, fields, set(response.model_fields_set), response)
 
 
 def merge_vectors(
