@@ -82,9 +82,10 @@ class ReplyReader:
         return reply
 
     def _bulk_array(self) -> Any:
-        """An ``MGET`` reply (an array of bulk strings and nulls) that is wholly buffered,
-        read in one pass; `_PARTIAL` (nothing consumed) for any other reply or a partial one.
-        A cache hit's reply, without `_value`'s call per element and per line."""
+        """An ``MGET`` reply (an array of bulk strings and nulls) or a reserve's (bulk strings
+        and integers) that is wholly buffered, read in one pass; `_PARTIAL` (nothing
+        consumed) for any other reply or a partial one. Without `_value`'s call per element
+        and per line."""
         buffer, end = self._buffer, self._end
         position = self._start
         if buffer[position] != 42:  # b"*"
@@ -95,15 +96,18 @@ class ReplyReader:
         count = int(buffer[position + 1 : found])
         if count < 0:
             return _PARTIAL
-        items: list[bytes | None] = []
+        items: list[bytes | int | None] = []
         for _ in range(count):
             position = found + 2
             if position >= end:
                 return _PARTIAL
             kind = buffer[position]
             found = buffer.find(b"\r\n", position, end)
-            if found < 0 or kind not in (36, 95):  # b"$", b"_"
+            if found < 0 or kind not in (36, 95, 58):  # b"$", b"_", b":"
                 return _PARTIAL
+            if kind == 58:  # an integer: a reserve's answer has two
+                items.append(int(buffer[position + 1 : found]))
+                continue
             size = -1 if kind == 95 else int(buffer[position + 1 : found])
             if size < 0:
                 items.append(None)
