@@ -63,9 +63,14 @@ class ReplyReader:
 
     def read(self, sock: Any) -> Any:
         """One reply from `sock` (an error reply raised)."""
-        if self._start == self._end:
+        if self._start == self._end:  # nothing buffered: read into the buffer's start
             self._start = self._end = 0
-            self._fill(sock, 1)
+            try:
+                self._end = sock.recv_into(self._buffer)
+            except OSError as exc:
+                raise self._failure(exc) from None
+            if not self._end:
+                raise self._errors.ConnectionError("Connection closed by server.")
         reply = self._bulk_array()
         if reply is not _PARTIAL:
             return reply
@@ -134,15 +139,18 @@ class ReplyReader:
             try:
                 with memoryview(buffer) as view:
                     count = sock.recv_into(view[self._end :])
-            except TimeoutError:  # socket.timeout
-                raise errors.TimeoutError("Timeout reading from the Redis socket") from None
             except OSError as exc:
-                raise errors.ConnectionError(
-                    f"Error while reading from the Redis socket: {exc}"
-                ) from None
+                raise self._failure(exc) from None
             if not count:
                 raise errors.ConnectionError("Connection closed by server.")
             self._end += count
+
+    def _failure(self, exc: OSError) -> Exception:
+        """redis-py's exception for a failed read, as its own parser raises it."""
+        if isinstance(exc, TimeoutError):  # socket.timeout: LLM_STATE_TIMEOUT
+            return self._errors.TimeoutError("Timeout reading from the Redis socket")  # type: ignore[no-any-return]
+        message = f"Error while reading from the Redis socket: {exc}"
+        return self._errors.ConnectionError(message)  # type: ignore[no-any-return]
 
     def _line(self, sock: Any) -> bytes:
         """The next line, without its CRLF."""

@@ -208,6 +208,10 @@ class AsyncWire(_Base):
         """Send one command (``MGET``...) and return its reply (one round trip)."""
         return await self._exchange(pack(*args), None)
 
+    async def command_packed(self, command: bytes) -> Any:
+        """`command` with the command packed already (`pack`, or a store's own)."""
+        return await self._exchange(command, None)
+
     async def _exchange(self, command: bytes, again: Callable[[], bytes] | None) -> Any:
         """Send `command`, read what earlier fires left unread, then its reply; `again`
         makes the command to send instead when Redis lost the script (``NOSCRIPT``)."""
@@ -344,6 +348,10 @@ class Wire(_Base):
     def command(self, *args: Any) -> Any:
         """Send one command (``MGET``...) and return its reply (one round trip)."""
         return self._exchange(pack(*args), None)
+
+    def command_packed(self, command: bytes) -> Any:
+        """`command` with the command packed already (`pack`, or a store's own)."""
+        return self._exchange(command, None)
 
     def _exchange(self, command: bytes, again: Callable[[], bytes] | None) -> Any:
         """Send `command`, read what earlier fires left unread, then its reply; `again`

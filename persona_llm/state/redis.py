@@ -381,8 +381,12 @@ class RedisStore(StateStore):
         if not keys:
             return []
         # a cache hit's one round trip, on the wire's connections (no `_errors` block: a
-        # context manager is four calls, and a hit counts each)
+        # context manager is four calls, and a hit counts each; one key packed here)
         try:
+            if len(keys) == 1:
+                key = (self._prefix + keys[0]).encode()
+                command = b"*2\r\n$4\r\nMGET\r\n$%d\r\n%b\r\n" % (len(key), key)
+                return list(self._wire.command_packed(command))
             return list(self._wire.command(b"MGET", *[self._prefix + k for k in keys]))
         except (self._redis.exceptions.RedisError, OSError) as exc:
             raise self._failure("get", exc) from None
