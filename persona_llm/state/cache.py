@@ -355,10 +355,11 @@ class ResponseCache:
 def _copy(response: ChatResponse) -> ChatResponse:
     """A copy of a kept reply for one hit, in a fraction of ``model_copy()``'s time: the
     caller may change its reply's fields and its lists and dict, never the kept reply's."""
+    tool_calls, choices, data = response.tool_calls, response.choices, response.provider_data
     fields = response.__dict__ | {
-        "tool_calls": list(response.tool_calls),
-        "choices": list(response.choices),
-        "provider_data": dict(response.provider_data),
+        "tool_calls": list(tool_calls) if tool_calls else [],
+        "choices": list(choices) if choices else [],
+        "provider_data": dict(data) if data else {},
     }
     return filled(ChatResponse, fields, set(response.model_fields_set), response)
 

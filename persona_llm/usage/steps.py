@@ -26,7 +26,13 @@ from persona_llm.usage.observability import (
     response_summary,
 )
 from persona_llm.usage.prices import PriceTable
-from persona_llm.usage.tracker import UsageRecord, UsageTracker, current_label, current_task
+from persona_llm.usage.tracker import (
+    UsageRecord,
+    UsageTracker,
+    active_scopes,
+    current_label,
+    current_task,
+)
 
 __all__ = ["CallSteps", "StreamSeen"]
 
@@ -234,6 +240,8 @@ class CallSteps:
 
 def _labels() -> dict[str, Any]:
     """The ``user`` / ``tenant`` labels of the open ``track_usage()`` blocks, if any."""
+    if not active_scopes():  # the usual call: no block open, no label to look for
+        return {}
     user, tenant = current_label("user"), current_label("tenant")
     return {"user": user, "tenant": tenant} if user or tenant else {}
 
