@@ -16,7 +16,10 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from persona_llm.types import Usage
 
 __all__ = ["AMOUNT_CODES", "MemoryLane", "Window"]
 
@@ -163,6 +166,29 @@ class MemoryLane:
                     if record[0] is not None and record[1] != amount:
                         window.total += amount - record[1]
                         record[1] = amount
+            if self.leased:
+                key = taken[-1]
+                for leases, _, _ in self._leases:
+                    leases.pop(key, None)
+        finally:
+            lock.release()
+
+    def settle_usage(self, taken: list[Any], usage: Usage) -> None:
+        """`settle` with a call's real usage, reading only the counts its windows need."""
+        lock = self._lock
+        lock.acquire()
+        try:
+            for window, index, code in self.corrected:
+                record = taken[index]
+                if code == 1:
+                    amount = usage.total_tokens
+                elif code == 2:
+                    amount = usage.prompt_tokens
+                else:
+                    amount = usage.completion_tokens
+                if record[0] is not None and record[1] != amount:
+                    window.total += amount - record[1]
+                    record[1] = amount
             if self.leased:
                 key = taken[-1]
                 for leases, _, _ in self._leases:

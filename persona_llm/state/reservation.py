@@ -233,8 +233,7 @@ class LaneReservation:
         lane = self.lane
         if usage is not None:
             if lane.corrected or lane.leased:
-                amounts = (1, usage.total_tokens, usage.prompt_tokens, usage.completion_tokens)
-                lane.settle(self.taken, amounts)
+                lane.settle_usage(self.taken, usage)
         elif lane.leased:
             lane.settle(self.taken, None)
         if replies:
@@ -249,8 +248,9 @@ class LaneReservation:
     def settle(self, usage: Usage | None, *, failed: bool = False) -> None:
         """Replace the estimate with the real usage and end the lease (never raises)."""
         if usage is not None:
-            amounts = (1, usage.total_tokens, usage.prompt_tokens, usage.completion_tokens)
-        elif failed:  # nothing generated; the input may still count at the provider
+            self.lane.settle_usage(self.taken, usage)
+            return
+        if failed:  # nothing generated; the input may still count at the provider
             inputs = self.estimate.input_tokens
             amounts = (1, inputs, inputs, 0)
         else:
