@@ -22,11 +22,12 @@ These helpers read that body as the SDKs would, into plain JSON data for the dic
 from __future__ import annotations
 
 import json
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any
 
 __all__ = [
     "HEADER_SINK",
+    "HeaderSink",
     "RawReply",
     "SSELines",
     "collecting",
@@ -38,8 +39,18 @@ __all__ = [
     "wire_body",
 ]
 
-_SINK: ContextVar[list[Any] | None] = ContextVar("persona_llm_rate_headers", default=None)
-#: Where `note` puts the headers: a hot path may set and reset it itself, as `collecting`.
+
+class HeaderSink:
+    """Where `note` puts the replies' headers: `replies` is a list while a limited call
+    collects them, else None. A call's `persona_llm.state.notes.CallNotes` is one (the
+    context variable the usage wrapper sets for every call anyway), so a limited call
+    inside it collects without setting a context variable of its own."""
+
+    replies: list[Any] | None = None
+
+
+_SINK: ContextVar[HeaderSink | None] = ContextVar("persona_llm_call_sink", default=None)
+#: The context variable `note` reads (the state notes share it: see `HeaderSink`).
 HEADER_SINK = _SINK
 
 
@@ -47,27 +58,40 @@ def note(headers: Any) -> None:
     """Keep a reply's headers for the limited call collecting them (no-op otherwise)."""
     sink = _SINK.get()
     if sink is not None:
-        sink.append(headers)
+        replies = sink.replies
+        if replies is not None:
+            replies.append(headers)
 
 
 def headers_wanted() -> bool:
     """Whether a limited call is collecting the replies' headers (for adapters whose usual
     path does not see them, so they take the path that does only when asked)."""
-    return _SINK.get() is not None
+    sink = _SINK.get()
+    return sink is not None and sink.replies is not None
 
 
 class collecting:  # used as a function: ``with collecting() as replies``
-    """The headers `note` receives inside the block (of this thread or task)."""
+    """The headers `note` receives inside the block (of this thread or task): kept in the
+    sink already set in this context (the call's notes), else in one set for the block."""
 
-    __slots__ = ("_sink", "_token")
+    __slots__ = ("_previous", "_sink", "_token")
 
     def __enter__(self) -> list[Any]:
-        self._sink: list[Any] = []
-        self._token = _SINK.set(self._sink)
-        return self._sink
+        replies: list[Any] = []
+        sink = _SINK.get()
+        if sink is None:
+            sink = HeaderSink()
+            self._token: Token[HeaderSink | None] | None = _SINK.set(sink)
+        else:
+            self._token = None
+        self._sink, self._previous = sink, sink.replies
+        sink.replies = replies
+        return replies
 
     def __exit__(self, *exc: object) -> None:
-        _SINK.reset(self._token)
+        self._sink.replies = self._previous
+        if self._token is not None:
+            _SINK.reset(self._token)
 
 
 # The SDK methods' own keywords that are request options, not body fields, under the names

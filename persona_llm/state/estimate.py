@@ -13,7 +13,14 @@ from typing import Any, NamedTuple
 
 from persona_llm.types import ChatRequest
 
-__all__ = ["DEFAULT_OUTPUT_TOKENS", "Estimate", "estimate_chat", "estimate_texts"]
+__all__ = [
+    "DEFAULT_OUTPUT_TOKENS",
+    "Estimate",
+    "Tokens",
+    "chat_tokens",
+    "estimate_chat",
+    "estimate_texts",
+]
 
 DEFAULT_OUTPUT_TOKENS = 512
 
@@ -39,8 +46,13 @@ def _text_of(content: Any) -> int:
     return 0
 
 
-def estimate_chat(request: ChatRequest) -> Estimate:
-    """The token estimate of a chat request (see the module docstring)."""
+#: ``(input tokens, output tokens)``: what the limiter reserves; an `Estimate` is one too
+#: (the hot path builds the plain tuple, at a fifth of a NamedTuple's cost).
+Tokens = tuple[int, int]
+
+
+def chat_tokens(request: ChatRequest) -> Tokens:
+    """The token estimate of a chat request, as a plain tuple (see the module docstring)."""
     chars = 0
     messages = request.messages
     for message in messages:
@@ -48,8 +60,12 @@ def estimate_chat(request: ChatRequest) -> Estimate:
         chars += len(content) if type(content) is str else _text_of(content)
     for tool in request.tools:
         chars += len(str(tool.parameters)) + len(tool.description or "")
-    output = request.max_tokens or DEFAULT_OUTPUT_TOKENS
-    return tuple.__new__(Estimate, (-(-chars // 4) + 4 * len(messages), output))
+    return -(-chars // 4) + 4 * len(messages), request.max_tokens or DEFAULT_OUTPUT_TOKENS
+
+
+def estimate_chat(request: ChatRequest) -> Estimate:
+    """The token estimate of a chat request (see the module docstring)."""
+    return Estimate(*chat_tokens(request))
 
 
 def estimate_texts(texts: Sequence[str]) -> Estimate:

@@ -17,11 +17,11 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from persona_llm._deadline import CALL_DEADLINE
-from persona_llm.providers._raw import HEADER_SINK, collecting
+from persona_llm.providers._raw import HEADER_SINK, HeaderSink, collecting
 from persona_llm.providers.base import ProviderAdapter
 from persona_llm.reliability.policy import RetryPolicy, start_deadline, time_left
 from persona_llm.reliability.wrapper import AdapterWrapper
-from persona_llm.state.estimate import estimate_chat, estimate_texts
+from persona_llm.state.estimate import chat_tokens, estimate_chat, estimate_texts
 from persona_llm.state.limiter import LaneReservation, RateLimiter, Reservation
 from persona_llm.types import ChatChunk, ChatRequest, ChatResponse, Usage
 
@@ -57,20 +57,29 @@ class LimitedAdapter(AdapterWrapper):
     # unasync: source limited_chat
     async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
         """`chat`, after the limiter admitted it."""
-        estimate = estimate_chat(request)
+        estimate = chat_tokens(request)
         held = await self.limiter.aacquire(self.name, model, estimate, self._max_wait)
         if held is None:
             return await self.adapter.achat(model, request)
+        # `collecting()` inline: in the call's notes (set for every call), no calls
         replies: list[Any] = []
-        collected = HEADER_SINK.set(replies)  # `collecting()`, without two calls
+        sink, collected = HEADER_SINK.get(), None
+        if sink is None:  # no notes around this call: a sink of its own
+            sink = HeaderSink()
+            collected = HEADER_SINK.set(sink)
+        previous, sink.replies = sink.replies, replies
         try:
             response = await self.adapter.achat(model, request)
         except BaseException as error:
-            HEADER_SINK.reset(collected)
+            sink.replies = previous
+            if collected is not None:
+                HEADER_SINK.reset(collected)
             await held.asettle(None, failed=True)
             await held.aobserve(replies, error)
             raise
-        HEADER_SINK.reset(collected)
+        sink.replies = previous
+        if collected is not None:
+            HEADER_SINK.reset(collected)
         await held.afinish(response.usage, replies)
         return response
 
@@ -79,20 +88,29 @@ class LimitedAdapter(AdapterWrapper):
     # unasync: generated limited_chat (do not edit: scripts/unasync.py writes it)
     def chat(self, model: str, request: ChatRequest) -> ChatResponse:
         """`chat`, after the limiter admitted it."""
-        estimate = estimate_chat(request)
+        estimate = chat_tokens(request)
         held = self.limiter.acquire(self.name, model, estimate, self._max_wait)
         if held is None:
             return self.adapter.chat(model, request)
+        # `collecting()` inline: in the call's notes (set for every call), no calls
         replies: list[Any] = []
-        collected = HEADER_SINK.set(replies)  # `collecting()`, without two calls
+        sink, collected = HEADER_SINK.get(), None
+        if sink is None:  # no notes around this call: a sink of its own
+            sink = HeaderSink()
+            collected = HEADER_SINK.set(sink)
+        previous, sink.replies = sink.replies, replies
         try:
             response = self.adapter.chat(model, request)
         except BaseException as error:
-            HEADER_SINK.reset(collected)
+            sink.replies = previous
+            if collected is not None:
+                HEADER_SINK.reset(collected)
             held.settle(None, failed=True)
             held.observe(replies, error)
             raise
-        HEADER_SINK.reset(collected)
+        sink.replies = previous
+        if collected is not None:
+            HEADER_SINK.reset(collected)
         held.finish(response.usage, replies)
         return response
 

@@ -46,6 +46,7 @@ from persona_llm.state.config import LimitEntry
 from persona_llm.state.estimate import (
     DEFAULT_OUTPUT_TOKENS,
     Estimate,
+    Tokens,
     estimate_chat,
     estimate_texts,
 )
@@ -151,8 +152,8 @@ class RateLimiter:
             found = self._targets[key] = Target(provider, model, entries, self)
         return found
 
-    def _plan(self, target: Target, estimate: Estimate) -> Reservation:
-        inputs, outputs = estimate.input_tokens, estimate.output_tokens
+    def _plan(self, target: Target, estimate: Tokens) -> Reservation:
+        inputs, outputs = estimate
         total = inputs + outputs
         # NamedTuples built by `tuple.__new__`: their own `__new__` is one more Python call
         rules: list[Rule] = [_new(HoldRule, (target.hold_key, total, inputs, outputs))]
@@ -178,7 +179,7 @@ class RateLimiter:
 
     # unasync: source limiter_acquire
     async def aacquire(
-        self, provider: str, model: str, estimate: Estimate, max_wait: Callable[[], float]
+        self, provider: str, model: str, estimate: Tokens, max_wait: Callable[[], float]
     ) -> Reservation | LaneReservation | None:
         """Reserve room for one call, waiting up to ``max_wait()`` seconds (asked only when
         the call must wait; None: no limits apply, or the store failed under
@@ -186,7 +187,7 @@ class RateLimiter:
         target = self._targets.get((provider, model)) or self._target(provider, model)
         lane = target.lane
         if lane is not None:  # the memory store: no room now, or a hold, asks `acquire`
-            taken = lane.take(estimate.input_tokens, estimate.output_tokens)
+            taken = lane.take(*estimate)
             if taken is not None:
                 fast = _object_new(LaneReservation)  # its `__init__` is one more call
                 fast.target, fast.lane, fast.estimate, fast.taken = target, lane, estimate, taken
@@ -219,7 +220,7 @@ class RateLimiter:
 
     # unasync: generated limiter_acquire (do not edit: scripts/unasync.py writes it)
     def acquire(
-        self, provider: str, model: str, estimate: Estimate, max_wait: Callable[[], float]
+        self, provider: str, model: str, estimate: Tokens, max_wait: Callable[[], float]
     ) -> Reservation | LaneReservation | None:
         """Reserve room for one call, waiting up to ``max_wait()`` seconds (asked only when
         the call must wait; None: no limits apply, or the store failed under
@@ -227,7 +228,7 @@ class RateLimiter:
         target = self._targets.get((provider, model)) or self._target(provider, model)
         lane = target.lane
         if lane is not None:  # the memory store: no room now, or a hold, asks `acquire`
-            taken = lane.take(estimate.input_tokens, estimate.output_tokens)
+            taken = lane.take(*estimate)
             if taken is not None:
                 fast = _object_new(LaneReservation)  # its `__init__` is one more call
                 fast.target, fast.lane, fast.estimate, fast.taken = target, lane, estimate, taken

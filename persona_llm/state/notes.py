@@ -8,14 +8,17 @@ state features are configured; the limiter, cache and guard write into it throug
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
-from contextvars import ContextVar, Token
+from contextvars import Token
 from typing import Any
+
+from persona_llm.providers._raw import HEADER_SINK, HeaderSink
 
 __all__ = ["CallNotes", "annotate", "current_notes", "noting", "noting_if", "record_fields"]
 
 
-class CallNotes:
-    """One call's state events; also the block that publishes them (``with notes:``).
+class CallNotes(HeaderSink):
+    """One call's state events; also the block that publishes them (``with notes:``), and
+    the sink of the headers a limited call collects inside it (`HeaderSink`).
 
     Each attribute reads as "nothing happened" (a class default) until a feature that acts
     sets it, so opening the notes of a call that no feature touches costs one bare object.
@@ -31,7 +34,7 @@ class CallNotes:
     limited: str | None = None
     cache: str | None = None
     store_errors: int = 0
-    _token: Token[CallNotes | None]
+    _token: Token[HeaderSink | None]
 
     def __enter__(self) -> CallNotes:
         self._token = _NOTES.set(self)
@@ -47,12 +50,13 @@ class CallNotes:
         )
 
 
-_NOTES: ContextVar[CallNotes | None] = ContextVar("persona_llm_call_notes", default=None)
+_NOTES = HEADER_SINK  # one context variable per call for the notes and the headers
 
 
 def current_notes() -> CallNotes | None:
     """The notes of the call running in this context, if anyone reads them."""
-    return _NOTES.get()
+    found = _NOTES.get()
+    return found if type(found) is CallNotes else None
 
 
 def noting(notes: CallNotes) -> CallNotes:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from persona_llm.providers._rate_limits import plenty_left
 from persona_llm.state.config import LimitEntry
-from persona_llm.state.estimate import Estimate
+from persona_llm.state.estimate import Tokens
 from persona_llm.state.guard import StoreGuard
 from persona_llm.state.holds import holds_from
 from persona_llm.state.store import (
@@ -75,9 +75,9 @@ if hasattr(os, "register_at_fork"):  # a forked worker must not repeat its paren
     os.register_at_fork(after_in_child=new_token.reseed)
 
 
-def _hold_rule(target: Target, estimate: Estimate) -> HoldRule:
-    total = estimate.input_tokens + estimate.output_tokens
-    return HoldRule(target.hold_key, total, estimate.input_tokens, estimate.output_tokens)
+def _hold_rule(target: Target, estimate: Tokens) -> HoldRule:
+    inputs, outputs = estimate
+    return HoldRule(target.hold_key, inputs + outputs, inputs, outputs)
 
 
 class Reservation:
@@ -91,7 +91,7 @@ class Reservation:
         self,
         limiter: Limits,
         token: str,
-        estimate: Estimate,
+        estimate: Tokens,
         target: Target,
         rules: list[Rule],
     ) -> None:
@@ -128,7 +128,7 @@ class Reservation:
                 else:
                     amount = usage.completion_tokens
             else:  # failed: nothing generated; the input may still count at the provider
-                amount = 0 if unit == "otpm" else self.estimate.input_tokens
+                amount = 0 if unit == "otpm" else self.estimate[0]
             if amount != rule.amount:  # type: ignore[union-attr]  # a WindowRule
                 adjust.append((rule.key, token, amount))
                 shrinking = shrinking and amount < rule.amount  # type: ignore[union-attr]
@@ -221,7 +221,7 @@ class LaneReservation:
     __slots__ = ("estimate", "lane", "taken", "target")
 
     def __init__(
-        self, target: Target, lane: MemoryLane, estimate: Estimate, taken: list[Any]
+        self, target: Target, lane: MemoryLane, estimate: Tokens, taken: list[Any]
     ) -> None:
         self.target = target
         self.lane = lane
@@ -237,8 +237,8 @@ class LaneReservation:
         elif lane.leased:
             lane.settle(self.taken, None)
         if replies:
-            estimate = self.estimate
-            if not plenty_left(replies, estimate.input_tokens + estimate.output_tokens):
+            inputs, outputs = self.estimate
+            if not plenty_left(replies, inputs + outputs):
                 self.observe(replies)
 
     async def afinish(self, usage: Usage | None, replies: Sequence[Any]) -> None:
@@ -251,7 +251,7 @@ class LaneReservation:
             self.lane.settle_usage(self.taken, usage)
             return
         if failed:  # nothing generated; the input may still count at the provider
-            inputs = self.estimate.input_tokens
+            inputs = self.estimate[0]
             amounts = (1, inputs, inputs, 0)
         else:
             amounts = None  # no usage reported: keep the estimates

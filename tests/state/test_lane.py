@@ -12,16 +12,20 @@ import pytest
 
 from persona_llm.errors import RateLimitError
 from persona_llm.providers._rate_limits import maybe_short, plenty_left
+from persona_llm.providers._raw import collecting, headers_wanted, note
+from persona_llm.providers.fake import FakeProvider
+from persona_llm.reliability.policy import RetryPolicy
 from persona_llm.state.config import parse_rate_limits
 from persona_llm.state.estimate import Estimate
 from persona_llm.state.guard import StoreGuard
+from persona_llm.state.limited import LimitedAdapter
 from persona_llm.state.limiter import LaneReservation, RateLimiter, Reservation
 from persona_llm.state.memory import MemoryStore
 from persona_llm.state.notes import CallNotes, current_notes, noting_if, record_fields
 from persona_llm.state.reservation import new_token
 from persona_llm.state.store import HoldRule, LeaseRule, WindowRule
 from persona_llm.testing.clock import FakeClock
-from persona_llm.types import Usage
+from persona_llm.types import ChatMessage, ChatRequest, ChatResponse, Usage
 
 
 def limiter(limits: str, clock: FakeClock | None = None) -> tuple[RateLimiter, MemoryStore]:
@@ -191,3 +195,40 @@ def test_notes_are_published_for_the_block_and_recorded_only_when_something_happ
         "store_errors": 0,
     }
     assert CallNotes().waited_s == 0.0  # the default is the class's, not shared state
+
+
+def test_a_limited_call_inside_the_call_notes_collects_in_them_and_restores_them() -> None:
+    reply = {"x-ratelimit-remaining-requests": "3"}
+    notes = CallNotes()
+    with notes:
+        note(reply)  # nobody collects: dropped
+        assert not headers_wanted()
+        with collecting() as replies:
+            assert headers_wanted()
+            note(reply)
+        assert replies == [reply] and notes.replies is None and current_notes() is notes
+    assert not headers_wanted() and current_notes() is None
+
+
+class ShortProvider(FakeProvider):
+    """The fake provider, whose replies say no request is left until a reset in 30 s."""
+
+    def chat(self, model: str, request: ChatRequest) -> ChatResponse:
+        note({"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "30s"})
+        return super().chat(model, request)
+
+
+@pytest.mark.parametrize("with_notes", [True, False])
+def test_the_headers_of_a_limited_call_hold_its_target_with_or_without_call_notes(
+    with_notes: bool,
+) -> None:
+    rate, _ = limiter("fake/*=100rpm")
+    adapter = LimitedAdapter(ShortProvider(), rate, RetryPolicy(), 0.0)
+    request = ChatRequest(messages=(ChatMessage(role="user", content="hi"),))
+    notes = CallNotes()
+    with noting_if(notes if with_notes else None):
+        adapter.chat("m", request)
+        assert current_notes() is (notes if with_notes else None)
+    assert notes.replies is None
+    with pytest.raises(RateLimitError, match="own requests limit"):
+        adapter.chat("m", request)
