@@ -220,7 +220,8 @@ class AsyncWire(_Base):
         while True:
             try:
                 await self._send(link, command)
-                await self._read_unread(link)
+                if link.unread:
+                    await self._read_unread(link)
                 reply = await self._read(link)
             except self._errors.ResponseError as error:  # in band: the connection is fine
                 if isinstance(error, self._errors.NoScriptError) and again is not None:
@@ -361,7 +362,8 @@ class Wire(_Base):
         while True:
             try:
                 self._send(link, command)
-                self._read_unread(link)
+                if link.unread:
+                    self._read_unread(link)
                 reply = self._read(link)
             except self._errors.ResponseError as error:  # in band: the connection is fine
                 if isinstance(error, self._errors.NoScriptError) and again is not None:

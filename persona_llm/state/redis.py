@@ -89,6 +89,7 @@ class RedisStore(StateStore):
         self._wire = Wire(self._client, _WIRED, self._redis.exceptions, self._late)
         self._segments: dict[Any, tuple[bytes, bytes]] = {}  # `_acquire_packed`
         self._keys: dict[str, bytes] = {}
+        self._numbers: dict[float, bytes] = {}
         self._async: weakref.WeakKeyDictionary[Any, tuple[Any, dict[str, Any], AsyncWire]] = (
             weakref.WeakKeyDictionary()
         )
@@ -176,7 +177,9 @@ class RedisStore(StateStore):
         """The reserve's arguments (see `_lua.ACQUIRE`), packed: what never changes for a
         rule (its keys, kind, limit, window) is packed on its first call and kept."""
         keys: list[bytes] = []
-        args = [bulk(token), bulk(len(rules))]
+        numbers = self._numbers  # amounts recur (estimates, usages): their bulk strings kept
+        number = numbers.get
+        args = [bulk(token), number(len(rules)) or self._number(len(rules))]
         segments = self._segments
         each: Sequence[Any] = rules  # NamedTuples read by index: `kind` tells which
         for rule in each:
@@ -187,18 +190,30 @@ class RedisStore(StateStore):
                 found = segments[index] = self._segment(rule)
             keys.append(found[0])
             if kind is HoldRule:
-                args += (found[1], bulk(rule[1]), bulk(rule[2]), bulk(rule[3]))
+                args += (
+                    found[1],
+                    number(rule[1]) or self._number(rule[1]),
+                    number(rule[2]) or self._number(rule[2]),
+                    number(rule[3]) or self._number(rule[3]),
+                )
             elif kind is WindowRule:
-                args += (found[1], bulk(rule[3]))
+                args += (found[1], number(rule[3]) or self._number(rule[3]))
             else:
                 args.append(found[1])
         for key, done, amount in corrections:
-            keys.append(self._window_keys(key))
-            args += (bulk(done), bulk(amount))
+            keys.append(self._keys.get(key) or self._window_keys(key))
+            args += (bulk(done), number(amount) or self._number(amount))
         count = 2 * len(keys)
         return 1 + count + 2 + 4 * len(rules) + 2 * len(corrections), b"".join(
             [bulk(count), *keys, *args]
         )
+
+    def _number(self, value: float) -> bytes:
+        """`value` as a bulk string, kept for the next call (up to 4,096 of them)."""
+        packed = bulk(value)
+        if len(self._numbers) < 4096 and type(value) is int:
+            self._numbers[value] = packed
+        return packed
 
     def _window_keys(self, key: str) -> bytes:
         """A window's two keys (its sorted set and hash), packed (kept: a target's keys)."""
