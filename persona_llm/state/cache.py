@@ -130,12 +130,19 @@ def _message(message: Any) -> Any:
 
 def chat_key(provider: str, model: str, request: ChatRequest) -> str:
     """The cache key of a chat request."""
-    messages = [_message(m) for m in request.messages]
+    messages = [
+        # a text message (every call has one) without the call to `_message`
+        _message_values(m.__dict__)
+        if type(m) is ChatMessage and type(m.content) is str
+        else _message(m)
+        for m in request.messages
+    ]
     if type(request) is ChatRequest:
         fields: Any = _request_values(request.__dict__)
     else:
         fields = _values(request, "cache", "messages")
-    return _digest("chat", [FORMAT, provider, model, messages, fields])
+    data = _key_json([FORMAT, provider, model, messages, fields])
+    return "cache:chat:" + hashlib.sha256(data.encode()).hexdigest()
 
 
 def embedding_key(provider: str, model: str, options: Mapping[str, Any], text: str) -> str:
