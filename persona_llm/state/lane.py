@@ -2,9 +2,10 @@
 
 The usual limited call on the memory store (the default) goes through a lane rather than
 `MemoryStore.acquire`: the lane keeps direct references to the target's window and lease
-objects, so admitting a call is one clock read, one lock and one record appended per
-window, with no rule tuples, no token and no key lookups; the call's reservation points
-at the records it took, so correcting one with the real usage is ``total += real - old``.
+objects, so admitting a call is one clock read, one lock and one record (shared by its
+windows) appended to each, with no rule tuples, no token and no key lookups; the call's
+reservation points at its record, so correcting it with the real usage is
+``total += real - old`` in each token window.
 The semantics are `MemoryStore.acquire`'s (same windows, leases and holds): when a window
 is full, a concurrency limit reached, or the provider's headers hold the target, `take`
 takes nothing and the limiter asks `MemoryStore.acquire`, which says how long to wait or
@@ -23,35 +24,36 @@ if TYPE_CHECKING:
 
 __all__ = ["AMOUNT_CODES", "MemoryLane", "Window"]
 
-#: What a window of each unit counts per call, as an index into ``(1, total, input, output)``.
-AMOUNT_CODES = {"rpm": 0, "tpm": 1, "itpm": 2, "otpm": 3}
+#: Where a window of each unit reads a call's amount in the call's record
+#: ``[at, 1, total, input, output, token, lease key]``.
+AMOUNT_CODES = {"rpm": 1, "tpm": 2, "itpm": 3, "otpm": 4}
 
 
 class Window:
     """The calls' shares of one sliding window, oldest first, and their sum.
 
-    Each share is a small mutable record ``[at, amount, token]``: the deque holds them in
-    the order they were taken (so the oldest leave first), `entries` finds those taken
-    with a token (`MemoryStore.acquire`; a lane's reservation points at its records
-    itself, token None). A record that left the window gets ``at = None``, so a late
-    correction of it changes nothing.
+    A share is a record ``[at, 1, total, input, output, token, lease key]`` read at the
+    window's `code` (its unit: `AMOUNT_CODES`); a lane's call appends one record to each of
+    its windows, `MemoryStore.acquire` one per rule with its amount in every place and a
+    token, which `entries` finds it by. The deque keeps them in the order taken, so the
+    oldest leave first.
     """
 
-    __slots__ = ("entries", "order", "total")
+    __slots__ = ("code", "entries", "order", "total")
 
     def __init__(self) -> None:
+        self.code = 1
         self.entries: dict[str, list[Any]] = {}
         self.order: deque[list[Any]] = deque()
         self.total = 0.0
 
     def expire(self, before: float) -> None:
-        entries, order = self.entries, self.order
+        entries, order, code = self.entries, self.order, self.code
         while order and order[0][0] <= before:
             record = order.popleft()
-            self.total -= record[1]
-            record[0] = None
-            if record[2] is not None:
-                entries.pop(record[2], None)
+            self.total -= record[code]
+            if record[5] is not None:
+                entries.pop(record[5], None)
         if not order:
             self.total = 0.0  # no drift from float sums
 
@@ -62,7 +64,8 @@ class MemoryLane:
     Args:
         lock, clock, holds: the store's lock, clock and provider holds (by key).
         hold_key: the target's hold key.
-        windows: ``(window, limit, seconds, amount code)`` of each window rule, in order.
+        windows: ``(window, limit, seconds)`` of each window rule, in order (each window's
+            `code` set to its unit's).
         leases: ``(in-flight leases by key, limit, ttl)`` of each concurrency rule.
     """
 
@@ -83,25 +86,21 @@ class MemoryLane:
         clock: Callable[[], float],
         holds: dict[str, Any],
         hold_key: str,
-        windows: Sequence[tuple[Window, float, float, int]],
+        windows: Sequence[tuple[Window, float, float]],
         leases: Sequence[tuple[dict[Any, float], int, float]],
     ) -> None:
         self._lock, self._clock, self._holds, self.hold_key = lock, clock, holds, hold_key
         self._windows = tuple(windows)
         self._leases = tuple(leases)
         self.leased = bool(leases)  # a settle ends the call's leases
-        #: ``(window, index of its record, amount code)`` of the windows a settle corrects
-        #: (token windows; a request counts 1 whatever the call used)
-        self.corrected = tuple(
-            (window, index, code) for index, (window, _, _, code) in enumerate(windows) if code
-        )
+        #: the windows a settle corrects (token windows: a request counts 1 whatever the
+        #: call used)
+        self.corrected = tuple(window for window, _, _ in self._windows if window.code > 1)
 
     def take(self, inputs: int, outputs: int) -> list[Any] | None:
-        """The call's share taken in every window and lease at once: its records (then its
-        lease key, when a concurrency limit applies), or None when a rule has no room now
-        or a provider's hold applies (nothing taken: ask `MemoryStore.acquire`)."""
-        amounts = (1, inputs + outputs, inputs, outputs)
-        taken: list[Any] = []
+        """The call's share taken in every window and lease at once (its record), or None
+        when a rule has no room now or a provider's hold applies (nothing taken: ask
+        `MemoryStore.acquire`)."""
         lock = self._lock
         lock.acquire()  # not ``with``: half the cost, on every limited call
         try:
@@ -109,28 +108,27 @@ class MemoryLane:
             if holds and holds.get(self.hold_key):
                 return None
             now = self._clock()
-            for window, limit, span, code in self._windows:
+            record: list[Any] = [now, 1, inputs + outputs, inputs, outputs, None, None]
+            for window, limit, span in self._windows:
                 order = window.order
                 if order and order[0][0] <= now - span:
                     window.expire(now - span)
-                amount = amounts[code]
+                amount = record[window.code]
                 if window.total + amount > limit:
-                    self._undo(taken)
+                    self._undo(record)
                     return None
-                record = [now, amount, None]
                 order.append(record)
                 window.total += amount
-                taken.append(record)
             if self.leased:
-                return self._lease(taken, now)
+                return self._lease(record, now)
         finally:
             lock.release()
-        return taken
+        return record
 
-    def _lease(self, taken: list[Any], now: float) -> list[Any] | None:
-        """`taken` and the call's lease key, leased in every concurrency rule (under the
-        lock), or None with every share undone."""
-        key = object()
+    def _lease(self, record: list[Any], now: float) -> list[Any] | None:
+        """`record`, its lease key leased in every concurrency rule (under the lock), or
+        None with every share undone."""
+        key = record[6] = object()
         for index, (leases, limit, ttl) in enumerate(self._leases):
             if len(leases) >= limit:
                 for gone in [k for k, expires in leases.items() if expires <= now]:
@@ -138,60 +136,73 @@ class MemoryLane:
                 if len(leases) >= limit:
                     for earlier, _, _ in self._leases[:index]:
                         del earlier[key]
-                    self._undo(taken)
+                    self._undo(record)
                     return None
             leases[key] = now + ttl
-        taken.append(key)
-        return taken
+        return record
 
-    def _undo(self, taken: list[Any]) -> None:
-        """Give back the records just appended (under the lock: they are the newest)."""
-        for (window, _, _, _), record in zip(self._windows, taken, strict=False):
-            window.order.pop()
-            window.total -= record[1]
-            record[0] = None
-            if not window.order:
-                window.total = 0.0  # no drift from float sums
+    def _undo(self, record: list[Any]) -> None:
+        """Take `record` back out of the windows it was just appended to (under the lock:
+        it is the newest there)."""
+        for window, _, _ in self._windows:
+            order = window.order
+            if order and order[-1] is record:
+                order.pop()
+                window.total -= record[window.code]
+                if not order:
+                    window.total = 0.0  # no drift from float sums
 
-    def settle(self, taken: list[Any], amounts: tuple[int, int, int, int] | None) -> None:
-        """Correct the call's token records to ``amounts[code]`` (``(1, total, input,
-        output)``; None: keep the estimates) and end its leases."""
+    def settle(self, record: list[Any], amounts: tuple[int, int, int] | None) -> None:
+        """Correct the call's record to `amounts` (``(total, input, output)``; None: keep
+        the estimates) in the windows it is still in, and end its leases."""
         lock = self._lock
         lock.acquire()
         try:
-            if amounts is not None:
-                for window, index, code in self.corrected:
-                    record = taken[index]
-                    amount = amounts[code]
-                    if record[0] is not None and record[1] != amount:
-                        window.total += amount - record[1]
-                        record[1] = amount
+            if amounts is not None and self.corrected:
+                self._correct(record, (0, 1, *amounts))
             if self.leased:
-                key = taken[-1]
                 for leases, _, _ in self._leases:
-                    leases.pop(key, None)
+                    leases.pop(record[6], None)
         finally:
             lock.release()
 
-    def settle_usage(self, taken: list[Any], usage: Usage) -> None:
+    def settle_usage(self, record: list[Any], usage: Usage) -> None:
         """`settle` with a call's real usage, reading only the counts its windows need."""
         lock = self._lock
         lock.acquire()
         try:
-            for window, index, code in self.corrected:
-                record = taken[index]
-                if code == 1:
+            corrected = self.corrected
+            if len(corrected) == 1:  # the usual: one token limit
+                window = corrected[0]
+                code = window.code
+                if code == 2:
                     amount = usage.total_tokens
-                elif code == 2:
+                elif code == 3:
                     amount = usage.prompt_tokens
                 else:
                     amount = usage.completion_tokens
-                if record[0] is not None and record[1] != amount:
-                    window.total += amount - record[1]
-                    record[1] = amount
+                order = window.order
+                if order and order[0][0] <= record[0]:  # still in the window
+                    window.total += amount - record[code]
+                record[code] = amount
+            elif corrected:
+                real = (0, 1, usage.total_tokens, usage.prompt_tokens, usage.completion_tokens)
+                self._correct(record, real)
             if self.leased:
-                key = taken[-1]
                 for leases, _, _ in self._leases:
-                    leases.pop(key, None)
+                    leases.pop(record[6], None)
         finally:
             lock.release()
+
+    def _correct(self, record: list[Any], real: tuple[int, ...]) -> None:
+        """Replace the record's amounts with `real` (indexed as the record) in each token
+        window it is still in (under the lock). The windows keep their records in time
+        order and let the oldest go first, so a record is still in a window exactly when
+        the window's oldest is no younger."""
+        before = record[:5]
+        for window in self.corrected:
+            order, code = window.order, window.code
+            if order and order[0][0] <= record[0]:
+                window.total += real[code] - before[code]
+        for code in (2, 3, 4):
+            record[code] = real[code]

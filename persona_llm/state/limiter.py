@@ -190,7 +190,7 @@ class RateLimiter:
             taken = lane.take(*estimate)
             if taken is not None:
                 fast = _object_new(LaneReservation)  # its `__init__` is one more call
-                fast.target, fast.lane, fast.estimate, fast.taken = target, lane, estimate, taken
+                fast.target, fast.lane, fast.estimate, fast.record = target, lane, estimate, taken
                 return fast
         elif not target.entries:
             return None
@@ -231,7 +231,7 @@ class RateLimiter:
             taken = lane.take(*estimate)
             if taken is not None:
                 fast = _object_new(LaneReservation)  # its `__init__` is one more call
-                fast.target, fast.lane, fast.estimate, fast.taken = target, lane, estimate, taken
+                fast.target, fast.lane, fast.estimate, fast.record = target, lane, estimate, taken
                 return fast
         elif not target.entries:
             return None

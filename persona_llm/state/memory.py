@@ -107,7 +107,8 @@ class MemoryStore(StateStore):
             for rule in rules:  # admitted: take its share in every rule
                 if type(rule) is WindowRule:
                     window = windows[rule.key]  # made above
-                    record = [now, rule.amount, token]
+                    amount = rule.amount
+                    record = [now, amount, amount, amount, amount, token, None]
                     window.entries[token] = record
                     window.order.append(record)
                     window.total += rule.amount
@@ -124,7 +125,7 @@ class MemoryStore(StateStore):
         self, hold_key: str, rules: Sequence[tuple[str, WindowRule | LeaseRule]]
     ) -> MemoryLane:
         """The fast path of one target's ``(unit, rule)`` (`persona_llm.state.lane`)."""
-        windows: list[tuple[Window, float, float, int]] = []
+        windows: list[tuple[Window, float, float]] = []
         leases: list[tuple[dict[Any, float], int, float]] = []
         with self._lock:
             for unit, rule in rules:
@@ -133,7 +134,8 @@ class MemoryStore(StateStore):
                     leases.append((found, rule.limit, rule.ttl))
                 else:
                     window = self._windows.get(rule.key) or self._window(rule.key)
-                    windows.append((window, rule.limit, rule.window, AMOUNT_CODES[unit]))
+                    window.code = AMOUNT_CODES[unit]  # the key names the unit: never changes
+                    windows.append((window, rule.limit, rule.window))
         return MemoryLane(self._lock, self._clock, self._holds, hold_key, windows, leases)
 
     def _window(self, key: str) -> Window:
@@ -185,8 +187,10 @@ class MemoryStore(StateStore):
         if rule.amount > rule.limit:
             return -1.0, used
         need, freed = used + rule.amount - rule.limit, 0.0
-        for at, amount, _ in window.order:  # oldest first
-            freed += amount
+        code = window.code
+        for record in window.order:  # oldest first
+            freed += record[code]
+            at = record[0]
             if freed >= need:
                 return max(at + rule.window - now, 0.0), used
         return rule.window, used  # pragma: no cover  # the sum covers `need`
@@ -201,8 +205,8 @@ class MemoryStore(StateStore):
         if window is not None:
             record = window.entries.get(token)
             if record is not None:
-                window.total += amount - record[1]
-                record[1] = amount
+                window.total += amount - record[window.code]
+                record[1] = record[2] = record[3] = record[4] = amount
 
     def settle(
         self, corrections: Sequence[Correction], releases: Sequence[tuple[str, str]]

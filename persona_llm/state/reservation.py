@@ -216,26 +216,26 @@ class Reservation:
 
 
 class LaneReservation:
-    """One admitted call's share, as the records its target's lane took (memory store)."""
+    """One admitted call's share, as the record its target's lane took (memory store)."""
 
-    __slots__ = ("estimate", "lane", "taken", "target")
+    __slots__ = ("estimate", "lane", "record", "target")
 
     def __init__(
-        self, target: Target, lane: MemoryLane, estimate: Tokens, taken: list[Any]
+        self, target: Target, lane: MemoryLane, estimate: Tokens, record: list[Any]
     ) -> None:
         self.target = target
         self.lane = lane
         self.estimate = estimate
-        self.taken = taken
+        self.record = record
 
     def finish(self, usage: Usage | None, replies: Sequence[Any]) -> None:
         """`settle` with the call's usage, then `observe` its replies (never raises)."""
         lane = self.lane
         if usage is not None:
             if lane.corrected or lane.leased:
-                lane.settle_usage(self.taken, usage)
+                lane.settle_usage(self.record, usage)
         elif lane.leased:
-            lane.settle(self.taken, None)
+            lane.settle(self.record, None)
         if replies:
             inputs, outputs = self.estimate
             if not plenty_left(replies, inputs + outputs):
@@ -248,14 +248,14 @@ class LaneReservation:
     def settle(self, usage: Usage | None, *, failed: bool = False) -> None:
         """Replace the estimate with the real usage and end the lease (never raises)."""
         if usage is not None:
-            self.lane.settle_usage(self.taken, usage)
+            self.lane.settle_usage(self.record, usage)
             return
         if failed:  # nothing generated; the input may still count at the provider
             inputs = self.estimate[0]
-            amounts = (1, inputs, inputs, 0)
+            amounts = (inputs, inputs, 0)
         else:
             amounts = None  # no usage reported: keep the estimates
-        self.lane.settle(self.taken, amounts)
+        self.lane.settle(self.record, amounts)
 
     async def asettle(self, usage: Usage | None, *, failed: bool = False) -> None:
         """Asyncio twin of `settle`."""

@@ -232,3 +232,14 @@ def test_the_headers_of_a_limited_call_hold_its_target_with_or_without_call_note
     assert notes.replies is None
     with pytest.raises(RateLimitError, match="own requests limit"):
         adapter.chat("m", request)
+
+
+def test_every_token_window_of_a_call_is_corrected_even_two_of_one_unit() -> None:
+    rate, store = limiter("fake/*=1000tpm,800itpm; fake/m=900tpm")
+    held = rate.acquire("fake", "m", estimate(300, 400), no_wait)
+    assert isinstance(held, LaneReservation)
+    held.finish(Usage(prompt_tokens=100, completion_tokens=50, total_tokens=150), [])
+    assert store.acquire([WindowRule("rl:fake/*:tpm", 1000, 60, 850)], "a").admitted
+    assert store.acquire([WindowRule("rl:fake/m:tpm", 900, 60, 750)], "b").admitted
+    assert store.acquire([WindowRule("rl:fake/*:itpm", 800, 60, 700)], "c").admitted
+    assert not store.acquire([WindowRule("rl:fake/*:itpm", 800, 60, 1)], "d").admitted
