@@ -3,11 +3,11 @@ the memory store): the Python functions the limiter layer runs for one admitted 
 
 Wall time is noise on a shared machine; the number of Python-level calls is not. A call of
 a target limited by ``LLM_RATE_LIMITS`` on the memory store, whose reply carries OpenAI's
-rate-limit headers with plenty left (the usual case), runs 10 functions of the
+rate-limit headers with plenty left (the usual case), runs 9 functions of the
 limiter layer (estimate, acquire, the memory store's lane taking and settling, the
 reservation, the headers' first look); before the second pass of 2026-12-07 it ran 50
-(~170k instructions, callgrind), after it 22 (~72k), and 10 after the third (the lane:
-~40k). The bound leaves room for small changes and fails when per-call work (rules and a
+(~170k instructions, callgrind), after it 22 (~72k), and 9 after the third (the lane:
+~33k). The bound leaves room for small changes and fails when per-call work (rules and a
 token per call on the memory store, a helper per rule, a ``@contextmanager``, a full
 parse of the headers) comes back.
 """
@@ -32,7 +32,7 @@ from persona_llm.state.limiter import RateLimiter
 from persona_llm.state.memory import MemoryStore
 from persona_llm.types import ChatMessage, ChatRequest, ChatResponse
 
-MAX_CALLS = 14  # limiter-layer functions per admitted call (10 now; 22, then 50 before)
+MAX_CALLS = 12  # limiter-layer functions per admitted call (9 now; 22, then 50 before)
 LAYER = ("persona_llm/state/", "persona_llm/providers/_raw.py", "persona_llm/providers/_rate")
 
 HEADERS = httpx2.Headers(
