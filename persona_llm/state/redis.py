@@ -45,6 +45,7 @@ from persona_llm.state.store import (
 __all__ = ["RedisStore"]
 
 T = TypeVar("T")
+_TIMEOUT: Any = getattr(asyncio, "timeout", None)  # Python 3.11+
 _SCRIPTS = {
     "acquire": _lua.ACQUIRE,
     "adjust": _lua.ADJUST,
@@ -158,9 +159,13 @@ class RedisStore(StateStore):
 
     async def _arun(self, what: str, call: Callable[[Any, dict[str, Any]], Awaitable[T]]) -> T:
         client, scripts, _ = self._aclient()
+        bound = self._timeout * 2 + 0.05
         with self._errors(what):
             try:
-                return await asyncio.wait_for(call(client, scripts), self._timeout * 2 + 0.05)
+                if _TIMEOUT is None:  # Python 3.10
+                    return await asyncio.wait_for(call(client, scripts), bound)
+                async with _TIMEOUT(bound):  # the same bound, without a task per call
+                    return await call(client, scripts)
             except asyncio.TimeoutError:
                 raise self._redis.exceptions.TimeoutError("no answer in time") from None
 

@@ -9,7 +9,9 @@ not taken for the reply nor a reason to drop the connection.
 from __future__ import annotations
 
 import socket
+import threading
 import time
+from collections.abc import Callable
 
 import pytest
 import redis
@@ -18,7 +20,7 @@ import redis.exceptions
 from persona_llm.state._resp import ReplyReader
 from persona_llm.state._wire import pack
 from persona_llm.state.redis import RedisStore
-from persona_llm.state.store import HoldRule, LeaseRule, WindowRule
+from persona_llm.state.store import HoldRule, LeaseRule, StoreError, WindowRule
 from persona_llm.testing.redis_server import RedisServer
 
 
@@ -71,3 +73,24 @@ def test_the_packed_reserve_reads_the_same_in_both_protocols(
     assert store.acquire([WindowRule("t", 100, 60, 60)], "d").admitted
     assert not store.acquire([WindowRule("t", 100, 60, 1)], "e").admitted
     store.close()
+
+
+async def test_an_asyncio_reserve_on_a_stalled_redis_fails_within_its_bound(
+    own_server: Callable[..., RedisServer],
+) -> None:
+    # the asyncio store bounds each command by twice the store timeout plus 50 ms
+    # (asyncio.timeout on 3.11+, wait_for before): a stalled Redis is a StoreError by then
+    server = own_server()
+    store = RedisStore(server.url, prefix="p:", timeout=0.2)
+    rule = WindowRule("w", 100, 60, 1)
+    assert (await store.aacquire([rule], "warm")).admitted
+    stall = threading.Thread(target=server.command, args=("DEBUG", "SLEEP", "1.5"))
+    stall.start()
+    time.sleep(0.1)
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="acquire"):
+        await store.aacquire([rule], "stalled")
+    took = time.monotonic() - started
+    stall.join()
+    assert took < 2 * 0.2 + 0.05 + 0.3
+    await store.aclose()
