@@ -5,10 +5,10 @@ the call goes) and the settle after it (corrections and lease releases, whose an
 nobody needs); a cached call reads its entry (``MGET``). They run over connections of
 their own (`Wire` / `AsyncWire`):
 
-* the command's bytes are packed here in one pass (no Script object, no per-argument
-  encoder dispatch; a reserve is sent as ``EVALSHA``, and as ``EVAL`` once when Redis says
-  ``NOSCRIPT`` after a restart); a store may pack the arguments itself (`call_packed`),
-  keeping the parts that never change between calls;
+* the command's bytes are packed in one pass by `persona_llm.state._packing` (no Script
+  object, no per-argument encoder dispatch; a reserve is sent as ``EVALSHA``, and as
+  ``EVAL`` once when Redis says ``NOSCRIPT`` after a restart); a store may pack the
+  arguments itself (`call_packed`), keeping the parts that never change between calls;
 * the blocking wire writes to the connection's socket and reads each reply with
   `persona_llm.state._resp.ReplyReader` (one ``recv_into``, then slices), not redis-py's
   parser; redis-py still connects (handshake, TLS, password) and the asyncio wire uses it
@@ -30,7 +30,6 @@ are made with the client's settings (timeouts, TLS, password) and dropped after 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import socket
 import threading
@@ -38,61 +37,12 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from persona_llm.state._packing import Scripts, pack, script_args
 from persona_llm.state._resp import ReplyReader
 
-__all__ = ["AsyncWire", "Wire", "bulk", "pack", "pack_args", "script_args"]
+__all__ = ["AsyncWire", "Wire"]
 
 MAX_UNREAD = 32  # replies of fired settles a connection may hold before they are read
-
-
-def bulk(arg: Any) -> bytes:
-    """One argument as a RESP bulk string: strings UTF-8, floats by ``repr`` (exact)."""
-    kind = type(arg)
-    if kind is str:
-        value = arg.encode()
-    elif kind is int:
-        value = b"%d" % arg
-    elif kind is bytes:
-        value = arg
-    else:
-        value = (repr(arg) if kind is float else str(arg)).encode()
-    return b"$%d\r\n%b\r\n" % (len(value), value)
-
-
-def pack_args(*args: Any) -> bytes:
-    """Arguments as the bulk strings of a command, without its array header."""
-    return b"".join([bulk(arg) for arg in args])
-
-
-def pack(*args: Any) -> bytes:
-    """One command in the Redis protocol (RESP): an array of bulk strings."""
-    return b"*%d\r\n%b" % (len(args), pack_args(*args))
-
-
-def script_args(keys: Sequence[str], args: Sequence[Any]) -> tuple[int, bytes]:
-    """A script's arguments after its name or hash (the number of keys, the keys, the
-    arguments): how many, and packed."""
-    return len(keys) + len(args) + 1, pack_args(len(keys), *keys, *args)
-
-
-class _Scripts:
-    """The scripts' bodies and hashes, and the commands that run them."""
-
-    def __init__(self, scripts: Mapping[str, str]) -> None:
-        body = {name: text.encode() for name, text in scripts.items()}
-        sha = {name: hashlib.sha1(text).hexdigest() for name, text in body.items()}
-        # each command's first two bulk strings, packed once
-        self._evalsha = {name: bulk(b"EVALSHA") + bulk(sha[name]) for name in body}
-        self._eval = {name: bulk(b"EVAL") + bulk(body[name]) for name in body}
-
-    def evalsha(self, name: str, count: int, packed: bytes) -> bytes:
-        """``EVALSHA`` of script `name` with `count` more arguments, `packed`
-        (`script_args`)."""
-        return b"*%d\r\n%b%b" % (count + 2, self._evalsha[name], packed)
-
-    def eval(self, name: str, count: int, packed: bytes) -> bytes:
-        """``EVAL`` of script `name` (its text) with the same arguments."""
-        return b"*%d\r\n%b%b" % (count + 2, self._eval[name], packed)
 
 
 class _Link:
@@ -129,7 +79,7 @@ class _Base:
         pool = client.connection_pool
         self._connection_class = pool.connection_class
         self._connection_kwargs = dict(pool.connection_kwargs)
-        self._scripts = _Scripts(scripts)
+        self._scripts = Scripts(scripts)
         self._errors = errors  # redis.exceptions
         self._late = late
         self._free: list[_Link] = []

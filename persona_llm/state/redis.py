@@ -26,20 +26,18 @@ from typing import Any, TypeVar
 
 from persona_llm.errors import ConfigurationError
 from persona_llm.state import _lua
-from persona_llm.state._wire import AsyncWire, Wire, bulk
+from persona_llm.state._packing import ScriptArgs
+from persona_llm.state._wire import AsyncWire, Wire
 from persona_llm.state.config import redact_url
 from persona_llm.state.store import (
     ADMITTED,
     Admission,
     Correction,
     Hold,
-    HoldRule,
-    LeaseRule,
     Rule,
     StateStore,
     StoreError,
     StoreInfo,
-    WindowRule,
 )
 
 __all__ = ["RedisStore"]
@@ -88,9 +86,7 @@ class RedisStore(StateStore):
         self._client = self._redis.Redis.from_url(url, **self._options(self._redis))
         self._scripts = {name: self._client.register_script(s) for name, s in _SCRIPTS.items()}
         self._wire = Wire(self._client, _WIRED, self._redis.exceptions, self._late)
-        self._segments: dict[Any, tuple[bytes, bytes]] = {}  # `_acquire_packed`
-        self._keys: dict[str, bytes] = {}
-        self._numbers: dict[float, bytes] = {}
+        self._args = ScriptArgs(prefix)
         self._async: weakref.WeakKeyDictionary[Any, tuple[Any, dict[str, Any], AsyncWire]] = (
             weakref.WeakKeyDictionary()
         )
@@ -176,116 +172,33 @@ class RedisStore(StateStore):
 
     defers_corrections = True
 
-    def _acquire_packed(
-        self, rules: Sequence[Rule], token: str, corrections: Sequence[Correction]
-    ) -> tuple[int, bytes]:
-        """The reserve's arguments (see `_lua.ACQUIRE`), packed: what never changes for a
-        rule (its keys, kind, limit, window) is packed on its first call and kept."""
-        keys: list[bytes] = []
-        numbers = self._numbers  # amounts recur (estimates, usages): their bulk strings kept
-        number = numbers.get
-        args = [bulk(token), number(len(rules)) or self._number(len(rules))]
-        segments = self._segments
-        each: Sequence[Any] = rules  # NamedTuples read by index: `kind` tells which
-        for rule in each:
-            kind = type(rule)
-            index = rule[0] if kind is HoldRule else rule[:3]  # a hold's amounts vary
-            found = segments.get(index)
-            if found is None:
-                found = segments[index] = self._segment(rule)
-            keys.append(found[0])
-            if kind is HoldRule:
-                args += (
-                    found[1],
-                    number(rule[1]) or self._number(rule[1]),
-                    number(rule[2]) or self._number(rule[2]),
-                    number(rule[3]) or self._number(rule[3]),
-                )
-            elif kind is WindowRule:
-                args += (found[1], number(rule[3]) or self._number(rule[3]))
-            else:
-                args.append(found[1])
-        for key, done, amount in corrections:
-            keys.append(self._keys.get(key) or self._window_keys(key))
-            args += (bulk(done), number(amount) or self._number(amount))
-        count = 2 * len(keys)
-        return 1 + count + 2 + 4 * len(rules) + 2 * len(corrections), b"".join(
-            [bulk(count), *keys, *args]
-        )
-
-    def _number(self, value: float) -> bytes:
-        """`value` as a bulk string, kept for the next call (up to 4,096 of them)."""
-        packed = bulk(value)
-        if len(self._numbers) < 4096 and type(value) is int:
-            self._numbers[value] = packed
-        return packed
-
-    def _window_keys(self, key: str) -> bytes:
-        """A window's two keys (its sorted set and hash), packed (kept: a target's keys)."""
-        found = self._keys.get(key)
-        if found is None:
-            full = self._k(key)
-            found = self._keys[key] = bulk(full) + bulk(full + ":a")
-        return found
-
-    def _segment(self, rule: Rule) -> tuple[bytes, bytes]:
-        """A rule's keys and the arguments of it that never change, packed."""
-        if isinstance(rule, HoldRule):
-            return self._window_keys(rule.key), bulk("h")
-        if isinstance(rule, LeaseRule):
-            return self._window_keys(rule.key), b"".join(
-                [bulk("l"), bulk(rule.limit), bulk(rule.ttl), bulk(1)]
-            )
-        return self._window_keys(rule.key), bulk("w") + bulk(rule.limit) + bulk(rule.window)
-
-    @staticmethod
-    def _admission(reply: Any) -> Admission:
-        if int(reply[0]) == 1:
-            return ADMITTED
-        hold = reply[4] if len(reply) > 4 else b""
-        hold = hold.decode() if isinstance(hold, bytes) else str(hold)
-        return Admission(False, float(reply[1]), int(reply[2]), float(reply[3]), hold)
-
     def acquire(
         self, rules: Sequence[Rule], token: str, corrections: Sequence[Correction] = ()
     ) -> Admission:
         """Take this call's share in every rule at once, or none of them (one round trip,
         `corrections` applied first)."""
-        count, packed = self._acquire_packed(rules, token, corrections)
+        count, packed = self._args.acquire(rules, token, corrections)
         try:
             reply = self._wire.call_packed("acquire", count, packed)
         except (self._redis.exceptions.RedisError, OSError) as error:
             raise self._failure("acquire", error) from None
-        return ADMITTED if reply[0] == 1 else self._admission(reply)
+        return ADMITTED if reply[0] == 1 else self._args.admission(reply)
 
     async def aacquire(
         self, rules: Sequence[Rule], token: str, corrections: Sequence[Correction] = ()
     ) -> Admission:
         """Asyncio twin of `acquire`."""
-        count, packed = self._acquire_packed(rules, token, corrections)
+        count, packed = self._args.acquire(rules, token, corrections)
         wire = self._aclient()[2]
         reply = await self._arun("acquire", lambda c, s: wire.call_packed("acquire", count, packed))
-        return self._admission(reply)
-
-    def _settle_args(
-        self, corrections: Sequence[Correction], releases: Sequence[tuple[str, str]]
-    ) -> tuple[list[str], list[Any]]:
-        keys: list[str] = []
-        args: list[Any] = [len(corrections)]
-        for key, token, amount in corrections:
-            keys += [self._k(key), self._k(key) + ":a"]
-            args += [token, amount]
-        for key, token in releases:
-            keys.append(self._k(key))
-            args.append(token)
-        return keys, args
+        return self._args.admission(reply)
 
     def settle(
         self, corrections: Sequence[Correction], releases: Sequence[tuple[str, str]]
     ) -> None:
         """Apply corrections and end leases in one script, sent without waiting for its
         reply (see `persona_llm.state._wire`): the call pays a write, not a round trip."""
-        keys, args = self._settle_args(corrections, releases)
+        keys, args = self._args.settle(corrections, releases)
         with self._errors("settle"):
             self._wire.fire("settle", keys, args)
 
@@ -293,7 +206,7 @@ class RedisStore(StateStore):
         self, corrections: Sequence[Correction], releases: Sequence[tuple[str, str]]
     ) -> None:
         """Asyncio twin of `settle`."""
-        keys, args = self._settle_args(corrections, releases)
+        keys, args = self._args.settle(corrections, releases)
         wire = self._aclient()[2]
         await self._arun("settle", lambda c, s: wire.fire("settle", keys, args))
 

@@ -17,8 +17,8 @@ import pytest
 import redis
 import redis.exceptions
 
+from persona_llm.state._packing import pack
 from persona_llm.state._resp import ReplyReader
-from persona_llm.state._wire import pack
 from persona_llm.state.redis import RedisStore
 from persona_llm.state.store import HoldRule, LeaseRule, StoreError, WindowRule
 from persona_llm.testing.redis_server import RedisServer
