@@ -23,7 +23,6 @@ from typing import Any
 __all__ = [
     "NO_RESET_HOLD",
     "ProviderLimit",
-    "maybe_short",
     "parse_duration",
     "parse_reset_time",
     "plenty_left",
@@ -139,34 +138,8 @@ def plenty_left(replies: Sequence[Any], tokens: float) -> bool:
     return True
 
 
-def maybe_short(replies: Sequence[Any], need: Callable[[str], float]) -> bool:
-    """Whether a remaining header of `replies` is below ``need(limit name)`` (or does not
-    parse). When none is, ``provider_limits(replies, wanted=short)`` with ``short(name,
-    remaining) = remaining < need(name)`` is empty: the usual reply (plenty left) is read
-    in one pass over its headers, without decoding them or reading resets."""
-    for headers in replies:
-        triples = getattr(headers, "_list", None)
-        if type(triples) is list and (not triples or len(triples[0]) == 3):  # httpx triples
-            for triple in triples:
-                name = _REMAINING.get(triple[1])
-                if name is not None and _short(triple[2], name, need):
-                    return True
-            continue
-        for name, value in _remaining(headers):
-            if _short(value, name, need):
-                return True
-    return False
-
-
-def _short(value: str | bytes, name: str, need: Callable[[str], float]) -> bool:
-    try:
-        return float(value) < need(name)
-    except ValueError:
-        return True  # `provider_limits` logs it
-
-
 def _remaining(headers: Any) -> list[tuple[str, str | bytes]]:
-    """``(limit name, value)`` of each remaining header of one reply (`maybe_short` reads
+    """``(limit name, value)`` of each remaining header of one reply (`plenty_left` reads
     httpx's headers from the bytes triples they keep: its `raw` property copies them)."""
     raw = getattr(headers, "raw", None)
     if isinstance(raw, list):

@@ -21,30 +21,22 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from persona_llm.errors import RateLimitError
-from persona_llm.providers._rate_limits import NO_RESET_HOLD, maybe_short, provider_limits
-from persona_llm.state.estimate import Estimate
+from persona_llm.providers._rate_limits import NO_RESET_HOLD, provider_limits
 from persona_llm.state.store import Admission, Hold, HoldRule
 
-__all__ = ["NO_RESET_HOLD", "held_back", "hold_rule", "holds_from"]
+__all__ = ["NO_RESET_HOLD", "held_back", "holds_from"]
 
 logger = logging.getLogger("persona_llm.state")
 
 
-def hold_rule(provider: str, model: str, estimate: Estimate) -> HoldRule:
-    """The hold check of one call of ``provider/model``."""
-    return HoldRule(
-        f"rl:hold:{provider}/{model}",
-        estimate.total,
-        estimate.input_tokens,
-        estimate.output_tokens,
-    )
-
-
 def holds_from(rule: HoldRule, replies: Sequence[Any], error: BaseException | None) -> list[Hold]:
-    """The provider limits that the call's replies say have less left than it needed."""
+    """The provider limits that the call's replies say have less left than it needed.
+
+    Asked after `persona_llm.providers._rate_limits.plenty_left` found a remaining value
+    below the call's tokens, or for an error reply; `wanted` reads only the short limits in
+    full."""
     holds: list[Hold] = []
-    read = replies and maybe_short(replies, rule.need)
-    for limit in provider_limits(replies, wanted=_short_of(rule)) if read else ():
+    for limit in provider_limits(replies, wanted=_short_of(rule)):
         seconds = NO_RESET_HOLD if limit.reset is None else limit.reset
         if limit.remaining < rule.need(limit.name) and seconds > 0:
             holds.append((limit.name, limit.remaining, seconds, limit.refill_rate()))

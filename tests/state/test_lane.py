@@ -11,7 +11,7 @@ import httpx2
 import pytest
 
 from persona_llm.errors import RateLimitError
-from persona_llm.providers._rate_limits import maybe_short, plenty_left
+from persona_llm.providers._rate_limits import plenty_left, provider_limits
 from persona_llm.providers._raw import collecting, headers_wanted, note
 from persona_llm.providers.fake import FakeProvider
 from persona_llm.reliability.policy import RetryPolicy
@@ -160,7 +160,7 @@ def test_the_first_look_at_the_headers_never_passes_over_a_short_limit(
     for replies in _pair(values):
         assert plenty_left(replies, 200) is plenty
         if plenty:  # else the full reading decides
-            assert not maybe_short(replies, rule.need)
+            assert not provider_limits(replies, wanted=lambda name, left: left < rule.need(name))
 
 
 def test_tokens_are_unique_in_a_process_and_in_a_forked_child() -> None:
