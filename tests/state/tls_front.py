@@ -75,6 +75,8 @@ class TlsFront:
             self._open.update((tls, plain))
         try:
             self._pump(tls, plain)
+        except OSError:
+            pass  # a reset or a shut down socket (TLS errors are OSErrors too): connection over
         finally:
             with self._lock:
                 self._open.difference_update((tls, plain))
