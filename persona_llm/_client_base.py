@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import BaseModel
 
@@ -23,10 +23,11 @@ from persona_llm.arguments import (
     check_texts,
 )
 from persona_llm.errors import InvalidRequestError
-from persona_llm.messages import to_messages
+from persona_llm.messages import filled, to_messages
 from persona_llm.providers.base import ProviderAdapter
 from persona_llm.types import (
     Capabilities,
+    ChatMessage,
     ChatRequest,
     ChatResponse,
     MessageInput,
@@ -126,6 +127,12 @@ class _ClientBase:
             )
         checked = to_messages(messages)
         check_message_text(checked, self.provider, self.model)
+        if reasoning is None:
+            reasoning = self.reasoning
+        if unset and stop is None and not tool_list and choice is None:
+            plain = _plain_request(checked, cache, options, reasoning, cache_prompt)
+            if plain is not None:
+                return plain
         return ChatRequest(
             cache=cache,
             messages=checked,
@@ -136,7 +143,7 @@ class _ClientBase:
             tools=tool_list,
             tool_choice=choice,
             options=options,
-            reasoning=reasoning if reasoning is not None else self.reasoning,
+            reasoning=reasoning,
             cache_prompt=cache_prompt,
         )
 
@@ -226,6 +233,43 @@ class _ClientBase:
 
     def _invalid(self, message: str) -> InvalidRequestError:
         return InvalidRequestError(message, provider=self.provider, model=self.model)
+
+
+_REQUEST_FIELDS = frozenset(ChatRequest.model_fields)
+_REASONING_LEVELS = frozenset(get_args(Reasoning))
+
+
+def _plain_request(
+    messages: tuple[ChatMessage, ...],
+    cache: bool,
+    options: dict[str, Any],
+    reasoning: Reasoning | None,
+    cache_prompt: bool,
+) -> ChatRequest | None:
+    """The `ChatRequest` of a call without sampling arguments, format, stop or tools (the
+    common call), built as validation would build it but without running it: every value
+    is already checked (the messages by `to_messages`, the option names by `check_options`),
+    and validating the messages again runs their validators once more (a third of a cache
+    hit's request building). None when a value is not of the type validation keeps as is.
+    tests/unit/test_client_requests.py checks it against ``ChatRequest(...)``."""
+    if type(cache_prompt) is not bool or (
+        reasoning is not None and reasoning not in _REASONING_LEVELS
+    ):
+        return None
+    fields = {
+        "messages": messages,
+        "temperature": None,
+        "max_tokens": None,
+        "response_format": None,
+        "stop": None,
+        "tools": (),
+        "tool_choice": None,
+        "options": dict(options),  # validation copies the mapping into a dict
+        "cache": cache,
+        "reasoning": reasoning,
+        "cache_prompt": cache_prompt,
+    }
+    return filled(ChatRequest, fields, set(_REQUEST_FIELDS))
 
 
 class _ToolCallReply(Exception):

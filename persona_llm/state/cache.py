@@ -86,6 +86,34 @@ def _plain(value: Any) -> Any:
 _key_json = json.JSONEncoder(sort_keys=True, default=_plain, separators=(",", ":")).encode
 
 
+def _key_chunks_of() -> Callable[[Any, int], Any] | None:
+    """What `_key_json` runs, the C encoder, made once (`JSONEncoder.encode` makes one per
+    call, and a dict to spot cycles): without that dict it keeps no state, so every thread
+    shares it. A cyclic value makes it overflow the stack, not raise `ValueError`:
+    `_key_text` then asks `_key_json`, which says so as before."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover  # CPython always has the C accelerator
+        return None
+    ascii_strings = json.encoder.encode_basestring_ascii
+    encoder: Callable[[Any, int], Any] = make(
+        None, _plain, ascii_strings, None, ":", ",", True, False, True
+    )
+    return encoder
+
+
+_key_chunks = _key_chunks_of()
+
+
+def _key_text(data: Any) -> str:
+    """`_key_json(data)`, the same text, in two thirds of the time."""
+    if _key_chunks is None:  # pragma: no cover
+        return _key_json(data)
+    try:
+        return "".join(_key_chunks(data, 0))
+    except RecursionError:  # a cycle (or a value nested a thousand deep): as before
+        return _key_json(data)
+
+
 def _digest(kind: str, data: Any) -> str:
     return f"cache:{kind}:" + hashlib.sha256(_key_json(data).encode()).hexdigest()
 
@@ -141,7 +169,7 @@ def chat_key(provider: str, model: str, request: ChatRequest) -> str:
         fields: Any = _request_values(request.__dict__)
     else:
         fields = _values(request, "cache", "messages")
-    data = _key_json([FORMAT, provider, model, messages, fields])
+    data = _key_text([FORMAT, provider, model, messages, fields])
     return "cache:chat:" + hashlib.sha256(data.encode()).hexdigest()
 
 
@@ -362,13 +390,12 @@ class ResponseCache:
 def _copy(response: ChatResponse) -> ChatResponse:
     """A copy of a kept reply for one hit, in a fraction of ``model_copy()``'s time: the
     caller may change its reply's fields and its lists and dict, never the kept reply's."""
-    tool_calls, choices, data = response.tool_calls, response.choices, response.provider_data
-    fields = response.__dict__ | {
-        "tool_calls": list(tool_calls) if tool_calls else [],
-        "choices": list(choices) if choices else [],
-        "provider_data": dict(data) if data else {},
-    }
-    return filled(ChatResponse, fields, set(response.model_fields_set), response)
+    fields = response.__dict__.copy()
+    tool_calls, choices, data = fields["tool_calls"], fields["choices"], fields["provider_data"]
+    fields["tool_calls"] = list(tool_calls) if tool_calls else []
+    fields["choices"] = list(choices) if choices else []
+    fields["provider_data"] = dict(data) if data else {}
+    return filled(ChatResponse, fields, set(response.__pydantic_fields_set__), response)
 
 
 def merge_vectors(

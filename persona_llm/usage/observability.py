@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from persona_llm.content import describe_content
 from persona_llm.errors import redact
+from persona_llm.messages import built
 from persona_llm.state.notes import CallNotes
 from persona_llm.types import ChatRequest, ChatResponse, Usage
 
@@ -80,8 +81,19 @@ class CallInfo:
         task: str | None = None,
         notes: CallNotes | None = None,
     ) -> CallInfo:
-        """A `CallInfo` with the next call id of this process."""
-        return cls(provider, model, operation, request, texts, task, next(_call_ids), notes)
+        """A `CallInfo` with the next call id of this process (built without the frozen
+        ``__init__``: every call makes one)."""
+        fields = {
+            "provider": provider,
+            "model": model,
+            "operation": operation,
+            "request": request,
+            "texts": texts,
+            "task": task,
+            "call_id": next(_call_ids),
+            "notes": notes,
+        }
+        return built(cls, fields)
 
     def where(self) -> str:
         """``provider/model`` for log lines."""

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from persona_llm.errors import LLMError, redact
-from persona_llm.messages import filled
+from persona_llm.messages import built, filled
 from persona_llm.state.notes import CallNotes, annotate, record_fields
 from persona_llm.types import ChatChunk, ChatRequest, ChatResponse, Usage
 from persona_llm.usage.observability import (
@@ -162,22 +162,31 @@ class CallSteps:
         response_model = response.model if response is not None else None
         # A fallback inside `inner` may have answered from another provider: report its model.
         model = call.model if provider == call.provider else (response_model or call.model)
-        self.tracker.record(
-            UsageRecord(
-                provider=provider,
-                model=model,
-                operation=call.operation,
-                latency_s=latency,
-                usage=usage,
-                cost_usd=cost,
-                task=call.task,
-                response_model=response_model,
-                **record_fields(call.notes),
-                **_labels(),
-            )
-        )
-        if span is not None and call.notes is not None:
-            annotate(span, call.notes)
+        notes = call.notes
+        # every field, in order; a note reads as its record field's default when nothing
+        # happened (`record_fields`)
+        fields = {
+            "provider": provider,
+            "model": model,
+            "operation": call.operation,
+            "latency_s": latency,
+            "usage": usage,
+            "cost_usd": cost,
+            "error": None,
+            "task": call.task,
+            "response_model": response_model,
+            "cache": None if notes is None else notes.cache,
+            "waited_s": 0.0 if notes is None else notes.waited_s,
+            "limited": None if notes is None else notes.limited,
+            "store_errors": 0 if notes is None else notes.store_errors,
+            "user": None,
+            "tenant": None,
+        }
+        if active_scopes():
+            fields |= _labels()
+        self.tracker.record(built(UsageRecord, fields))  # a record per call: no __init__
+        if span is not None and notes is not None:
+            annotate(span, notes)
         debug = logger.isEnabledFor(logging.DEBUG)
         if span is None and not debug and not self.hooks.wants("response"):
             return  # nobody would read the event

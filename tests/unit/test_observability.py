@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import subprocess
@@ -25,7 +26,7 @@ from persona_llm.usage.observability import (
 )
 from persona_llm.usage.observed import ObservedAdapter
 from persona_llm.usage.prices import PriceTable
-from persona_llm.usage.tracker import UsageTracker, track_usage
+from persona_llm.usage.tracker import UsageRecord, UsageTracker, track_usage
 
 PRICES = PriceTable.from_dict({"fake": {"*": {"input": 1.0, "output": 2.0}}})
 SECRET_TEXT = "the merger closes on friday"
@@ -268,6 +269,55 @@ def test_the_cost_goes_on_a_copy_equal_to_model_copy() -> None:
     assert reply.model_dump() == expected.model_dump()
     reply.content = "edited"  # a mutable copy of its own
     assert scripted.content == "ok"
+
+
+class _Keeping(UsageTracker):
+    """A tracker that also keeps every record it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kept: list[UsageRecord] = []
+
+    def record(self, record: UsageRecord) -> None:
+        self.kept.append(record)
+        super().record(record)
+
+
+@pytest.mark.parametrize("labelled", [False, True])
+def test_records_and_call_infos_are_what_their_constructors_build(labelled: bool) -> None:
+    # Both are built without their frozen __init__ on every call (messages.built).
+    tracker, seen = _Keeping(), []
+    hooks = Hooks()
+    hooks.on_request(seen.append)
+    adapter = ObservedAdapter(
+        FakeProvider(["ok"]), tracker, hooks, PRICES, tracing=Tracing(enabled=False), notes=True
+    )
+    with track_usage(task="t", user="u") if labelled else contextlib.nullcontext():
+        reply = adapter.chat("m1", ask())
+    (record,), (call,) = tracker.kept, seen
+    expected = UsageRecord(
+        provider="fake",
+        model="m1",
+        operation="chat",
+        latency_s=record.latency_s,
+        usage=record.usage,
+        cost_usd=record.cost_usd,
+        task="t" if labelled else None,
+        response_model="m1",
+        user="u" if labelled else None,
+    )
+    assert record == expected and repr(record) == repr(expected)
+    assert hash(record) == hash(expected) and vars(record) == vars(expected)
+    assert record.usage == reply.usage and record.cost_usd == reply.cost_usd > 0
+    assert list(vars(record)) == [f.name for f in dataclasses.fields(UsageRecord)]
+    fields = [f.name for f in dataclasses.fields(CallInfo)]
+    again = CallInfo(**{name: getattr(call, name) for name in fields})
+    assert call == again and repr(call) == repr(again) and vars(call) == vars(again)
+    assert call.task == ("t" if labelled else None) and call.notes is not None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.cost_usd = 1.0  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        call.model = "other"  # type: ignore[misc]
 
 
 def test_an_unpriced_reply_is_passed_through_unchanged() -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from persona_llm import ChatMessage, ChatResponse, InvalidRequestError, Usage
 from persona_llm.messages import to_messages
+from persona_llm.providers.fake import FakeProvider
 from persona_llm.types import ChatRequest
 
 
@@ -75,3 +76,60 @@ def test_json_mode_is_derived_from_response_format() -> None:
     assert ChatRequest(messages=messages, response_format={"type": "json_object"}).json_mode
     assert not ChatRequest(messages=messages, response_format={"type": "text"}).json_mode
     assert not ChatRequest(messages=messages).json_mode
+
+
+class _Recording(FakeProvider):
+    """The fake, keeping the request exactly as the client built it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[ChatRequest] = []
+
+    def chat(self, model: str, request: ChatRequest) -> ChatResponse:
+        self.requests.append(request)
+        return super().chat(model, request)
+
+
+@pytest.mark.parametrize(
+    ("call", "default"),
+    [
+        ({}, None),
+        ({"seed": 7, "top_p": 0.5, "provider_options": {"fake": {"x": [1]}}}, None),
+        ({"reasoning": "low"}, "high"),
+        ({}, "medium"),
+        ({"cache": False, "cache_prompt": True}, None),
+    ],
+)
+def test_a_plain_calls_request_is_exactly_what_validation_builds(
+    call: dict[str, object], default: str | None
+) -> None:
+    # A call without sampling arguments, format, stop or tools gets its ChatRequest
+    # filled without running validation again (the messages are checked already).
+    from persona_llm.clients import ChatClient
+
+    fake = _Recording()
+    client = ChatClient(fake, "fake-model", reasoning=default)  # type: ignore[arg-type]
+    given = [{"role": "system", "content": "Be brief."}, ChatMessage(role="user", content="Hi")]
+    options = dict(call)
+    client.chat(given, **options)  # type: ignore[arg-type]
+    (fast,) = fake.requests
+    validated = ChatRequest(
+        messages=to_messages(given),
+        cache=bool(call.get("cache", True)),
+        temperature=None,
+        max_tokens=None,
+        response_format=None,
+        stop=None,
+        tools=(),
+        tool_choice=None,
+        options={k: v for k, v in call.items() if k not in ("cache", "cache_prompt", "reasoning")},
+        reasoning=call.get("reasoning", default),
+        cache_prompt=bool(call.get("cache_prompt", False)),
+    )
+    assert fast == validated and repr(fast) == repr(validated)
+    assert fast.model_fields_set == validated.model_fields_set
+    assert list(fast.__dict__) == list(validated.__dict__)  # same field order
+    assert fast.model_dump() == validated.model_dump()
+    assert type(fast.options) is dict
+    with pytest.raises(ValueError, match="frozen"):
+        fast.cache = False  # type: ignore[misc]
