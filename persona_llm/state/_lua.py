@@ -38,19 +38,32 @@ end
 """
 
 # A window is a sorted set (tokens by time) and a hash (each token's amount; '_sum' their
-# sum; '_exp' until when both keys are known to live). The reserve reads a window's hash
-# fields once, keeps its changes in `windows` and writes them with one HSET at the end
-# (`flush`), so a window costs a call about four commands; both keys' expiry is renewed
-# only once per window length (they live up to two), not on every call.
+# sum; '_exp' until when both keys are known to live; '_old' a time no member is older
+# than, in whole milliseconds). The reserve reads a window's hash fields once, keeps its
+# changes in `windows` and writes them with one HSET at the end (`flush`), so a window
+# costs a call three commands (HMGET, ZADD, HSET); both keys' expiry is renewed only once
+# per window length (they live up to two), not on every call. Members that left the window
+# are removed lazily: '_sum' may still count some, which only makes it larger, so a call
+# that fits under it fits under the exact sum; a call that does not fit removes them first
+# and is judged on the exact sum; and as housekeeping, the next reserve removes them once
+# the last removal is more than a 60th of the window ago (a second, for a minute's window).
+# Numbers are written as integers where they are (`number`): Lua reads and writes other
+# numbers through the C library's strtod and %.17g, which cost far more.
 _WINDOWS = """
 local windows = {}
+local function number(x)
+  if x % 1 == 0 and x > -1e15 and x < 1e15 then return string.format('%d', x) end
+  return string.format('%.17g', x)
+end
 local function window(at, amounts, got, from)
   local w = {at = at, sum = tonumber(got[from] or '0'), exp = tonumber(got[from + 1] or '0'),
-    set = {}}
+    old = tonumber(got[from + 2] or '0'), set = {}, dirty = false, aged = false,
+    renew = false, keep = false, span = 0, take = 0}
   windows[amounts] = w
   return w
 end
 local function expire(w, at, amounts, before)
+  w.old, w.aged, w.dirty = math.floor(before * 1000), true, true
   local old = redis.call('ZRANGEBYSCORE', at, '-inf', before)
   if #old == 0 then return end
   local gone = 0
@@ -66,23 +79,21 @@ local function expire(w, at, amounts, before)
   redis.call('ZREMRANGEBYSCORE', at, '-inf', before)
   w.sum = w.sum - gone
   if w.sum < 0 then w.sum = 0 end
-  w.dirty = true
 end
 local function flush()
   for amounts, w in pairs(windows) do
     if w.dirty then
-      local args = {}
-      for field, value in pairs(w.set) do
-        args[#args + 1] = field
-        args[#args + 1] = value
+      local args, n = {'_sum', number(w.sum), false, false, false, false, false, false}, 2
+      if w.aged then
+        args[3], args[4], n = '_old', number(w.old), 4
       end
-      args[#args + 1] = '_sum'
-      args[#args + 1] = string.format('%.17g', w.sum)
       if w.keep then
-        args[#args + 1] = '_exp'
-        args[#args + 1] = w.exp
+        args[n + 1], args[n + 2], n = '_exp', number(w.exp), n + 2
       end
-      redis.call('HSET', amounts, unpack(args))
+      for field, value in pairs(w.set) do
+        args[n + 1], args[n + 2], n = field, value, n + 2
+      end
+      redis.call('HSET', amounts, unpack(args, 1, n))
       if w.keep then
         redis.call('PEXPIRE', amounts, w.keep)
         redis.call('PEXPIRE', w.at, w.keep)
@@ -99,8 +110,9 @@ end
 # rules, per rule kind ('w', 'l' or 'h'), limit, window or lease ttl, amount (a hold: its
 # tokens, input and output tokens); then per correction the earlier token and its real
 # amount. Corrections go first, so the room they free counts for this call; they are
-# written whether the call is admitted or not. A refusal by a hold names the provider's
-# limit (5th value).
+# written whether the call is admitted or not. Admitted: 1 (an integer reply, the cheapest
+# to read); refused: {0, wait, rule index, used}, and a refusal by a hold names the
+# provider's limit (5th value).
 ACQUIRE = (
     _NOW
     + _NEED
@@ -108,6 +120,8 @@ ACQUIRE = (
     + """
 local token = ARGV[1]
 local rules = tonumber(ARGV[2])
+-- the time as ZADD's score, without Redis formatting `now` with %.17g for each ZADD
+local stamp = t[1] .. '.' .. string.sub('00000' .. t[2], -6)
 local base = 2 + 4 * rules
 for j = 1, #KEYS / 2 - rules do
   local k = 2 * (rules + j)
@@ -116,7 +130,7 @@ for j = 1, #KEYS / 2 - rules do
   if w then
     before = w.set[done] or redis.call('HGET', amounts, done)
   else
-    local got = redis.call('HMGET', amounts, done, '_sum', '_exp')
+    local got = redis.call('HMGET', amounts, done, '_sum', '_exp', '_old')
     before, w = got[1], window(KEYS[k - 1], amounts, got, 2)
   end
   if before then
@@ -125,42 +139,14 @@ for j = 1, #KEYS / 2 - rules do
     w.dirty = true
   end
 end
-local holds = {}
+local holds = nil  -- per hold rule, the provider's limits held (the hash rarely exists)
 for i = 1, rules do
-  local at, amounts = KEYS[2 * i - 1], KEYS[2 * i]
-  local kind, limit = ARGV[4 * i - 1], tonumber(ARGV[4 * i])
-  local span, amount = tonumber(ARGV[4 * i + 1]), tonumber(ARGV[4 * i + 2])
-  if kind == 'h' then
-    local held = redis.call('HGETALL', at)
-    local f = {}
-    for j = 1, #held, 2 do f[held[j]] = held[j + 1] end
-    holds[i] = f
-    for field, value in pairs(f) do
-      local ends = tonumber(value)
-      if string.sub(field, 1, 2) == 'u:' and ends > now then
-        local name = string.sub(field, 3)
-        local rate = tonumber(f['v:' .. name] or '0')
-        local left = tonumber(f['r:' .. name] or '0')
-          + rate * (now - tonumber(f['a:' .. name] or tostring(now)))
-        local n = need(name, limit, span, amount)
-        if left < n then
-          local wait = ends - now
-          if rate > 0 and (n - left) / rate < wait then wait = (n - left) / rate end
-          flush()
-          return {0, tostring(wait), i - 1, tostring(left), name}
-        end
-      end
-    end
-  elseif kind == 'l' then
-    redis.call('ZREMRANGEBYSCORE', at, '-inf', now)
-    local used = redis.call('ZCARD', at)
-    if used + 1 > limit then
-      flush()
-      return {0, '0.05', i - 1, tostring(used)}
-    end
-  else
+  local at, amounts, kind = KEYS[2 * i - 1], KEYS[2 * i], ARGV[4 * i - 1]
+  if kind == 'w' then
+    local limit, span = tonumber(ARGV[4 * i]), tonumber(ARGV[4 * i + 1])
+    local amount = tonumber(ARGV[4 * i + 2])
     local w = windows[amounts]
-      or window(at, amounts, redis.call('HMGET', amounts, '_sum', '_exp'), 1)
+      or window(at, amounts, redis.call('HMGET', amounts, '_sum', '_exp', '_old'), 1)
     if w.exp < now + span + 1 then
       -- once a window length the keys' expiry is renewed (when admitted), and a hash
       -- whose set is gone (evicted) starts over
@@ -170,7 +156,11 @@ for i = 1, rules do
       end
       w.renew = true
     end
-    expire(w, at, amounts, now - span)
+    local before = now - span
+    local old = w.old / 1000
+    if old < before and (old < before - span / 60 or w.sum + amount > limit) then
+      expire(w, at, amounts, before)
+    end
     local used = w.sum
     if used + amount > limit then
       flush()
@@ -187,36 +177,73 @@ for i = 1, rules do
       if wait < 0 then wait = 0 end
       return {0, tostring(wait), i - 1, tostring(used)}
     end
-  end
-end
-for i = 1, rules do
-  local at, amounts = KEYS[2 * i - 1], KEYS[2 * i]
-  local kind, span, amount = ARGV[4 * i - 1], tonumber(ARGV[4 * i + 1]), ARGV[4 * i + 2]
-  if kind == 'h' then
-    for field, value in pairs(holds[i]) do
-      if string.sub(field, 1, 2) == 'u:' and tonumber(value) > now then
-        local name = string.sub(field, 3)
-        local taken = need(name, tonumber(ARGV[4 * i]), span, tonumber(amount))
-        redis.call('HINCRBYFLOAT', at, 'r:' .. name, -taken)
+    w.span, w.take = span, w.take + amount
+  elseif kind == 'h' then
+    local held = redis.call('HGETALL', at)
+    if #held > 0 then
+      local tokens, input = tonumber(ARGV[4 * i]), tonumber(ARGV[4 * i + 1])
+      local output = tonumber(ARGV[4 * i + 2])
+      local f = {}
+      for j = 1, #held, 2 do f[held[j]] = held[j + 1] end
+      holds = holds or {}
+      holds[i] = f
+      for field, value in pairs(f) do
+        local ends = tonumber(value)
+        if string.sub(field, 1, 2) == 'u:' and ends > now then
+          local name = string.sub(field, 3)
+          local rate = tonumber(f['v:' .. name] or '0')
+          local left = tonumber(f['r:' .. name] or '0')
+            + rate * (now - tonumber(f['a:' .. name] or tostring(now)))
+          local n = need(name, tokens, input, output)
+          if left < n then
+            local wait = ends - now
+            if rate > 0 and (n - left) / rate < wait then wait = (n - left) / rate end
+            flush()
+            return {0, tostring(wait), i - 1, tostring(left), name}
+          end
+        end
       end
     end
-  elseif kind == 'l' then
-    redis.call('ZADD', at, now + span, token)
-    redis.call('PEXPIRE', at, math.ceil(span * 1000) + 1000)
   else
+    redis.call('ZREMRANGEBYSCORE', at, '-inf', now)
+    local used = redis.call('ZCARD', at)
+    if used + 1 > tonumber(ARGV[4 * i]) then
+      flush()
+      return {0, '0.05', i - 1, tostring(used)}
+    end
+  end
+end
+-- admitted: take this call's share in every rule
+for i = 1, rules do
+  local at, amounts, kind = KEYS[2 * i - 1], KEYS[2 * i], ARGV[4 * i - 1]
+  if kind == 'w' then
     local w = windows[amounts]
-    redis.call('ZADD', at, now, token)
+    redis.call('ZADD', at, stamp, token)
     if w.renew then
-      w.keep = math.ceil((2 * span + 1) * 1000)
+      w.keep = math.ceil((2 * w.span + 1) * 1000)
       w.exp = math.floor(now) + w.keep / 1000  -- whole seconds: cheap to read back
     end
-    w.set[token] = amount
-    w.sum = w.sum + tonumber(amount)
-    w.dirty = true
+    w.set[token] = ARGV[4 * i + 2]
+    w.sum, w.take, w.dirty = w.sum + w.take, 0, true
+  elseif kind == 'h' then
+    if holds and holds[i] then
+      local tokens, input = tonumber(ARGV[4 * i]), tonumber(ARGV[4 * i + 1])
+      local output = tonumber(ARGV[4 * i + 2])
+      for field, value in pairs(holds[i]) do
+        if string.sub(field, 1, 2) == 'u:' and tonumber(value) > now then
+          local name = string.sub(field, 3)
+          redis.call('HINCRBYFLOAT', at, 'r:' .. name, -need(name, tokens, input, output))
+        end
+      end
+    end
+  else
+    local span = tonumber(ARGV[4 * i + 1])
+    redis.call('ZADD', at, now + span, token)
+    redis.call('PEXPIRE', at, math.ceil(span * 1000) + 1000)
   end
 end
 flush()
-return {1, '0', -1, '0'}
+return 1
 """
 )
 
