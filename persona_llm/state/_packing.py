@@ -150,8 +150,8 @@ class ScriptArgs:
 
     @staticmethod
     def admission(reply: Any) -> Admission:
-        """The reserve's answer."""
-        if int(reply[0]) == 1:
+        """The reserve's answer (1: admitted, else why not)."""
+        if reply == 1:
             return ADMITTED
         hold = reply[4] if len(reply) > 4 else b""
         hold = hold.decode() if isinstance(hold, bytes) else str(hold)

@@ -87,13 +87,18 @@ class ReplyReader:
         return reply
 
     def _bulk_array(self) -> Any:
-        """An ``MGET`` reply (an array of bulk strings and nulls) or a reserve's (bulk strings
-        and integers) that is wholly buffered, read in one pass; `_PARTIAL` (nothing
-        consumed) for any other reply or a partial one. Without `_value`'s call per element
-        and per line."""
+        """An integer (an admitted reserve's reply), an ``MGET`` reply (an array of bulk
+        strings and nulls) or a refused reserve's (bulk strings and integers) that is wholly
+        buffered, read in one pass; `_PARTIAL` (nothing consumed) for any other reply or a
+        partial one. Without `_value`'s call per element and per line."""
         buffer, end = self._buffer, self._end
         position = self._start
         if buffer[position] != 42:  # b"*"
+            if buffer[position] == 58:  # b":"
+                found = buffer.find(b"\r\n", position, end)
+                if found > 0:
+                    self._start = found + 2
+                    return int(buffer[position + 1 : found])
             return _PARTIAL
         found = buffer.find(b"\r\n", position, end)
         if found < 0:

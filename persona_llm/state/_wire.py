@@ -32,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -83,7 +82,6 @@ class _Base:
         self._errors = errors  # redis.exceptions
         self._late = late
         self._free: list[_Link] = []
-        self._lock = threading.Lock()
         _WIRES.add(self)
 
     def _new(self) -> _Link:
@@ -91,15 +89,16 @@ class _Base:
 
     def _forked(self) -> None:
         """In a child after ``fork()``: the parent's connections are the parent's."""
-        self._free, self._lock = [], threading.Lock()
+        self._free = []
 
     def _pop(self) -> _Link | None:
-        with self._lock:
-            return self._free.pop() if self._free else None
+        try:
+            return self._free.pop()  # a list's pop and append are atomic: no lock
+        except IndexError:
+            return None
 
     def _push(self, link: _Link) -> None:
-        with self._lock:
-            self._free.append(link)
+        self._free.append(link)
 
 
 class AsyncWire(_Base):

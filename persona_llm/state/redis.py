@@ -182,7 +182,7 @@ class RedisStore(StateStore):
             reply = self._wire.call_packed("acquire", count, packed)
         except (self._redis.exceptions.RedisError, OSError) as error:
             raise self._failure("acquire", error) from None
-        return ADMITTED if reply[0] == 1 else self._args.admission(reply)
+        return ADMITTED if reply == 1 else self._args.admission(reply)
 
     async def aacquire(
         self, rules: Sequence[Rule], token: str, corrections: Sequence[Correction] = ()
