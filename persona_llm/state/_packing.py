@@ -64,13 +64,13 @@ class Scripts:
         body = {name: text.encode() for name, text in scripts.items()}
         sha = {name: hashlib.sha1(text).hexdigest() for name, text in body.items()}
         # each command's first two bulk strings, packed once
-        self._evalsha = {name: bulk(b"EVALSHA") + bulk(sha[name]) for name in body}
+        self.evalsha_heads = {name: bulk(b"EVALSHA") + bulk(sha[name]) for name in body}
         self._eval = {name: bulk(b"EVAL") + bulk(body[name]) for name in body}
 
     def evalsha(self, name: str, count: int, packed: bytes) -> bytes:
         """``EVALSHA`` of script `name` with `count` more arguments, `packed`
         (`script_args`)."""
-        return b"*%d\r\n%b%b" % (count + 2, self._evalsha[name], packed)
+        return b"*%d\r\n%b%b" % (count + 2, self.evalsha_heads[name], packed)
 
     def eval(self, name: str, count: int, packed: bytes) -> bytes:
         """``EVAL`` of script `name` (its text) with the same arguments."""
@@ -94,7 +94,11 @@ class ScriptArgs:
         keys: list[bytes] = []
         numbers = self._numbers  # amounts recur (estimates, usages): their bulk strings kept
         number = numbers.get
-        args = [bulk(token), number(len(rules)) or self._number(len(rules))]
+        encoded = token.encode()  # `bulk`, inline
+        args = [
+            b"$%d\r\n%b\r\n" % (len(encoded), encoded),
+            number(len(rules)) or self._number(len(rules)),
+        ]
         segments = self._segments
         each: Sequence[Any] = rules  # NamedTuples read by index: `kind` tells which
         for rule in each:

@@ -149,8 +149,8 @@ class AsyncWire(_Base):
 
     async def call_packed(self, name: str, count: int, packed: bytes) -> Any:
         """`call` with the arguments packed already (`script_args`, or a store's own)."""
-        scripts = self._scripts
-        command = scripts.evalsha(name, count, packed)
+        scripts = self._scripts  # `Scripts.evalsha`, inline: a reserve's every call counts
+        command = b"*%d\r\n%b%b" % (count + 2, scripts.evalsha_heads[name], packed)
         return await self._exchange(command, lambda: scripts.eval(name, count, packed))
 
     async def command(self, *args: Any) -> Any:
@@ -164,8 +164,10 @@ class AsyncWire(_Base):
     async def _exchange(self, command: bytes, again: Callable[[], bytes] | None) -> Any:
         """Send `command`, read what earlier fires left unread, then its reply; `again`
         makes the command to send instead when Redis lost the script (``NOSCRIPT``)."""
-        reused = self._pop()
-        link = reused or self._new()
+        try:
+            link = reused = self._free.pop()  # `_pop`, inline
+        except IndexError:
+            link, reused = self._new(), None
         while True:
             try:
                 await self._send(link, command)
@@ -176,7 +178,7 @@ class AsyncWire(_Base):
                 if isinstance(error, self._errors.NoScriptError) and again is not None:
                     command, again = again(), None
                     continue
-                self._push(link)
+                self._free.append(link)
                 raise
             except BaseException as error:
                 await self._drop(link, error)
@@ -184,7 +186,7 @@ class AsyncWire(_Base):
                     raise
                 reused, link = None, self._new()  # a pooled connection Redis had closed
                 continue
-            self._push(link)
+            self._free.append(link)
             return reply
 
     async def fire(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> None:
@@ -291,8 +293,8 @@ class Wire(_Base):
 
     def call_packed(self, name: str, count: int, packed: bytes) -> Any:
         """`call` with the arguments packed already (`script_args`, or a store's own)."""
-        scripts = self._scripts
-        command = scripts.evalsha(name, count, packed)
+        scripts = self._scripts  # `Scripts.evalsha`, inline: a reserve's every call counts
+        command = b"*%d\r\n%b%b" % (count + 2, scripts.evalsha_heads[name], packed)
         return self._exchange(command, lambda: scripts.eval(name, count, packed))
 
     def command(self, *args: Any) -> Any:
@@ -306,8 +308,10 @@ class Wire(_Base):
     def _exchange(self, command: bytes, again: Callable[[], bytes] | None) -> Any:
         """Send `command`, read what earlier fires left unread, then its reply; `again`
         makes the command to send instead when Redis lost the script (``NOSCRIPT``)."""
-        reused = self._pop()
-        link = reused or self._new()
+        try:
+            link = reused = self._free.pop()  # `_pop`, inline
+        except IndexError:
+            link, reused = self._new(), None
         while True:
             try:
                 self._send(link, command)
@@ -318,7 +322,7 @@ class Wire(_Base):
                 if isinstance(error, self._errors.NoScriptError) and again is not None:
                     command, again = again(), None
                     continue
-                self._push(link)
+                self._free.append(link)
                 raise
             except BaseException as error:
                 self._drop(link, error)
@@ -326,7 +330,7 @@ class Wire(_Base):
                     raise
                 reused, link = None, self._new()  # a pooled connection Redis had closed
                 continue
-            self._push(link)
+            self._free.append(link)
             return reply
 
     def fire(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> None:
