@@ -59,9 +59,10 @@ def _plain_message(message: object) -> ChatMessage | None:
     if type(message) is not dict or len(message) != 2:
         return None
     role, content = message.get("role"), message.get("content")
-    if role not in _PLAIN_ROLES or type(content) is not str:
+    if type(role) is not str or role not in _PLAIN_ROLES or type(content) is not str:
         return None
-    fields = {
+    made = _new_object(ChatMessage)  # `filled`, inline: this runs per message per call
+    fields: dict[str, Any] = {
         "role": role,
         "content": content,
         "tool_calls": (),
@@ -70,7 +71,11 @@ def _plain_message(message: object) -> ChatMessage | None:
         "is_error": False,
         "provider_data": {},
     }
-    return filled(ChatMessage, fields, {"role", "content"})
+    _set_attribute(made, "__dict__", fields)
+    _set_attribute(made, "__pydantic_fields_set__", {"role", "content"})
+    _set_attribute(made, "__pydantic_extra__", None)
+    _set_attribute(made, "__pydantic_private__", None)
+    return made
 
 
 def to_messages(messages: Iterable[MessageInput]) -> tuple[ChatMessage, ...]:

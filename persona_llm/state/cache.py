@@ -1,9 +1,9 @@
 """The response cache (``LLM_CACHE``): same request, same reply, no provider call.
 
-The key is a SHA-256 of the whole normalized request: provider, model, every message (each
-content part, binary data by its hash), every option, tools, tool choice, response format
-(which carries a ``response_model``'s JSON schema) and provider options such as a reasoning
-level. Any difference is a miss.
+The key is a hash of the whole normalized request (`persona_llm.state._keys`): provider,
+model, every message (each content part, binary data by its hash), every option, tools,
+tool choice, response format (which carries a ``response_model``'s JSON schema) and
+provider options such as a reasoning level. Any difference is a miss.
 
 * A hit returns the stored `ChatResponse` with ``cached=True``; its `usage` is the original
   call's, and the usage report counts it as a hit costing 0.
@@ -26,11 +26,7 @@ shared by the processes of one machine) and ``redis`` (the ``LLM_STATE`` store).
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
 import logging
-import operator
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -38,16 +34,16 @@ from typing import Any, Protocol
 
 from persona_llm.messages import filled
 from persona_llm.state import _entries
+from persona_llm.state._keys import chat_key, embedding_key
 from persona_llm.state.guard import StoreGuard
 from persona_llm.state.notes import current_notes
 from persona_llm.state.store import StoreError
-from persona_llm.types import ChatMessage, ChatRequest, ChatResponse, Embeddings
+from persona_llm.types import ChatResponse, Embeddings
 
 __all__ = ["CacheBackend", "ResponseCache", "chat_key", "embedding_key"]
 
 logger = logging.getLogger(__name__)
 
-FORMAT = _entries.FORMAT  # in every key too: a new format starts from new keys
 DECODED_ENTRIES = 256  # decoded replies kept per cache (the dict is emptied when full)
 LOCAL_ENTRIES = 256  # replies kept per process by key (LLM_CACHE_LOCAL_TTL), oldest out first
 _INCOMPLETE = frozenset({"length", "content_filter"})
@@ -63,119 +59,6 @@ class CacheBackend(Protocol):
     async def aget_many(self, keys: Sequence[str]) -> list[bytes | None]: ...
 
     async def aset_many(self, items: Mapping[str, bytes], ttl: float | None) -> None: ...
-
-
-def _plain(value: Any) -> Any:
-    """JSON stand-in for what json cannot encode: bytes by hash, models by their dump."""
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return {"sha256": hashlib.sha256(bytes(value)).hexdigest()}
-    content_hash = getattr(value, "content_hash", None)
-    if callable(content_hash):
-        return {"content_hash": content_hash()}
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        return dump()
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, (set, frozenset)):
-        return sorted(map(repr, value))
-    return repr(value)
-
-
-# one encoder for every key: `json.dumps` with options builds a new one per call
-_key_json = json.JSONEncoder(sort_keys=True, default=_plain, separators=(",", ":")).encode
-
-
-def _key_chunks_of() -> Callable[[Any, int], Any] | None:
-    """What `_key_json` runs, the C encoder, made once (`JSONEncoder.encode` makes one per
-    call, and a dict to spot cycles): without that dict it keeps no state, so every thread
-    shares it. A cyclic value makes it overflow the stack, not raise `ValueError`:
-    `_key_text` then asks `_key_json`, which says so as before."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:  # pragma: no cover  # CPython always has the C accelerator
-        return None
-    ascii_strings = json.encoder.encode_basestring_ascii
-    encoder: Callable[[Any, int], Any] = make(
-        None, _plain, ascii_strings, None, ":", ",", True, False, True
-    )
-    return encoder
-
-
-_key_chunks = _key_chunks_of()
-
-
-def _key_text(data: Any) -> str:
-    """`_key_json(data)`, the same text, in two thirds of the time."""
-    if _key_chunks is None:  # pragma: no cover
-        return _key_json(data)
-    try:
-        return "".join(_key_chunks(data, 0))
-    except RecursionError:  # a cycle (or a value nested a thousand deep): as before
-        return _key_json(data)
-
-
-def _digest(kind: str, data: Any) -> str:
-    return f"cache:{kind}:" + hashlib.sha256(_key_json(data).encode()).hexdigest()
-
-
-@functools.cache
-def _names(model: Any, skip: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(name for name in model.model_fields if name not in skip)
-
-
-def _values(model: Any, *skip: str) -> list[Any]:
-    """A model's field values in the order its class declares them, unconverted and
-    without their names: `json.dumps` turns nested models into their dump through `_plain`,
-    so the key sees every field at a fraction of `model_dump`'s cost, and a list encodes in
-    half the time of a dict (no key to sort and escape). The position names the field; a
-    field added or moved changes every key (and `FORMAT` says so)."""
-    data = model.__dict__
-    kind: Any = type(model)
-    return [data[name] for name in _names(kind, skip)]
-
-
-# `_values` of the two models of every key, as one C call each (a tuple encodes as a list)
-_message_values = operator.itemgetter(*ChatMessage.model_fields)
-_request_values = operator.itemgetter(
-    *(name for name in ChatRequest.model_fields if name not in ("cache", "messages"))
-)
-
-
-def _message(message: Any) -> Any:
-    """A message for the key: content parts by their `fingerprint()` (a hash of what the part
-    sends), so an image or a PDF costs one hash, not its bytes in the key's JSON."""
-    content = message.content
-    if isinstance(content, str):
-        if type(message) is ChatMessage:
-            return _message_values(message.__dict__)
-        return _values(message)
-    parts = [
-        {"fingerprint": part.fingerprint()} if hasattr(part, "fingerprint") else part
-        for part in content
-    ]
-    return [parts, _values(message, "content")]
-
-
-def chat_key(provider: str, model: str, request: ChatRequest) -> str:
-    """The cache key of a chat request."""
-    messages = [
-        # a text message (every call has one) without the call to `_message`
-        _message_values(m.__dict__)
-        if type(m) is ChatMessage and type(m.content) is str
-        else _message(m)
-        for m in request.messages
-    ]
-    if type(request) is ChatRequest:
-        fields: Any = _request_values(request.__dict__)
-    else:
-        fields = _values(request, "cache", "messages")
-    data = _key_text([FORMAT, provider, model, messages, fields])
-    return "cache:chat:" + hashlib.sha256(data.encode()).hexdigest()
-
-
-def embedding_key(provider: str, model: str, options: Mapping[str, Any], text: str) -> str:
-    """The cache key of one text's embedding."""
-    return _digest("embedding", [FORMAT, provider, model, options, text])
 
 
 class ResponseCache:

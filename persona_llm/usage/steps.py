@@ -75,7 +75,8 @@ class CallSteps:
         # Every step is skipped when it has nothing to do (no budget, hook, DEBUG log or
         # tracer): this runs on every call, and the benchmarks hold it to a few microseconds.
         tracker = self.tracker
-        if tracker.budgeted():
+        scopes = active_scopes()  # usually none: then no budget but the tracker's, no task
+        if tracker.budget_usd is not None or (scopes and tracker.budgeted()):
             priced = self.prices.lookup(self.name, model) is not None
             try:
                 tracker.check_budget(self.name, model, priced=priced)
@@ -83,7 +84,8 @@ class CallSteps:
                 logger.warning("%s %s/%s refused: %s", operation, self.name, model, exc)
                 raise
         notes = CallNotes() if self.notes and operation != "stream" else None
-        call = CallInfo.start(self.name, model, operation, request, texts, current_task(), notes)
+        task = current_task() if scopes else None
+        call = CallInfo.start(self.name, model, operation, request, texts, task, notes)
         self.hooks.emit("request", call)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(

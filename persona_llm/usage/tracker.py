@@ -252,8 +252,8 @@ class UsageTracker(UsageScope):
 
     def record(self, record: UsageRecord) -> None:
         """Add a finished call to the totals and to every scope open in this context."""
-        self._add(record)
-        for scope in active_scopes():
+        self._ledger.add(record)  # `_add`, inline: every call records
+        for scope in _ACTIVE_SCOPES.get():
             scope._add(record)
             if scope.key is not None:
                 self.keyed().add(scope.key, scope.period, record)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +21,7 @@ from persona_llm.state.guard import StoreGuard
 from persona_llm.state.memory import MemoryStore
 from persona_llm.state.sqlite import SqliteCache
 from persona_llm.testing.clock import FakeClock
-from persona_llm.types import ChatMessage, ChatRequest, ChatResponse, Tool, Usage
+from persona_llm.types import ChatMessage, ChatRequest, ChatResponse, Tool, ToolCall, Usage
 
 Build = Callable[..., Container]
 
@@ -206,6 +208,63 @@ def test_any_difference_in_the_request_changes_the_key(
     )
     keys = chat_key(providers[0], models[0], first), chat_key(providers[1], models[1], second)
     assert (keys[0] == keys[1]) == same
+
+
+_any_message = st.one_of(
+    st.builds(  # every other field set or not, any text (quotes, controls, non-ASCII)
+        ChatMessage,
+        role=st.sampled_from(["system", "user", "assistant"]),
+        content=st.text(min_size=1, max_size=12),
+        provider_data=st.sampled_from([{}, {"gemini": {"signature": "s"}}]),
+    ),
+    st.builds(
+        ChatMessage,
+        role=st.just("tool"),
+        content=st.text(max_size=8),
+        tool_call_id=st.text(min_size=1, max_size=4),
+        name=st.none() | st.text(max_size=4),
+        is_error=st.booleans(),
+    ),
+    st.builds(
+        ChatMessage,
+        role=st.just("assistant"),
+        content=st.just(""),
+        tool_calls=st.lists(
+            st.builds(ToolCall, id=st.text(min_size=1, max_size=3), name=st.just("f")),
+            min_size=1,
+            max_size=2,
+        ).map(tuple),
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    request=_requests.flatmap(
+        lambda request: st.lists(_any_message, min_size=1, max_size=3).map(
+            lambda messages: request.model_copy(update={"messages": tuple(messages)})
+        )
+    )
+    | _requests,
+    provider=st.sampled_from(["openai", "gémini", 'q"uote']),
+)
+def test_the_key_is_the_hash_of_the_whole_requests_json(
+    request: ChatRequest, provider: str
+) -> None:
+    # chat_key writes the JSON text piece by piece: it is exactly json.dumps of the whole
+    from persona_llm.state import _keys
+
+    whole = [
+        _keys.FORMAT,
+        provider,
+        "m",
+        [_keys._message(m) for m in request.messages],
+        _keys._values(request, "cache", "messages"),
+    ]
+    text = json.dumps(whole, sort_keys=True, separators=(",", ":"), default=_keys._plain)
+    assert chat_key(provider, "m", request) == (
+        "cache:chat:" + hashlib.blake2b(text.encode(), digest_size=32).hexdigest()
+    )
 
 
 def test_content_parts_are_keyed_by_their_content_hash() -> None:
