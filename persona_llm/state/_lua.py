@@ -14,6 +14,17 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 """
 
+# The reserve's time: `now` in seconds, and `micros` (exact) and `stamp` (its digits) in
+# whole microseconds, a window's scores: integers, which a small sorted set (a ziplist)
+# keeps as integers, where it would parse a fractional score with strtod at every step of
+# every insert; and a ZADD of `stamp` is not a %.17g of `now` first.
+_MICROS = """
+local t = redis.call('TIME')
+local seconds, fraction = tonumber(t[1]), tonumber(t[2])
+local now, micros = seconds + fraction / 1000000, seconds * 1000000 + fraction
+local stamp = t[1] .. string.sub('00000' .. t[2], -6)
+"""
+
 # Replace the amount a token took in a window (no-op once it left the window: a token's
 # amount is in the window's hash exactly as long as the token is in its sorted set).
 _CORRECT = """
@@ -37,18 +48,18 @@ local function need(name, tokens, input, output)
 end
 """
 
-# A window is a sorted set (tokens by time) and a hash (each token's amount; '_sum' their
-# sum; '_exp' until when both keys are known to live; '_old' a time no member is older
-# than, in whole milliseconds). The reserve reads a window's hash fields once, keeps its
-# changes in `windows` and writes them with one HSET at the end (`flush`), so a window
-# costs a call three commands (HMGET, ZADD, HSET); both keys' expiry is renewed only once
-# per window length (they live up to two), not on every call. Members that left the window
-# are removed lazily: '_sum' may still count some, which only makes it larger, so a call
-# that fits under it fits under the exact sum; a call that does not fit removes them first
-# and is judged on the exact sum; and as housekeeping, the next reserve removes them once
-# the last removal is more than a 60th of the window ago (a second, for a minute's window).
-# Numbers are written as integers where they are (`number`): Lua reads and writes other
-# numbers through the C library's strtod and %.17g, which cost far more.
+# A window is a sorted set (tokens by time in microseconds, see _MICROS) and a hash (each
+# token's amount; '_sum' their sum; '_exp' until when both keys are known to live; '_old' a
+# time no member is older than, in whole milliseconds). The reserve reads a window's hash
+# fields once, keeps its changes in `windows` and writes them with one HSET at the end
+# (`flush`), so a window costs a call three commands (HMGET, ZADD, HSET); both keys' expiry
+# is renewed only once per window length (they live up to two), not on every call. Members
+# that left the window are removed lazily: '_sum' may still count some, which only makes it
+# larger, so a call that fits under it fits under the exact sum; a call that does not fit
+# removes them first and is judged on the exact sum; and as housekeeping, the next reserve
+# removes them once the last removal is more than a 60th of the window ago (a second, for a
+# minute's window). Numbers are written as integers where they are (`number`): Lua reads and
+# writes other numbers through the C library's strtod and %.17g, which cost far more.
 _WINDOWS = """
 local windows = {}
 local function number(x)
@@ -62,9 +73,9 @@ local function window(at, amounts, got, from)
   windows[amounts] = w
   return w
 end
-local function expire(w, at, amounts, before)
-  w.old, w.aged, w.dirty = math.floor(before * 1000), true, true
-  local old = redis.call('ZRANGEBYSCORE', at, '-inf', before)
+local function expire(w, at, amounts, cut)
+  w.old, w.aged, w.dirty = math.floor(cut / 1000), true, true
+  local old = redis.call('ZRANGEBYSCORE', at, '-inf', cut)
   if #old == 0 then return end
   local gone = 0
   for s = 1, #old, 1000 do
@@ -76,7 +87,7 @@ local function expire(w, at, amounts, before)
     end
     redis.call('HDEL', amounts, unpack(chunk))
   end
-  redis.call('ZREMRANGEBYSCORE', at, '-inf', before)
+  redis.call('ZREMRANGEBYSCORE', at, '-inf', cut)
   w.sum = w.sum - gone
   if w.sum < 0 then w.sum = 0 end
 end
@@ -114,14 +125,12 @@ end
 # to read); refused: {0, wait, rule index, used}, and a refusal by a hold names the
 # provider's limit (5th value).
 ACQUIRE = (
-    _NOW
+    _MICROS
     + _NEED
     + _WINDOWS
     + """
 local token = ARGV[1]
 local rules = tonumber(ARGV[2])
--- the time as ZADD's score, without Redis formatting `now` with %.17g for each ZADD
-local stamp = t[1] .. '.' .. string.sub('00000' .. t[2], -6)
 local base = 2 + 4 * rules
 for j = 1, #KEYS / 2 - rules do
   local k = 2 * (rules + j)
@@ -159,7 +168,7 @@ for i = 1, rules do
     local before = now - span
     local old = w.old / 1000
     if old < before and (old < before - span / 60 or w.sum + amount > limit) then
-      expire(w, at, amounts, before)
+      expire(w, at, amounts, math.floor(micros - span * 1000000))
     end
     local used = w.sum
     if used + amount > limit then
@@ -170,7 +179,7 @@ for i = 1, rules do
       for j = 1, #entries, 2 do
         freed = freed + tonumber(redis.call('HGET', amounts, entries[j]) or '0')
         if freed >= need then
-          wait = tonumber(entries[j + 1]) + span - now
+          wait = tonumber(entries[j + 1]) / 1000000 + span - now
           break
         end
       end
