@@ -119,7 +119,10 @@ class _ClientBase:
         if response_format is not None:
             self._check_response_format(response_format)
         stops = (stop,) if isinstance(stop, str) else (tuple(stop) if stop is not None else None)
-        tool_list, choice = self._tools(tools, tool_choice)
+        tool_list: tuple[Tool, ...] = ()
+        choice = None
+        if tools is not None or tool_choice is not None:
+            tool_list, choice = self._tools(tools, tool_choice)
         if tool_list and not self.capabilities.tools:
             raise self._invalid(
                 f"the {self.provider} provider does not support tool calling; "

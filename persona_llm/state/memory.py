@@ -289,10 +289,17 @@ class MemoryStore(StateStore):
 
     def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         """The stored values (None where missing or expired)."""
-        with self._lock:
+        values: list[bytes | None] = []
+        with self._lock:  # `_live` inline: a memory cache hit reads one key this way
             now = self._clock()
-            found = [self._live(key, now) for key in keys]
-        return [e.value if e is not None and isinstance(e.value, bytes) else None for e in found]
+            for key in keys:
+                entry = self._values.get(key)
+                if entry is not None and entry.expires is not None and entry.expires <= now:
+                    del self._values[key]
+                    entry = None
+                value = None if entry is None else entry.value
+                values.append(value if isinstance(value, bytes) else None)
+        return values
 
     def set_many(self, items: Mapping[str, bytes], ttl: float | None) -> None:
         """Store values for `ttl` seconds."""

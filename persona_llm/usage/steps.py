@@ -111,14 +111,7 @@ class CallSteps:
         if cost is not None and cost != response.cost_usd:
             response = _with_cost(response, cost)
         self._succeeded(
-            call,
-            span,
-            latency,
-            provider,
-            usage=response.usage,
-            cost=cost,
-            finish_reason=response.finish_reason,
-            response=response,
+            call, span, latency, provider, response.usage, cost, response.finish_reason, response
         )
         return response
 
@@ -153,11 +146,11 @@ class CallSteps:
         span: Any,
         latency: float,
         provider: str,
-        *,
         usage: Usage | None,
         cost: float | None,
         finish_reason: str | None = None,
         response: ChatResponse | None = None,
+        *,
         vectors: int = 0,
         abandoned: bool = False,
     ) -> None:
