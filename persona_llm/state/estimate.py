@@ -53,14 +53,19 @@ Tokens = tuple[int, int]
 
 def chat_tokens(request: ChatRequest) -> Tokens:
     """The token estimate of a chat request, as a plain tuple (see the module docstring)."""
+    # The fields read from the model's ``__dict__``: pydantic models define ``__getattr__``,
+    # which makes each attribute read several times the cost of a dict lookup.
+    fields = request.__dict__
+    messages = fields["messages"]
     chars = 0
-    messages = request.messages
     for message in messages:
         content = message.content
         chars += len(content) if type(content) is str else _text_of(content)
-    for tool in request.tools:
-        chars += len(str(tool.parameters)) + len(tool.description or "")
-    return -(-chars // 4) + 4 * len(messages), request.max_tokens or DEFAULT_OUTPUT_TOKENS
+    tools = fields["tools"]
+    if tools:
+        for tool in tools:
+            chars += len(str(tool.parameters)) + len(tool.description or "")
+    return -(-chars // 4) + 4 * len(messages), fields["max_tokens"] or DEFAULT_OUTPUT_TOKENS
 
 
 def estimate_chat(request: ChatRequest) -> Estimate:

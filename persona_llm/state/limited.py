@@ -23,6 +23,7 @@ from persona_llm.reliability.policy import RetryPolicy, start_deadline, time_lef
 from persona_llm.reliability.wrapper import AdapterWrapper
 from persona_llm.state.estimate import chat_tokens, estimate_chat, estimate_texts
 from persona_llm.state.limiter import LaneReservation, RateLimiter, Reservation
+from persona_llm.state.reservation import Target
 from persona_llm.types import ChatChunk, ChatRequest, ChatResponse, Usage
 
 __all__ = ["LimitedAdapter"]
@@ -47,6 +48,7 @@ class LimitedAdapter(AdapterWrapper):
         self.limiter = limiter
         self.policy = policy
         self.timeout = timeout
+        self._targets: dict[str, Target] = {}  # model: its limits (the limiter's, kept here)
 
     def _max_wait(self) -> float:
         if self.policy.deadline is None and CALL_DEADLINE.get() is None:
@@ -54,13 +56,25 @@ class LimitedAdapter(AdapterWrapper):
         left = time_left(self.policy, start_deadline(self.policy))
         return self.timeout if left is None else max(min(left, self.timeout), 0.0)
 
+    def _target(self, model: str) -> Target:
+        target = self._targets[model] = self.limiter.target(self.name, model)
+        return target
+
     # unasync: source limited_chat
     async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
         """`chat`, after the limiter admitted it."""
-        estimate = chat_tokens(request)
-        held = await self.limiter.aacquire(self.name, model, estimate, self._max_wait)
-        if held is None:
+        target = self._targets.get(model) or self._target(model)
+        if not target.entries:  # no limit applies to this model: nothing to reserve
             return await self.adapter.achat(model, request)
+        estimate = chat_tokens(request)
+        lane, held = target.lane, None
+        record: list[Any] | None = None
+        if lane is not None:  # the memory store: its lane takes the call's share inline
+            record = lane.take(*estimate)
+        if record is None:  # another store, or no room now, or a hold: the limiter decides
+            held = await self.limiter.aacquire(self.name, model, estimate, self._max_wait)
+            if held is None:
+                return await self.adapter.achat(model, request)
         # `collecting()` inline: in the call's notes (set for every call), no calls
         replies: list[Any] = []
         sink, collected = HEADER_SINK.get(), None
@@ -74,13 +88,18 @@ class LimitedAdapter(AdapterWrapper):
             sink.replies = previous
             if collected is not None:
                 HEADER_SINK.reset(collected)
+            if held is None:
+                held = target.lane_held(estimate, record)
             await held.asettle(None, failed=True)
             await held.aobserve(replies, error)
             raise
         sink.replies = previous
         if collected is not None:
             HEADER_SINK.reset(collected)
-        await held.afinish(response.usage, replies)
+        if held is None:
+            target.finish(estimate, record, response.usage, replies)
+        else:
+            await held.afinish(response.usage, replies)
         return response
 
     # unasync: end
@@ -88,10 +107,18 @@ class LimitedAdapter(AdapterWrapper):
     # unasync: generated limited_chat (do not edit: scripts/unasync.py writes it)
     def chat(self, model: str, request: ChatRequest) -> ChatResponse:
         """`chat`, after the limiter admitted it."""
-        estimate = chat_tokens(request)
-        held = self.limiter.acquire(self.name, model, estimate, self._max_wait)
-        if held is None:
+        target = self._targets.get(model) or self._target(model)
+        if not target.entries:  # no limit applies to this model: nothing to reserve
             return self.adapter.chat(model, request)
+        estimate = chat_tokens(request)
+        lane, held = target.lane, None
+        record: list[Any] | None = None
+        if lane is not None:  # the memory store: its lane takes the call's share inline
+            record = lane.take(*estimate)
+        if record is None:  # another store, or no room now, or a hold: the limiter decides
+            held = self.limiter.acquire(self.name, model, estimate, self._max_wait)
+            if held is None:
+                return self.adapter.chat(model, request)
         # `collecting()` inline: in the call's notes (set for every call), no calls
         replies: list[Any] = []
         sink, collected = HEADER_SINK.get(), None
@@ -105,13 +132,18 @@ class LimitedAdapter(AdapterWrapper):
             sink.replies = previous
             if collected is not None:
                 HEADER_SINK.reset(collected)
+            if held is None:
+                held = target.lane_held(estimate, record)
             held.settle(None, failed=True)
             held.observe(replies, error)
             raise
         sink.replies = previous
         if collected is not None:
             HEADER_SINK.reset(collected)
-        held.finish(response.usage, replies)
+        if held is None:
+            target.finish(estimate, record, response.usage, replies)
+        else:
+            held.finish(response.usage, replies)
         return response
 
     # unasync: end

@@ -142,6 +142,10 @@ class RateLimiter:
         """The entries that apply to ``provider/model`` (cached)."""
         return self._target(provider, model).entries
 
+    def target(self, provider: str, model: str) -> Target:
+        """What never changes between calls of ``provider/model`` (see `_target`)."""
+        return self._targets.get((provider, model)) or self._target(provider, model)
+
     def _target(self, provider: str, model: str) -> Target:
         """What never changes between calls of ``provider/model``: its entries and rules,
         and the store's fast path for them, built on its first call."""
