@@ -152,7 +152,8 @@ class ReplyReader:
 
     def _failure(self, exc: OSError) -> Exception:
         """redis-py's exception for a failed read, as its own parser raises it."""
-        if isinstance(exc, TimeoutError):  # socket.timeout: LLM_STATE_TIMEOUT
+        if isinstance(exc, (TimeoutError, BlockingIOError)):  # LLM_STATE_TIMEOUT: Python's
+            # socket.timeout, or EAGAIN on a blocking socket past its SO_RCVTIMEO
             return self._errors.TimeoutError("Timeout reading from the Redis socket")  # type: ignore[no-any-return]
         message = f"Error while reading from the Redis socket: {exc}"
         return self._errors.ConnectionError(message)  # type: ignore[no-any-return]

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import struct
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -46,14 +47,15 @@ MAX_UNREAD = 32  # replies of fired settles a connection may hold before they ar
 
 class _Link:
     """One connection, how many fired commands' replies it has not read yet, and (blocking
-    wire) the reader of its replies."""
+    wire) the reader of its replies and the socket it made blocking (`Wire._arm`)."""
 
-    __slots__ = ("conn", "reader", "unread")
+    __slots__ = ("armed", "conn", "reader", "unread")
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
         self.unread = 0
         self.reader: ReplyReader | None = None
+        self.armed: Any = None
 
 
 Late = Callable[[BaseException], None]
@@ -111,7 +113,8 @@ class AsyncWire(_Base):
         late: called with the failure of a fired command, when its reply is read.
     """
 
-    async def _readable(self, conn: Any) -> bool:
+    async def _readable(self, link: _Link) -> bool:
+        conn = link.conn
         # The stream sees Redis's close only once the loop has run the socket's read
         # callback: give the loop two turns (one was enough on asyncio's own loop; a test
         # restarts Redis under an idle connection and checks that the settle arrives).
@@ -209,7 +212,7 @@ class AsyncWire(_Base):
     async def _stale(self, link: _Link) -> bool:
         """Whether an idle connection was closed by Redis (a write to it would be lost)."""
         try:
-            if not await self._readable(link.conn):
+            if not await self._readable(link):
                 return False
         except (self._errors.RedisError, OSError):
             pass
@@ -232,8 +235,26 @@ class AsyncWire(_Base):
 class Wire(_Base):
     """Blocking twin of `AsyncWire` (one per process, its connections shared by threads)."""
 
-    def _readable(self, conn: Any) -> bool:
-        return bool(conn.can_read(timeout=0))
+    def _readable(self, link: _Link) -> bool:
+        link.armed = None  # redis-py's peek sets the socket's timeout back: `_arm` again
+        return bool(link.conn.can_read(timeout=0))
+
+    @staticmethod
+    def _arm(link: _Link, sock: socket.socket) -> None:
+        """Make a plain socket blocking, its timeout (``LLM_STATE_TIMEOUT``, redis-py's
+        ``socket_timeout``) the kernel's ``SO_RCVTIMEO``/``SO_SNDTIMEO``: each read is then
+        one ``recvfrom``, without the ``poll()`` Python makes before it on a socket with a
+        timeout of its own. A wait past the timeout fails with ``EAGAIN``
+        (``BlockingIOError``), which the wire and the reader raise as redis-py's
+        ``TimeoutError``, as before."""
+        timeout = sock.gettimeout()
+        if timeout:
+            seconds = int(timeout)
+            value = struct.pack("ll", seconds, int((timeout - seconds) * 1_000_000))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+            sock.settimeout(None)
+        link.armed = sock
 
     def _send(self, link: _Link, command: bytes) -> None:
         """Write `command` on the connection's socket (redis-py connects a new one)."""
@@ -241,22 +262,25 @@ class Wire(_Base):
         if sock is None:
             link.conn.send_packed_command([command], check_health=False)
             return
-        if type(sock) is socket.socket:  # not TLS: write at once, without the poll() Python
-            # makes before each send on a socket with a timeout (its fd is non-blocking, so
-            # a command too large for the send buffer is written in part, the rest below)
+        if type(sock) is socket.socket:  # not TLS: blocking (`_arm`), written at once
+            if link.armed is not sock:
+                self._arm(link, sock)
             try:
                 written = os.write(sock.fileno(), command)
-            except BlockingIOError:
+            except BlockingIOError:  # non-blocking (a timeout of 0) and the buffer full,
+                if sock.gettimeout() is None:  # or blocking and SO_SNDTIMEO passed
+                    message = "Timeout writing to the Redis socket"
+                    raise self._errors.TimeoutError(message) from None
                 written = 0
             except OSError as exc:
                 message = f"Error while writing to the Redis socket: {exc}"
                 raise self._errors.ConnectionError(message) from None
             if written == len(command):
                 return
-            command = command[written:]
+            command = command[written:]  # the rest, below
         try:
             sock.sendall(command)
-        except TimeoutError:  # socket.timeout: LLM_STATE_TIMEOUT
+        except (TimeoutError, BlockingIOError):  # LLM_STATE_TIMEOUT (Python's or SO_SNDTIMEO)
             raise self._errors.TimeoutError("Timeout writing to the Redis socket") from None
         except OSError as exc:
             message = f"Error while writing to the Redis socket: {exc}"
@@ -353,7 +377,7 @@ class Wire(_Base):
     def _stale(self, link: _Link) -> bool:
         """Whether an idle connection was closed by Redis (a write to it would be lost)."""
         try:
-            if not self._readable(link.conn):
+            if not self._readable(link):
                 return False
         except (self._errors.RedisError, OSError):
             pass

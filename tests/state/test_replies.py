@@ -8,6 +8,7 @@ replies, a stalled server and a dropped connection, as the cache's reads meet th
 from __future__ import annotations
 
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -184,3 +185,29 @@ def test_a_connection_redis_closed_is_replaced_once(redis_store: RedisStore) -> 
     admin = redis_store._client
     admin.client_kill_filter(_type="normal", skipme=True)
     assert redis_store.get_many(["k"]) == [b"v"]
+
+
+def test_a_used_connection_waits_in_the_kernel_with_the_store_timeout(
+    own_server: Callable[..., RedisServer],
+) -> None:
+    # one recvfrom per reply, no poll() first: the socket blocks, SO_RCVTIMEO bounds it
+    server = own_server()
+    store = RedisStore(server.url, prefix="p:", timeout=0.3)
+    store.set_many({"k": b"v"}, None)
+    for _ in range(2):  # the first connects (redis-py's timeout), the next is armed
+        assert store.get_many(["k"]) == [b"v"]
+    sock = store._wire._free[0].conn._sock
+    assert sock.gettimeout() is None
+    for option in (socket.SO_RCVTIMEO, socket.SO_SNDTIMEO):
+        seconds, micros = struct.unpack("ll", sock.getsockopt(socket.SOL_SOCKET, option, 16))
+        assert seconds + micros / 1_000_000 == pytest.approx(0.3, abs=0.01)
+    stall = threading.Thread(target=server.command, args=("DEBUG", "SLEEP", "1.0"))
+    stall.start()
+    time.sleep(0.05)
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="Timeout"):
+        store.get_many(["k"])
+    assert 0.25 < time.monotonic() - started < 0.8
+    stall.join()
+    assert store.get_many(["k"]) == [b"v"]
+    store.close()
