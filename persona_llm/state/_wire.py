@@ -33,6 +33,7 @@ import asyncio
 import os
 import socket
 import struct
+import sys
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -43,6 +44,10 @@ from persona_llm.state._resp import ReplyReader
 __all__ = ["AsyncWire", "Wire"]
 
 MAX_UNREAD = 32  # replies of fired settles a connection may hold before they are read
+# SO_RCVTIMEO/SO_SNDTIMEO take a struct timeval of two longs here; Windows reads a DWORD of
+# milliseconds (the same bytes would mean no timeout at all), so elsewhere Python keeps the
+# timeout (a poll() before each read)
+_KERNEL_TIMEOUTS = sys.platform == "linux"
 
 
 class _Link:
@@ -248,7 +253,7 @@ class Wire(_Base):
         (``BlockingIOError``), which the wire and the reader raise as redis-py's
         ``TimeoutError``, as before."""
         timeout = sock.gettimeout()
-        if timeout:
+        if timeout and _KERNEL_TIMEOUTS:
             seconds = int(timeout)
             value = struct.pack("ll", seconds, int((timeout - seconds) * 1_000_000))
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -187,6 +188,7 @@ def test_a_connection_redis_closed_is_replaced_once(redis_store: RedisStore) -> 
     assert redis_store.get_many(["k"]) == [b"v"]
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="the kernel's timeouts are used on Linux")
 def test_a_used_connection_waits_in_the_kernel_with_the_store_timeout(
     own_server: Callable[..., RedisServer],
 ) -> None:
