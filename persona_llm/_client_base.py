@@ -254,7 +254,7 @@ def _plain_request(
     is already checked (the messages by `to_messages`, the option names by `check_options`),
     and validating the messages again runs their validators once more (a third of a cache
     hit's request building). None when a value is not of the type validation keeps as is.
-    tests/unit/test_client_requests.py checks it against ``ChatRequest(...)``."""
+    tests/unit/test_types.py checks it against ``ChatRequest(...)``."""
     if type(cache_prompt) is not bool or (
         reasoning is not None and reasoning not in _REASONING_LEVELS
     ):

@@ -108,10 +108,10 @@ def to_messages(messages: Iterable[MessageInput]) -> tuple[ChatMessage, ...]:
         # subclass or a dict of another shape, takes the general path below.
         result: list[ChatMessage] = []
         for message in messages:
-            built = message if type(message) is ChatMessage else _plain_message(message)
-            if built is None:
+            plain = message if type(message) is ChatMessage else _plain_message(message)
+            if plain is None:
                 break
-            result.append(built)
+            result.append(plain)
         else:
             if result:
                 return tuple(result)
