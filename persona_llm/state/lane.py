@@ -113,12 +113,12 @@ class MemoryLane:
                 order = window.order
                 if order and order[0][0] <= now - span:
                     window.expire(now - span)
-                amount = record[window.code]
-                if window.total + amount > limit:
+                total = window.total + record[window.code]
+                if total > limit:
                     self._undo(record)
                     return None
                 order.append(record)
-                window.total += amount
+                window.total = total
             if self.leased:
                 return self._lease(record, now)
         finally:
@@ -166,8 +166,14 @@ class MemoryLane:
         finally:
             lock.release()
 
-    def settle_usage(self, record: list[Any], usage: Usage) -> None:
-        """`settle` with a call's real usage, reading only the counts its windows need."""
+    def finish(self, record: list[Any], usage: Usage | None) -> None:
+        """The call ended: its real `usage` replaces the estimates in its token windows
+        (None: not reported, the estimates stay), reading only the counts they need, and
+        its leases end."""
+        if usage is None or not self.corrected:
+            if self.leased:
+                self.settle(record, None)
+            return
         lock = self._lock
         lock.acquire()
         try:
@@ -185,7 +191,7 @@ class MemoryLane:
                 if order and order[0][0] <= record[0]:  # still in the window
                     window.total += amount - record[code]
                 record[code] = amount
-            elif corrected:
+            else:
                 real = (0, 1, usage.total_tokens, usage.prompt_tokens, usage.completion_tokens)
                 self._correct(record, real)
             if self.leased:

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from persona_llm._deadline import CALL_DEADLINE
+from persona_llm.providers._rate_limits import plenty_left
 from persona_llm.providers._raw import HEADER_SINK, HeaderSink, collecting
 from persona_llm.providers.base import ProviderAdapter
 from persona_llm.reliability.policy import RetryPolicy, start_deadline, time_left
@@ -96,8 +97,10 @@ class LimitedAdapter(AdapterWrapper):
         sink.replies = previous
         if collected is not None:
             HEADER_SINK.reset(collected)
-        if held is None:
-            target.finish(estimate, record, response.usage, replies)
+        if held is None:  # `LaneReservation.finish`, inline
+            lane.finish(record, response.usage)  # type: ignore[union-attr]
+            if replies and not plenty_left(replies, estimate[0] + estimate[1]):
+                target.lane_held(estimate, record).observe(replies)
         else:
             await held.afinish(response.usage, replies)
         return response
@@ -140,8 +143,10 @@ class LimitedAdapter(AdapterWrapper):
         sink.replies = previous
         if collected is not None:
             HEADER_SINK.reset(collected)
-        if held is None:
-            target.finish(estimate, record, response.usage, replies)
+        if held is None:  # `LaneReservation.finish`, inline
+            lane.finish(record, response.usage)  # type: ignore[union-attr]
+            if replies and not plenty_left(replies, estimate[0] + estimate[1]):
+                target.lane_held(estimate, record).observe(replies)
         else:
             held.finish(response.usage, replies)
         return response

@@ -230,7 +230,11 @@ class LaneReservation:
 
     def finish(self, usage: Usage | None, replies: Sequence[Any]) -> None:
         """`settle` with the call's usage, then `observe` its replies (never raises)."""
-        self.target.finish(self.estimate, self.record, usage, replies)
+        self.lane.finish(self.record, usage)
+        if replies:
+            inputs, outputs = self.estimate
+            if not plenty_left(replies, inputs + outputs):
+                self.observe(replies)
 
     async def afinish(self, usage: Usage | None, replies: Sequence[Any]) -> None:
         """Asyncio twin of `finish` (the memory store answers inline)."""
@@ -239,7 +243,7 @@ class LaneReservation:
     def settle(self, usage: Usage | None, *, failed: bool = False) -> None:
         """Replace the estimate with the real usage and end the lease (never raises)."""
         if usage is not None:
-            self.lane.settle_usage(self.record, usage)
+            self.lane.finish(self.record, usage)
             return
         if failed:  # nothing generated; the input may still count at the provider
             inputs = self.estimate[0]
@@ -307,18 +311,3 @@ class Target:
         """The reservation of a call whose share this target's lane took as `record`."""
         assert self.lane is not None  # only called for a lane's record
         return LaneReservation(self, self.lane, estimate, record)
-
-    def finish(
-        self, estimate: Tokens, record: Any, usage: Usage | None, replies: Sequence[Any]
-    ) -> None:
-        """`LaneReservation.finish` of the call whose share the lane took as `record`: its
-        real usage replaces the estimate, its leases end, and the provider's headers are
-        observed when one says less is left than the call needed (never raises)."""
-        lane: MemoryLane = self.lane  # type: ignore[assignment]  # asked only of a lane's call
-        if usage is not None:
-            if lane.corrected or lane.leased:
-                lane.settle_usage(record, usage)
-        elif lane.leased:
-            lane.settle(record, None)
-        if replies and not plenty_left(replies, estimate[0] + estimate[1]):
-            LaneReservation(self, lane, estimate, record).observe(replies)
