@@ -3,13 +3,14 @@ the memory store): the Python functions the limiter layer runs for one admitted 
 
 Wall time is noise on a shared machine; the number of Python-level calls is not. A call of
 a target limited by ``LLM_RATE_LIMITS`` on the memory store, whose reply carries OpenAI's
-rate-limit headers with plenty left (the usual case), runs 9 functions of the
-limiter layer (estimate, acquire, the memory store's lane taking and settling, the
-reservation, the headers' first look); before the second pass of 2026-12-07 it ran 50
-(~170k instructions, callgrind), after it 22 (~72k), and 9 after the third (the lane:
-~33k). The bound leaves room for small changes and fails when per-call work (rules and a
-token per call on the memory store, a helper per rule, a ``@contextmanager``, a full
-parse of the headers) comes back.
+rate-limit headers with plenty left (the usual case), runs 7 functions of the
+limiter layer (the adapter's chat, the estimate, the lane's take, its lease, the headers'
+note, the lane's finish, the headers' first look); before the second pass of 2026-12-07 it
+ran 50 (~170k instructions, callgrind), after it 22 (~72k), 9 after the third (the lane:
+~33k) and 7 after the fourth (the adapter takes the lane itself: ~26.5k). The bound leaves
+room for small changes and fails when per-call work (rules and a token per call on the
+memory store, a helper per rule, a ``@contextmanager``, a full parse of the headers, a
+reservation object per call) comes back.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from persona_llm.state.limiter import RateLimiter
 from persona_llm.state.memory import MemoryStore
 from persona_llm.types import ChatMessage, ChatRequest, ChatResponse
 
-MAX_CALLS = 12  # limiter-layer functions per admitted call (9 now; 22, then 50 before)
+MAX_CALLS = 9  # limiter-layer functions per admitted call (7 now; 9, 22, then 50 before)
 LAYER = ("persona_llm/state/", "persona_llm/providers/_raw.py", "persona_llm/providers/_rate")
 
 HEADERS = httpx2.Headers(
@@ -93,3 +94,19 @@ def test_a_limited_call_on_the_memory_store_runs_few_functions() -> None:
     adapter.chat("gpt-4o-mini", request)  # the measured call took its share: the 5th fits,
     with pytest.raises(RateLimitError, match="5rpm"):  # the 6th does not
         adapter.chat("gpt-4o-mini", request)
+
+
+def test_a_model_no_limit_matches_skips_the_limiter_layer() -> None:
+    store = MemoryStore()
+    limits = parse_rate_limits("openai/gpt-4o=5rpm,1000tpm")
+    limiter = RateLimiter(store, StoreGuard("memory"), limits)
+    adapter = LimitedAdapter(HeaderedProvider(), limiter, RetryPolicy(), 0.0)
+    request = ChatRequest(messages=(ChatMessage(role="user", content="Say hello."),))
+    adapter.chat("gpt-4o-mini", request)  # the model's (empty) limits are looked up once
+
+    calls = _layer_calls(lambda: adapter.chat("gpt-4o-mini", request))
+
+    assert calls == 2, f"{calls} limiter-layer functions for a call no limit matches"  # chat, note
+    for _ in range(10):  # and it takes nothing from gpt-4o's limits
+        adapter.chat("gpt-4o-mini", request)
+    assert limiter.acquire("openai", "gpt-4o", (10, 10), lambda: 0.0) is not None
