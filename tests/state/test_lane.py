@@ -243,3 +243,36 @@ def test_every_token_window_of_a_call_is_corrected_even_two_of_one_unit() -> Non
     assert store.acquire([WindowRule("rl:fake/m:tpm", 900, 60, 750)], "b").admitted
     assert store.acquire([WindowRule("rl:fake/*:itpm", 800, 60, 700)], "c").admitted
     assert not store.acquire([WindowRule("rl:fake/*:itpm", 800, 60, 1)], "d").admitted
+
+
+class FailingProvider(FakeProvider):
+    """The fake provider, failing every call with a 429 that says retry after 5 s."""
+
+    def chat(self, model: str, request: ChatRequest) -> ChatResponse:
+        note({"x-ratelimit-remaining-requests": "7"})
+        raise RateLimitError("slow down", retry_after=5.0, provider="fake", status_code=429)
+
+    async def achat(self, model: str, request: ChatRequest) -> ChatResponse:
+        return self.chat(model, request)
+
+
+@pytest.mark.parametrize("asyncio_call", [False, True])
+def test_a_failed_call_on_the_lane_gives_its_output_back_and_obeys_the_429(
+    asyncio_call: bool,
+) -> None:
+    import asyncio
+
+    rate, store = limiter("fake/*=10rpm,1000tpm,1concurrent")
+    adapter = LimitedAdapter(FailingProvider(), rate, RetryPolicy(), 0.0)
+    request = ChatRequest(messages=(ChatMessage(role="user", content="x" * 400),), max_tokens=500)
+    with pytest.raises(RateLimitError, match="slow down"):  # the provider's own 429
+        if asyncio_call:
+            asyncio.run(adapter.achat("m", request))
+        else:
+            adapter.chat("m", request)
+    # input (104 tokens) kept, output (500) given back, the lease ended
+    assert store.acquire([WindowRule("rl:fake/*:tpm", 1000, 60, 896)], "x").admitted
+    assert not store.acquire([WindowRule("rl:fake/*:tpm", 1000, 60, 1)], "z").admitted
+    assert store.acquire([LeaseRule("rl:fake/*:concurrent", 1, 60)], "y").admitted
+    with pytest.raises(RateLimitError, match="answered 429 with retry-after"):  # held 5 s
+        rate.acquire("fake", "m", estimate(1, 1), no_wait)
