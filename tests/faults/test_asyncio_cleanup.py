@@ -31,7 +31,7 @@ def build(
             llm_service=f"{provider}/{MODELS[provider]}",
             embedding_service="fake/x",
             llm_max_retries=0,
-            llm_timeout=0.5,
+            llm_timeout=5,  # the test is about closing, not speed: room for a loaded machine
             **provider_settings(emu, provider),
         )
 

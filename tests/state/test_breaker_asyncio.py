@@ -78,7 +78,9 @@ async def test_a_slow_store_does_not_block_the_event_loop(
     assert not isinstance(reply, Exception), reply  # LLM_STATE_ON_ERROR=open: it proceeds
     assert took >= STORE_TIMEOUT * 0.9  # it did wait for the stalled store...
     assert took < 2 * STORE_TIMEOUT + 0.5  # ...no longer than the store timeout allows
-    assert longest_gap < STORE_TIMEOUT / 2  # ...and the other tasks ran meanwhile
+    # ...and the other tasks ran meanwhile: waiting on the store would stop the loop for the
+    # whole store timeout; a loaded machine alone has shown gaps of 0.11 s
+    assert longest_gap < STORE_TIMEOUT * 0.75
 
 
 async def test_asyncio_calls_share_the_breaker_through_the_store(
