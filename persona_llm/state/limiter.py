@@ -138,15 +138,7 @@ class RateLimiter:
             held, self._pending = self._pending, []
         return held
 
-    def limits_for(self, provider: str, model: str) -> tuple[LimitEntry, ...]:
-        """The entries that apply to ``provider/model`` (cached)."""
-        return self._target(provider, model).entries
-
     def target(self, provider: str, model: str) -> Target:
-        """What never changes between calls of ``provider/model`` (see `_target`)."""
-        return self._targets.get((provider, model)) or self._target(provider, model)
-
-    def _target(self, provider: str, model: str) -> Target:
         """What never changes between calls of ``provider/model``: its entries and rules,
         and the store's fast path for them, built on its first call."""
         key = (provider, model)
@@ -188,7 +180,7 @@ class RateLimiter:
         """Reserve room for one call, waiting up to ``max_wait()`` seconds (asked only when
         the call must wait; None: no limits apply, or the store failed under
         ``LLM_STATE_ON_ERROR=open``)."""
-        target = self._targets.get((provider, model)) or self._target(provider, model)
+        target = self._targets.get((provider, model)) or self.target(provider, model)
         lane = target.lane
         if lane is not None:  # the memory store: no room now, or a hold, asks `acquire`
             taken = lane.take(*estimate)
@@ -229,7 +221,7 @@ class RateLimiter:
         """Reserve room for one call, waiting up to ``max_wait()`` seconds (asked only when
         the call must wait; None: no limits apply, or the store failed under
         ``LLM_STATE_ON_ERROR=open``)."""
-        target = self._targets.get((provider, model)) or self._target(provider, model)
+        target = self._targets.get((provider, model)) or self.target(provider, model)
         lane = target.lane
         if lane is not None:  # the memory store: no room now, or a hold, asks `acquire`
             taken = lane.take(*estimate)
